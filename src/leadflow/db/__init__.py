@@ -1,0 +1,1 @@
+"""Database access: the embedded server, connections, schema, migrations and SQL per aggregate."""

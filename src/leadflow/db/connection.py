@@ -1,0 +1,60 @@
+"""Connections and pools with the session settings every leadflow connection carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from leadflow.settings import Settings
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+
+def connect_kwargs(settings: Settings) -> dict[str, Any]:
+    """libpq parameters: timeouts and keepalives so a vanished client frees its locks.
+
+    ``idle_in_transaction_session_timeout`` ends a session whose client stopped talking
+    mid-transaction; TCP keepalives (both directions) notice a machine that is gone.
+    """
+    options = " ".join(
+        [
+            f"-c lock_timeout={settings.lock_timeout_ms}",
+            f"-c idle_in_transaction_session_timeout={settings.idle_in_transaction_timeout_ms}",
+            f"-c statement_timeout={settings.statement_timeout_ms}",
+            "-c tcp_keepalives_idle=15",
+            "-c tcp_keepalives_interval=5",
+            "-c tcp_keepalives_count=3",
+            "-c timezone=UTC",
+        ]
+    )
+    return {
+        "options": options,
+        "keepalives": 1,
+        "keepalives_idle": 15,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "application_name": "leadflow",
+    }
+
+
+def connect(url: str, settings: Settings, *, autocommit: bool = False) -> Connection:
+    """Open one connection (for CLI tools and tests); rows come back as dicts."""
+    return psycopg.connect(url, autocommit=autocommit, row_factory=dict_row, **connect_kwargs(settings))
+
+
+def create_pool(url: str, settings: Settings, *, max_size: int | None = None) -> ConnectionPool[Connection]:
+    """Create and open a pool. Call where a process starts, never at import."""
+    pool: ConnectionPool[Connection] = ConnectionPool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=max_size or settings.pool_max_size,
+        kwargs={"row_factory": dict_row, **connect_kwargs(settings)},
+        connection_class=psycopg.Connection,
+        open=False,
+        name="leadflow",
+    )
+    pool.open(wait=True, timeout=30)
+    return pool

@@ -1,0 +1,324 @@
+"""Declared schema (SQLAlchemy Core metadata): the source the Alembic migrations must match."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, UUID
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TZ = TIMESTAMP(timezone=True)
+
+
+def _id() -> Column[object]:
+    return Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
+
+
+def _created_at() -> Column[object]:
+    return Column("created_at", TZ, nullable=False, server_default=text("now()"))
+
+
+def _updated_at() -> Column[object]:
+    return Column("updated_at", TZ, nullable=False, server_default=text("now()"))
+
+
+def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str | None = None) -> Column[object]:
+    return Column(name, UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable)
+
+
+niches = Table(
+    "niches",
+    metadata,
+    _id(),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("require_confirmation", Boolean, nullable=False, server_default=text("false")),
+    Column("distribution_mode", Text, nullable=False, server_default=text("'all_levels'")),
+    Column("next_start_level_order_position", Integer, nullable=False, server_default=text("1")),
+    # Last LRU order key handed out in this niche; bumped under the niche lock (SPEC §8).
+    Column("lru_counter", BigInteger, nullable=False, server_default=text("0")),
+    _created_at(),
+    _updated_at(),
+    CheckConstraint("distribution_mode IN ('all_levels', 'first_level')", name="distribution_mode"),
+    CheckConstraint("next_start_level_order_position >= 1", name="pointer_positive"),
+)
+
+competition_levels = Table(
+    "competition_levels",
+    metadata,
+    _id(),
+    _fk("niche_id", "niches.id"),
+    Column("name", Text, nullable=False),
+    Column("order_position", Integer, nullable=False),
+    Column("max_recipients", Integer, nullable=False),
+    Column("price_per_lead_cents", BigInteger, nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("niche_id", "order_position"),
+    CheckConstraint("order_position >= 1", name="order_position_positive"),
+    CheckConstraint("max_recipients >= 1", name="max_recipients_positive"),
+    CheckConstraint("price_per_lead_cents >= 0", name="price_not_negative"),
+)
+
+providers = Table(
+    "providers",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'active'")),
+    Column("balance_cents", BigInteger, nullable=False, server_default=text("0")),
+    _created_at(),
+    _updated_at(),
+    CheckConstraint("status IN ('active', 'suspended')", name="status"),
+    CheckConstraint("balance_cents >= 0", name="balance_not_negative"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    _id(),
+    _fk("provider_id", "providers.id"),
+    _fk("competition_level_id", "competition_levels.id"),
+    Column("status", Text, nullable=False, server_default=text("'active'")),
+    Column("last_received_at", TZ, nullable=True),
+    # Strictly increasing per sale (from niches.lru_counter); NULL = never served.
+    Column("lru_order", BigInteger, nullable=True),
+    Column("postal_codes", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("filters", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("daily_cap", Integer, nullable=True),
+    Column("monthly_cap", Integer, nullable=True),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("provider_id", "competition_level_id"),
+    CheckConstraint(
+        "status IN ('active', 'paused', 'paused_low_balance', 'cancelled')", name="status"
+    ),
+    CheckConstraint("daily_cap IS NULL OR daily_cap >= 1", name="daily_cap_positive"),
+    CheckConstraint("monthly_cap IS NULL OR monthly_cap >= 1", name="monthly_cap_positive"),
+    CheckConstraint("jsonb_typeof(filters) = 'array'", name="filters_array"),
+)
+# The fairness index: active subscriptions of a level in LRU order (never served first).
+Index(
+    "ix_subscriptions_fairness",
+    subscriptions.c.competition_level_id,
+    text("COALESCE(lru_order, 0)"),
+    subscriptions.c.provider_id,
+    postgresql_where=text("status = 'active'"),
+)
+Index(
+    "ix_subscriptions_postal_codes",
+    subscriptions.c.postal_codes,
+    postgresql_using="gin",
+    postgresql_where=text("status = 'active'"),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    _id(),
+    _fk("niche_id", "niches.id"),
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("phone", Text, nullable=False),
+    Column("postal_code", Text, nullable=False),
+    Column("attributes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("status", Text, nullable=False),
+    Column("confirmation_token_hash", Text, nullable=True, unique=True),
+    Column("rejection_reason", Text, nullable=True),
+    _created_at(),
+    Column("confirmed_at", TZ, nullable=True),
+    Column("approved_at", TZ, nullable=True),
+    Column("rejected_at", TZ, nullable=True),
+    Column("distributed_at", TZ, nullable=True),
+    Column("distribution_attempts", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint(
+        "status IN ('pending_confirmation', 'pending_approval', 'approved', 'distributed', 'rejected')",
+        name="status",
+    ),
+    CheckConstraint("jsonb_typeof(attributes) = 'object'", name="attributes_object"),
+)
+Index("ix_leads_status_created_at", leads.c.status, leads.c.created_at)
+Index("ix_leads_niche_id_created_at", leads.c.niche_id, leads.c.created_at)
+
+distribution_runs = Table(
+    "distribution_runs",
+    metadata,
+    _id(),
+    _fk("lead_id", "leads.id"),
+    _fk("niche_id", "niches.id"),
+    Column("triggered_by_actor_id", Text, nullable=True),
+    Column("triggered_by_role", Text, nullable=False),
+    Column("job_id", BigInteger, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("start_level_order_position", Integer, nullable=True),
+    Column("traversal_order", ARRAY(UUID(as_uuid=True)), nullable=False, server_default=text("'{}'::uuid[]")),
+    Column("assignments_created", Integer, nullable=False, server_default=text("0")),
+    Column("skipped", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("skipped_total", Integer, nullable=False, server_default=text("0")),
+    Column("started_at", TZ, nullable=False, server_default=text("now()")),
+    Column("finished_at", TZ, nullable=True),
+    Column("duration_ms", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    CheckConstraint(
+        "status IN ('queued', 'running', 'success', 'partial', 'no_eligible', 'failed')",
+        name="status",
+    ),
+)
+Index("ix_distribution_runs_lead_id_started_at", distribution_runs.c.lead_id, distribution_runs.c.started_at)
+# Invariant 3, enforced by the database: at most one run with sales per lead.
+Index(
+    "uq_distribution_runs_lead_id_sold",
+    distribution_runs.c.lead_id,
+    unique=True,
+    postgresql_where=text("assignments_created > 0"),
+)
+
+lead_assignments = Table(
+    "lead_assignments",
+    metadata,
+    _id(),
+    _fk("lead_id", "leads.id"),
+    _fk("provider_id", "providers.id"),
+    _fk("subscription_id", "subscriptions.id"),
+    _fk("competition_level_id", "competition_levels.id"),
+    _fk("distribution_run_id", "distribution_runs.id"),
+    Column("price_charged_cents", BigInteger, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'active'")),
+    Column("assigned_at", TZ, nullable=False, server_default=text("now()")),
+    UniqueConstraint("lead_id", "provider_id"),
+    CheckConstraint("status IN ('active', 'returned')", name="status"),
+    CheckConstraint("price_charged_cents >= 0", name="price_not_negative"),
+)
+# Caps count a subscription's assignments in the current UTC day / month from this index.
+Index("ix_lead_assignments_subscription_id_assigned_at", lead_assignments.c.subscription_id, lead_assignments.c.assigned_at)
+Index("ix_lead_assignments_provider_id_assigned_at", lead_assignments.c.provider_id, lead_assignments.c.assigned_at)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    _id(),
+    _fk("provider_id", "providers.id"),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("balance_after_cents", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    _fk("assignment_id", "lead_assignments.id", nullable=True),
+    Column("idempotency_key", Text, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("actor_id", Text, nullable=True),
+    _created_at(),
+    UniqueConstraint("provider_id", "idempotency_key"),
+    CheckConstraint("kind IN ('deposit', 'lead_charge', 'refund', 'adjustment')", name="kind"),
+    CheckConstraint("balance_after_cents >= 0", name="balance_after_not_negative"),
+    CheckConstraint("kind <> 'deposit' OR amount_cents > 0", name="deposit_positive"),
+    CheckConstraint(
+        "kind <> 'lead_charge' OR (assignment_id IS NOT NULL AND amount_cents <= 0)",
+        name="charge_has_assignment",
+    ),
+)
+Index("ix_ledger_entries_provider_id_created_at", ledger_entries.c.provider_id, ledger_entries.c.created_at)
+# Invariant 2, enforced by the database: one charge per assignment.
+Index(
+    "uq_ledger_entries_assignment_id_charge",
+    ledger_entries.c.assignment_id,
+    unique=True,
+    postgresql_where=text("kind = 'lead_charge'"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    _id(),
+    Column("at", TZ, nullable=False, server_default=text("now()")),
+    Column("actor_id", Text, nullable=True),
+    Column("actor_role", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("entity_type", Text, nullable=False),
+    Column("entity_id", Text, nullable=True),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+)
+Index("ix_audit_log_entity_type_entity_id_at", audit_log.c.entity_type, audit_log.c.entity_id, audit_log.c.at)
+Index("ix_audit_log_action_at", audit_log.c.action, audit_log.c.at)
+Index("ix_audit_log_at", audit_log.c.at)
+
+email_outbox = Table(
+    "email_outbox",
+    metadata,
+    _id(),
+    Column("template", Text, nullable=False),
+    Column("to_address", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    # Stable per row, so a resend after a crash is recognisable by the receiver.
+    Column("message_id", Text, nullable=False, unique=True),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text, nullable=True),
+    _fk("provider_id", "providers.id", nullable=True),
+    _fk("lead_id", "leads.id", nullable=True),
+    _created_at(),
+    Column("next_attempt_at", TZ, nullable=False, server_default=text("now()")),
+    Column("sent_at", TZ, nullable=True),
+    CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+)
+Index(
+    "ix_email_outbox_pending",
+    email_outbox.c.next_attempt_at,
+    postgresql_where=text("status = 'pending'"),
+)
+Index("ix_email_outbox_to_address_template_created_at", email_outbox.c.to_address, email_outbox.c.template, email_outbox.c.created_at)
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("email", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    _fk("provider_id", "providers.id", nullable=True),
+    Column("mfa_secret", Text, nullable=True),
+    # Last accepted TOTP time step: a code is accepted once.
+    Column("last_totp_step", BigInteger, nullable=True),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    _created_at(),
+    _updated_at(),
+    CheckConstraint("role IN ('admin', 'provider')", name="role"),
+    CheckConstraint("role <> 'provider' OR provider_id IS NOT NULL", name="provider_user_has_provider"),
+)
+Index("uq_users_email_lower", func.lower(users.c.email), unique=True)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    _id(),
+    _fk("user_id", "users.id"),
+    Column("token_hash", Text, nullable=False, unique=True),
+    _created_at(),
+    Column("expires_at", TZ, nullable=False),
+    Column("revoked_at", TZ, nullable=True),
+)
+Index("ix_sessions_user_id", sessions.c.user_id)

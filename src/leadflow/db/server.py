@@ -1,0 +1,54 @@
+"""Where the database is: DATABASE_URL, or an embedded PostgreSQL (PyPI ``pgserver``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import structlog
+
+from leadflow.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded PostgreSQL could not start."""
+
+
+@contextlib.contextmanager
+def embedded_server(data_dir: Path) -> Iterator[str]:
+    """Start (or join) the embedded PostgreSQL in ``data_dir`` and yield its URL.
+
+    The data is kept across runs. The server stops when the last process using it leaves.
+    """
+    try:
+        import pgserver
+    except ImportError as exc:  # pragma: no cover - pgserver is a declared dependency
+        raise EmbeddedServerError("the embedded server needs the 'pgserver' package") from exc
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    except Exception as exc:
+        raise EmbeddedServerError(
+            f"could not start the embedded PostgreSQL in {data_dir.name!r}: {exc}. "
+            "Set DATABASE_URL to use an existing server instead."
+        ) from exc
+    uri: str = server.get_uri()
+    log.info("embedded_postgres_started", data_dir=data_dir.name)
+    try:
+        yield uri
+    finally:
+        server.cleanup()
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """Yield the URL to use: DATABASE_URL when set, else the embedded server's."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    with embedded_server(settings.home / "pgdata") as uri:
+        yield uri

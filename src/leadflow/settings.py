@@ -1,0 +1,59 @@
+"""All configuration, read once from the environment (``LEADFLOW_*`` and ``DATABASE_URL``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """The one settings class; build it where a process starts and pass it down."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "LEADFLOW_DATABASE_URL"),
+        description="PostgreSQL URL; unset starts an embedded server under LEADFLOW_HOME.",
+    )
+    home: Path = Field(default=Path(".leadflow"), description="Data folder of the embedded server.")
+
+    smtp_url: str | None = Field(default=None, description="smtp://host:port; unset keeps mails in the outbox.")
+    mail_from: str = "leadflow <no-reply@leadflow.local>"
+
+    auto_distribute: bool = True
+    token_ttl: int = Field(default=8 * 3600, ge=60, description="Access token lifetime in seconds.")
+    intake_rate_limit: str = "60/minute"
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    metrics_token: str | None = None
+    worker_metrics_port: int | None = None
+
+    # Job retries: seconds to wait before each retry (1 attempt + len(retry_delays) retries).
+    retry_delays: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [5, 15, 45, 120, 300])
+
+    # Connection safety: a worker that vanished mid-transaction frees its locks within 60 s.
+    lock_timeout_ms: int = 10_000
+    idle_in_transaction_timeout_ms: int = 30_000
+    statement_timeout_ms: int = 30_000
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("retry_delays", mode="before")
+    @classmethod
+    def _split_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(item) for item in value.split(",") if item.strip()]
+        return value
