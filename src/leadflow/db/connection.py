@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -58,3 +60,10 @@ def create_pool(url: str, settings: Settings, *, max_size: int | None = None) ->
     )
     pool.open(wait=True, timeout=30)
     return pool
+
+
+@contextlib.contextmanager
+def transaction(pool: ConnectionPool[Connection]) -> Iterator[Connection]:
+    """One unit of work: commits when the block ends normally, rolls back on any error."""
+    with pool.connection() as conn, conn.transaction():
+        yield conn

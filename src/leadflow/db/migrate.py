@@ -16,7 +16,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _ADVISORY_LOCK_KEY = 0x1EAD_F10E
 
 
-def _engine(url: str) -> sqlalchemy.Engine:
+def engine_for(url: str) -> sqlalchemy.Engine:
+    """A throwaway SQLAlchemy engine for Alembic (it speaks SQLAlchemy, the app speaks psycopg)."""
     return sqlalchemy.create_engine(
         "postgresql+psycopg://", creator=lambda: psycopg.connect(url), poolclass=sqlalchemy.NullPool
     )
@@ -31,7 +32,7 @@ def alembic_config() -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` to ``revision``."""
-    engine = _engine(url)
+    engine = engine_for(url)
     try:
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
@@ -51,7 +52,7 @@ def head_revision() -> str:
 
 def current_revision(url: str) -> str | None:
     """The revision the database at ``url`` is at (None when never migrated)."""
-    engine = _engine(url)
+    engine = engine_for(url)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

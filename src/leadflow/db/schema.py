@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -222,6 +223,8 @@ ledger_entries = Table(
     "ledger_entries",
     metadata,
     _id(),
+    # Order of entries per provider (created_at ties within a transaction).
+    Column("seq", BigInteger, Identity(always=True), nullable=False, unique=True),
     _fk("provider_id", "providers.id"),
     Column("amount_cents", BigInteger, nullable=False),
     Column("balance_after_cents", BigInteger, nullable=False),

@@ -502,6 +502,7 @@ def upgrade() -> None:
     op.create_table(
         "ledger_entries",
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("seq", sa.BigInteger(), sa.Identity(always=True), nullable=False),
         sa.Column("provider_id", sa.UUID(), nullable=False),
         sa.Column("amount_cents", sa.BigInteger(), nullable=False),
         sa.Column("balance_after_cents", sa.BigInteger(), nullable=False),
@@ -544,6 +545,7 @@ def upgrade() -> None:
             "idempotency_key",
             name=op.f("uq_ledger_entries_provider_id_idempotency_key"),
         ),
+        sa.UniqueConstraint("seq", name=op.f("uq_ledger_entries_seq")),
     )
     op.create_index(
         "ix_ledger_entries_provider_id_created_at",

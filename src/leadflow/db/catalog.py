@@ -1,0 +1,213 @@
+"""SQL for the catalog aggregate: niches, competition levels, providers, subscriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from leadflow.db.connection import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class NicheRecord:
+    id: UUID
+    slug: str
+    name: str
+    is_active: bool
+    require_confirmation: bool
+    distribution_mode: str
+    next_start_level_order_position: int
+    lru_counter: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRecord:
+    id: UUID
+    niche_id: UUID
+    name: str
+    order_position: int
+    max_recipients: int
+    price_per_lead_cents: int
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRecord:
+    id: UUID
+    name: str
+    email: str
+    status: str
+    balance_cents: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    id: UUID
+    provider_id: UUID
+    competition_level_id: UUID
+    status: str
+    last_received_at: datetime | None
+    lru_order: int | None
+    postal_codes: list[str]
+    filters: list[Any]
+    daily_cap: int | None
+    monthly_cap: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def insert_niche(
+    conn: Connection, *, slug: str, name: str, is_active: bool, require_confirmation: bool, distribution_mode: str
+) -> NicheRecord:
+    with conn.cursor(row_factory=class_row(NicheRecord)) as cur:
+        cur.execute(
+            """
+            INSERT INTO niches (slug, name, is_active, require_confirmation, distribution_mode)
+            VALUES (%s, %s, %s, %s, %s) RETURNING *
+            """,
+            (slug, name, is_active, require_confirmation, distribution_mode),
+        )
+        row = cur.fetchone()
+    assert row is not None
+    return row
+
+
+def get_niche(conn: Connection, niche_id: UUID) -> NicheRecord | None:
+    with conn.cursor(row_factory=class_row(NicheRecord)) as cur:
+        return cur.execute("SELECT * FROM niches WHERE id = %s", (niche_id,)).fetchone()
+
+
+def get_niche_by_slug(conn: Connection, slug: str) -> NicheRecord | None:
+    with conn.cursor(row_factory=class_row(NicheRecord)) as cur:
+        return cur.execute("SELECT * FROM niches WHERE slug = %s", (slug,)).fetchone()
+
+
+def insert_level(
+    conn: Connection,
+    *,
+    niche_id: UUID,
+    name: str,
+    order_position: int,
+    max_recipients: int,
+    price_per_lead_cents: int,
+    is_active: bool,
+) -> LevelRecord:
+    with conn.cursor(row_factory=class_row(LevelRecord)) as cur:
+        cur.execute(
+            """
+            INSERT INTO competition_levels (niche_id, name, order_position, max_recipients, price_per_lead_cents, is_active)
+            VALUES (%s, %s, %s, %s, %s, %s) RETURNING *
+            """,
+            (niche_id, name, order_position, max_recipients, price_per_lead_cents, is_active),
+        )
+        row = cur.fetchone()
+    assert row is not None
+    return row
+
+
+def get_level(conn: Connection, level_id: UUID) -> LevelRecord | None:
+    with conn.cursor(row_factory=class_row(LevelRecord)) as cur:
+        return cur.execute("SELECT * FROM competition_levels WHERE id = %s", (level_id,)).fetchone()
+
+
+def list_levels(conn: Connection, niche_id: UUID) -> list[LevelRecord]:
+    with conn.cursor(row_factory=class_row(LevelRecord)) as cur:
+        return cur.execute(
+            "SELECT * FROM competition_levels WHERE niche_id = %s ORDER BY order_position", (niche_id,)
+        ).fetchall()
+
+
+def insert_provider(conn: Connection, *, name: str, email: str, status: str) -> ProviderRecord:
+    with conn.cursor(row_factory=class_row(ProviderRecord)) as cur:
+        cur.execute(
+            "INSERT INTO providers (name, email, status) VALUES (%s, %s, %s) RETURNING *", (name, email, status)
+        )
+        row = cur.fetchone()
+    assert row is not None
+    return row
+
+
+def get_provider(conn: Connection, provider_id: UUID, *, lock: bool = False) -> ProviderRecord | None:
+    # FOR NO KEY UPDATE: serializes balance changes without blocking FK inserts (KEY SHARE).
+    query = "SELECT * FROM providers WHERE id = %s" + (" FOR NO KEY UPDATE" if lock else "")
+    with conn.cursor(row_factory=class_row(ProviderRecord)) as cur:
+        return cur.execute(query, (provider_id,)).fetchone()
+
+
+def insert_subscription(
+    conn: Connection,
+    *,
+    provider_id: UUID,
+    competition_level_id: UUID,
+    status: str,
+    postal_codes: Sequence[str],
+    filters: list[Any],
+    daily_cap: int | None,
+    monthly_cap: int | None,
+) -> SubscriptionRecord:
+    with conn.cursor(row_factory=class_row(SubscriptionRecord)) as cur:
+        cur.execute(
+            """
+            INSERT INTO subscriptions (provider_id, competition_level_id, status, postal_codes, filters,
+                                       daily_cap, monthly_cap)
+            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *
+            """,
+            (provider_id, competition_level_id, status, list(postal_codes), Jsonb(filters), daily_cap, monthly_cap),
+        )
+        row = cur.fetchone()
+    assert row is not None
+    return row
+
+
+def get_subscription(conn: Connection, subscription_id: UUID) -> SubscriptionRecord | None:
+    with conn.cursor(row_factory=class_row(SubscriptionRecord)) as cur:
+        return cur.execute("SELECT * FROM subscriptions WHERE id = %s", (subscription_id,)).fetchone()
+
+
+def pause_unaffordable(conn: Connection, provider_ids: Sequence[UUID]) -> list[dict[str, Any]]:
+    """``active`` subscriptions of these (locked) providers whose level price exceeds the balance
+    become ``paused_low_balance``; returns what changed, for the mails."""
+    if not provider_ids:
+        return []
+    return conn.execute(
+        """
+        UPDATE subscriptions s SET status = 'paused_low_balance', updated_at = now()
+        FROM competition_levels l, providers p, niches n
+        WHERE s.provider_id = ANY(%s) AND s.status = 'active'
+          AND l.id = s.competition_level_id AND p.id = s.provider_id AND n.id = l.niche_id
+          AND p.balance_cents < l.price_per_lead_cents
+        RETURNING s.id AS subscription_id, p.id AS provider_id, p.name AS provider_name,
+                  p.email AS provider_email, p.balance_cents, l.name AS level_name,
+                  l.price_per_lead_cents, n.name AS niche_name
+        """,
+        (list(provider_ids),),
+    ).fetchall()
+
+
+def resume_affordable(conn: Connection, provider_id: UUID) -> list[UUID]:
+    """``paused_low_balance`` subscriptions of a (locked) provider whose price is now covered
+    become ``active`` again; an admin's ``paused`` stays."""
+    rows = conn.execute(
+        """
+        UPDATE subscriptions s SET status = 'active', updated_at = now()
+        FROM competition_levels l, providers p
+        WHERE s.provider_id = %s AND s.status = 'paused_low_balance'
+          AND l.id = s.competition_level_id AND p.id = s.provider_id
+          AND p.balance_cents >= l.price_per_lead_cents
+        RETURNING s.id
+        """,
+        (provider_id,),
+    ).fetchall()
+    return [row["id"] for row in rows]

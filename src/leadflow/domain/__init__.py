@@ -1,0 +1,1 @@
+"""Pure domain: values, rules and decisions. Imports nothing from db, api, FastAPI or psycopg."""

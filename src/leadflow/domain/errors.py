@@ -1,0 +1,72 @@
+"""Domain errors: what a use case refuses, independent of HTTP or SQL."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    title = "Domain error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(DomainError):
+    """An id that names nothing (HTTP 404)."""
+
+    title = "Not found"
+
+    def __init__(self, entity: str, entity_id: object) -> None:
+        super().__init__(f"{entity} {entity_id} not found")
+        self.entity = entity
+        self.entity_id = entity_id
+
+
+class InvalidInput(DomainError):
+    """Input a service cannot accept (HTTP 422)."""
+
+    title = "Invalid input"
+
+
+class Conflict(DomainError):
+    """The request collides with what is stored: duplicates, wrong state (HTTP 409)."""
+
+    title = "Conflict"
+
+
+class DuplicateEntity(Conflict):
+    """A unique key is already taken (slug, order position, provider+level)."""
+
+    title = "Already exists"
+
+
+class InvalidState(Conflict):
+    """The entity is not in a state that allows this operation."""
+
+    title = "Invalid state"
+
+
+class IdempotencyConflict(Conflict):
+    """An idempotency key was reused with different content."""
+
+    title = "Idempotency key reused"
+
+
+class LeadNotApproved(DomainError):
+    """Distribution asked for a lead that is not approved (HTTP 400; a job treats it as final)."""
+
+    title = "Lead not approved"
+
+
+class LeadAlreadyDistributed(Conflict):
+    """The lead already has its sales (HTTP 409)."""
+
+    title = "Lead already distributed"
+
+
+class JobAlreadyActive(Conflict):
+    """Another job of the same lead is queued or running (HTTP 409)."""
+
+    title = "Job already active"

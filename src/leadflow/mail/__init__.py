@@ -1,0 +1,1 @@
+"""Mail templates (Jinja2) and their rendering into outbox rows."""

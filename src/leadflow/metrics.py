@@ -1,0 +1,41 @@
+"""Prometheus metric families of SPEC §6, declared once; the API and the worker both expose them."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+distribution_total = Counter(
+    "distribution_total", "Distribution runs by outcome.", ["status"]
+)
+distribution_assignments_total = Counter(
+    "distribution_assignments_total", "Assignments (sales) made.", ["niche_id", "level_id"]
+)
+distribution_skipped_total = Counter(
+    "distribution_skipped_total", "Candidates skipped during distribution, by reason.", ["reason"]
+)
+distribution_duration_seconds = Histogram(
+    "distribution_duration_seconds",
+    "Wall time of one distribution attempt.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+assignment_price_cents_total = Counter(
+    "assignment_price_cents_total", "Money charged for assignments, in cents.", ["level_id"]
+)
+fairness_new_provider_priority_total = Counter(
+    "fairness_new_provider_priority_total", "Sales to subscriptions that had never received a lead."
+)
+fairness_rotation_position = Gauge(
+    "fairness_rotation_position", "The niche's next start level order position.", ["niche_id"]
+)
+job_queue_depth = Gauge("job_queue_depth", "Jobs by queue and status.", ["queue", "status"])
+job_failures_total = Counter("job_failures_total", "Failed job attempts.", ["queue"])
+job_retries_total = Counter("job_retries_total", "Job attempts scheduled for retry.", ["queue"])
+job_dead_letters_total = Counter("job_dead_letters_total", "Jobs that exhausted their retries.", ["queue"])
+mails_sent_total = Counter("mails_sent_total", "Mails accepted by the SMTP server.", ["template"])
+mails_failed_total = Counter("mails_failed_total", "Mail delivery attempts that failed.", ["template"])
+http_request_duration_seconds = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency by route and status.",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)

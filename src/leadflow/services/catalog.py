@@ -1,0 +1,169 @@
+"""Catalog use cases: create niches, levels, providers and subscriptions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from leadflow.db import audit, catalog
+from leadflow.db.connection import Connection, transaction
+from leadflow.db.errors import translated
+from leadflow.domain.eligibility import normalize_postal_code, parse_filters
+from leadflow.domain.errors import InvalidInput, NotFound
+from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+MAX_NAME = 200
+MAX_POSTAL_CODES = 10_000
+MAX_POSTAL_CODE_LENGTH = 16
+
+
+def require_name(value: str, what: str = "name") -> str:
+    value = value.strip()
+    if not value or len(value) > MAX_NAME:
+        raise InvalidInput(f"{what} must be 1..{MAX_NAME} characters")
+    return value
+
+
+def clean_postal_codes(codes: Sequence[str]) -> list[str]:
+    """Normalized, de-duplicated, sorted postal codes; empty means everywhere."""
+    if len(codes) > MAX_POSTAL_CODES:
+        raise InvalidInput(f"at most {MAX_POSTAL_CODES} postal codes")
+    cleaned = {normalize_postal_code(code) for code in codes}
+    if any(not c or len(c) > MAX_POSTAL_CODE_LENGTH for c in cleaned):
+        raise InvalidInput(f"postal codes must be 1..{MAX_POSTAL_CODE_LENGTH} characters")
+    return sorted(cleaned)
+
+
+def check_cap(value: int | None, what: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or value < 1):
+        raise InvalidInput(f"{what} must be at least 1 (or absent for no cap)")
+    return value
+
+
+def create_niche(
+    pool: ConnectionPool[Connection],
+    *,
+    actor: Actor,
+    slug: str,
+    name: str,
+    is_active: bool = True,
+    require_confirmation: bool = False,
+    distribution_mode: str = DistributionMode.ALL_LEVELS,
+) -> catalog.NicheRecord:
+    if not SLUG.match(slug):
+        raise InvalidInput("slug must be lowercase letters, digits and dashes (1..64)")
+    if distribution_mode not in set(DistributionMode):
+        raise InvalidInput("distribution_mode must be all_levels or first_level")
+    with transaction(pool) as conn, translated():
+        niche = catalog.insert_niche(
+            conn,
+            slug=slug,
+            name=require_name(name),
+            is_active=is_active,
+            require_confirmation=require_confirmation,
+            distribution_mode=distribution_mode,
+        )
+        audit.record(conn, actor, "niche.created", "niche", niche.id, {"slug": slug})
+        return niche
+
+
+def create_level(
+    pool: ConnectionPool[Connection],
+    *,
+    actor: Actor,
+    niche_id: UUID,
+    name: str,
+    order_position: int,
+    max_recipients: int,
+    price_per_lead_cents: int,
+    is_active: bool = True,
+) -> catalog.LevelRecord:
+    if order_position < 1:
+        raise InvalidInput("order_position must be at least 1")
+    if max_recipients < 1:
+        raise InvalidInput("max_recipients must be at least 1")
+    if price_per_lead_cents < 0:
+        raise InvalidInput("price_per_lead_cents must not be negative")
+    with transaction(pool) as conn, translated():
+        if catalog.get_niche(conn, niche_id) is None:
+            raise NotFound("niche", niche_id)
+        level = catalog.insert_level(
+            conn,
+            niche_id=niche_id,
+            name=require_name(name),
+            order_position=order_position,
+            max_recipients=max_recipients,
+            price_per_lead_cents=price_per_lead_cents,
+            is_active=is_active,
+        )
+        audit.record(conn, actor, "level.created", "competition_level", level.id, {"niche_id": str(niche_id)})
+        return level
+
+
+def create_provider(
+    pool: ConnectionPool[Connection],
+    *,
+    actor: Actor,
+    name: str,
+    email: str,
+    status: str = ProviderStatus.ACTIVE,
+) -> catalog.ProviderRecord:
+    if status not in set(ProviderStatus):
+        raise InvalidInput("status must be active or suspended")
+    if "@" not in email or len(email) > 254:
+        raise InvalidInput("email must be an e-mail address")
+    with transaction(pool) as conn, translated():
+        provider = catalog.insert_provider(conn, name=require_name(name), email=email.strip(), status=status)
+        audit.record(conn, actor, "provider.created", "provider", provider.id, {})
+        return provider
+
+
+def create_subscription(
+    pool: ConnectionPool[Connection],
+    *,
+    actor: Actor,
+    provider_id: UUID,
+    competition_level_id: UUID,
+    postal_codes: Sequence[str] = (),
+    filters: list[Any] | None = None,
+    daily_cap: int | None = None,
+    monthly_cap: int | None = None,
+) -> catalog.SubscriptionRecord:
+    """Subscribe a provider to a level; it starts ``paused_low_balance`` if the balance
+    does not cover the level's price (SPEC §8)."""
+    rules = parse_filters(filters if filters is not None else [])
+    codes = clean_postal_codes(postal_codes)
+    check_cap(daily_cap, "daily_cap")
+    check_cap(monthly_cap, "monthly_cap")
+    with transaction(pool) as conn, translated():
+        provider = catalog.get_provider(conn, provider_id, lock=True)
+        if provider is None:
+            raise NotFound("provider", provider_id)
+        level = catalog.get_level(conn, competition_level_id)
+        if level is None:
+            raise NotFound("competition level", competition_level_id)
+        affordable = provider.balance_cents >= level.price_per_lead_cents
+        subscription = catalog.insert_subscription(
+            conn,
+            provider_id=provider_id,
+            competition_level_id=competition_level_id,
+            status=SubscriptionStatus.ACTIVE if affordable else SubscriptionStatus.PAUSED_LOW_BALANCE,
+            postal_codes=codes,
+            filters=[rule.as_json() for rule in rules],
+            daily_cap=daily_cap,
+            monthly_cap=monthly_cap,
+        )
+        audit.record(
+            conn,
+            actor,
+            "subscription.created",
+            "subscription",
+            subscription.id,
+            {"provider_id": str(provider_id), "competition_level_id": str(competition_level_id)},
+        )
+        return subscription
