@@ -325,3 +325,44 @@ sessions = Table(
     Column("revoked_at", TZ, nullable=True),
 )
 Index("ix_sessions_user_id", sessions.c.user_id)
+
+# --- Auth and abuse limits (SPEC §8): kept in PostgreSQL so they hold across processes. ---
+
+mfa_challenges = Table(
+    "mfa_challenges",
+    metadata,
+    _id(),
+    _fk("user_id", "users.id"),
+    Column("token_hash", Text, nullable=False, unique=True),
+    _created_at(),
+    Column("expires_at", TZ, nullable=False),
+    Column("failed_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("used_at", TZ, nullable=True),
+)
+Index("ix_mfa_challenges_user_id", mfa_challenges.c.user_id)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    # Lower-cased e-mail as typed: unknown accounts are counted exactly like known ones.
+    Column("account", Text, nullable=False),
+    Column("client_address", Text, nullable=False),
+    Column("at", TZ, nullable=False, server_default=text("now()")),
+)
+Index("ix_login_failures_client_address_at", login_failures.c.client_address, login_failures.c.at)
+Index(
+    "ix_login_failures_account_client_address_at",
+    login_failures.c.account,
+    login_failures.c.client_address,
+    login_failures.c.at,
+)
+
+rate_limit_windows = Table(
+    "rate_limit_windows",
+    metadata,
+    # Fixed windows: one counter row per (key, window start), e.g. intake per client address.
+    Column("key", Text, primary_key=True),
+    Column("window_start", TZ, primary_key=True),
+    Column("hits", Integer, nullable=False),
+)
