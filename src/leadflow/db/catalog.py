@@ -69,7 +69,13 @@ class SubscriptionRecord:
 
 
 def insert_niche(
-    conn: Connection, *, slug: str, name: str, is_active: bool, require_confirmation: bool, distribution_mode: str
+    conn: Connection,
+    *,
+    slug: str,
+    name: str,
+    is_active: bool,
+    require_confirmation: bool,
+    distribution_mode: str,
 ) -> NicheRecord:
     with conn.cursor(row_factory=class_row(NicheRecord)) as cur:
         cur.execute(
@@ -125,23 +131,31 @@ def get_level(conn: Connection, level_id: UUID) -> LevelRecord | None:
 def list_levels(conn: Connection, niche_id: UUID) -> list[LevelRecord]:
     with conn.cursor(row_factory=class_row(LevelRecord)) as cur:
         return cur.execute(
-            "SELECT * FROM competition_levels WHERE niche_id = %s ORDER BY order_position", (niche_id,)
+            "SELECT * FROM competition_levels WHERE niche_id = %s ORDER BY order_position",
+            (niche_id,),
         ).fetchall()
 
 
 def insert_provider(conn: Connection, *, name: str, email: str, status: str) -> ProviderRecord:
     with conn.cursor(row_factory=class_row(ProviderRecord)) as cur:
         cur.execute(
-            "INSERT INTO providers (name, email, status) VALUES (%s, %s, %s) RETURNING *", (name, email, status)
+            "INSERT INTO providers (name, email, status) VALUES (%s, %s, %s) RETURNING *",
+            (name, email, status),
         )
         row = cur.fetchone()
     assert row is not None
     return row
 
 
-def get_provider(conn: Connection, provider_id: UUID, *, lock: bool = False) -> ProviderRecord | None:
+_PROVIDER = "SELECT * FROM providers WHERE id = %s"
+_PROVIDER_LOCKED = _PROVIDER + " FOR NO KEY UPDATE"
+
+
+def get_provider(
+    conn: Connection, provider_id: UUID, *, lock: bool = False
+) -> ProviderRecord | None:
     # FOR NO KEY UPDATE: serializes balance changes without blocking FK inserts (KEY SHARE).
-    query = "SELECT * FROM providers WHERE id = %s" + (" FOR NO KEY UPDATE" if lock else "")
+    query = _PROVIDER_LOCKED if lock else _PROVIDER
     with conn.cursor(row_factory=class_row(ProviderRecord)) as cur:
         return cur.execute(query, (provider_id,)).fetchone()
 
@@ -164,7 +178,15 @@ def insert_subscription(
                                        daily_cap, monthly_cap)
             VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *
             """,
-            (provider_id, competition_level_id, status, list(postal_codes), Jsonb(filters), daily_cap, monthly_cap),
+            (
+                provider_id,
+                competition_level_id,
+                status,
+                list(postal_codes),
+                Jsonb(filters),
+                daily_cap,
+                monthly_cap,
+            ),
         )
         row = cur.fetchone()
     assert row is not None
@@ -173,7 +195,9 @@ def insert_subscription(
 
 def get_subscription(conn: Connection, subscription_id: UUID) -> SubscriptionRecord | None:
     with conn.cursor(row_factory=class_row(SubscriptionRecord)) as cur:
-        return cur.execute("SELECT * FROM subscriptions WHERE id = %s", (subscription_id,)).fetchone()
+        return cur.execute(
+            "SELECT * FROM subscriptions WHERE id = %s", (subscription_id,)
+        ).fetchone()
 
 
 def pause_unaffordable(conn: Connection, provider_ids: Sequence[UUID]) -> list[dict[str, Any]]:

@@ -54,15 +54,29 @@ def insert_lead(
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s = 'approved' THEN now() END)
             RETURNING *
             """,
-            (niche_id, name, email, phone, postal_code, Jsonb(attributes), status, confirmation_token_hash, status),
+            (
+                niche_id,
+                name,
+                email,
+                phone,
+                postal_code,
+                Jsonb(attributes),
+                status,
+                confirmation_token_hash,
+                status,
+            ),
         )
         row = cur.fetchone()
     assert row is not None
     return row
 
 
+_LEAD = "SELECT * FROM leads WHERE id = %s"
+_LEAD_LOCKED = _LEAD + " FOR NO KEY UPDATE"
+
+
 def get_lead(conn: Connection, lead_id: UUID, *, lock: bool = False) -> LeadRecord | None:
     """Read a lead; ``lock`` takes the row lock that serializes every change of its status."""
-    query = "SELECT * FROM leads WHERE id = %s" + (" FOR NO KEY UPDATE" if lock else "")
+    query = _LEAD_LOCKED if lock else _LEAD
     with conn.cursor(row_factory=class_row(LeadRecord)) as cur:
         return cur.execute(query, (lead_id,)).fetchone()

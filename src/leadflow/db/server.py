@@ -24,13 +24,13 @@ def embedded_server(data_dir: Path) -> Iterator[str]:
     The data is kept across runs. The server stops when the last process using it leaves.
     """
     try:
-        import pgserver
+        from pgserver import get_server  # type: ignore[attr-defined]
     except ImportError as exc:  # pragma: no cover - pgserver is a declared dependency
         raise EmbeddedServerError("the embedded server needs the 'pgserver' package") from exc
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        server = get_server(data_dir, cleanup_mode="stop")
     except Exception as exc:
         raise EmbeddedServerError(
             f"could not start the embedded PostgreSQL in {data_dir.name!r}: {exc}. "

@@ -59,7 +59,9 @@ def json_equal(left: object, right: object) -> bool:
     if _json_kind(left) != _json_kind(right):
         return False
     if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right, strict=True))
+        return len(left) == len(right) and all(
+            json_equal(a, b) for a, b in zip(left, right, strict=True)
+        )
     if isinstance(left, dict) and isinstance(right, dict):
         return left.keys() == right.keys() and all(json_equal(left[k], right[k]) for k in left)
     return left == right
@@ -124,14 +126,19 @@ def normalize_postal_code(code: str) -> str:
 
 
 def evaluate_subscription(
-    postal_codes: Sequence[str], filters: Iterable[FilterRule], postal_code: str, attributes: Mapping[str, Any]
+    postal_codes: Sequence[str],
+    filters: Iterable[FilterRule],
+    postal_code: str,
+    attributes: Mapping[str, Any],
 ) -> Eligibility:
     """Whether a subscription's rules accept a lead. An empty postal code list means everywhere.
 
     A non-match of any rule wins over an error in another: the subscription is simply not a
     candidate. Otherwise an error makes it ``ERROR`` (fail-safe: never sold).
     """
-    if postal_codes and normalize_postal_code(postal_code) not in {normalize_postal_code(c) for c in postal_codes}:
+    if postal_codes and normalize_postal_code(postal_code) not in {
+        normalize_postal_code(c) for c in postal_codes
+    }:
         return Eligibility.NO_MATCH
     verdicts = [evaluate_rule(rule, attributes) for rule in filters]
     if Eligibility.NO_MATCH in verdicts:
@@ -142,7 +149,10 @@ def evaluate_subscription(
 
 
 def evaluate_stored(
-    postal_codes: Sequence[str], raw_filters: object, postal_code: str, attributes: Mapping[str, Any]
+    postal_codes: Sequence[str],
+    raw_filters: object,
+    postal_code: str,
+    attributes: Mapping[str, Any],
 ) -> Eligibility:
     """Like ``evaluate_subscription`` for filters as stored; unreadable filters are an ``ERROR``."""
     try:
@@ -152,7 +162,9 @@ def evaluate_stored(
     return evaluate_subscription(postal_codes, filters, postal_code, attributes)
 
 
-def cap_reached(daily_count: int, daily_cap: int | None, monthly_count: int, monthly_cap: int | None) -> bool:
+def cap_reached(
+    daily_count: int, daily_cap: int | None, monthly_count: int, monthly_cap: int | None
+) -> bool:
     """True when the subscription already has its day's or month's assignments."""
     return (daily_cap is not None and daily_count >= daily_cap) or (
         monthly_cap is not None and monthly_count >= monthly_cap

@@ -35,10 +35,14 @@ def plan_rotation(levels: Iterable[Level], pointer: int) -> Rotation:
     on consecutive active levels. Inactive levels never start and are never visited. With no
     active level the pointer stays where it is.
     """
-    active = sorted((level for level in levels if level.is_active), key=lambda lv: lv.order_position)
+    active = sorted(
+        (level for level in levels if level.is_active), key=lambda lv: lv.order_position
+    )
     if not active:
         return Rotation(start=None, traversal=(), next_pointer=pointer)
     start_index = next((i for i, lv in enumerate(active) if lv.order_position >= pointer), 0)
     traversal = tuple(active[start_index:] + active[:start_index])
     following = active[(start_index + 1) % len(active)]
-    return Rotation(start=active[start_index], traversal=traversal, next_pointer=following.order_position)
+    return Rotation(
+        start=active[start_index], traversal=traversal, next_pointer=following.order_position
+    )

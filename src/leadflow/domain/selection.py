@@ -123,7 +123,9 @@ def plan_distribution(
                 continue
             reason = _skip_reason(candidate, level, sold_to, remaining)
             if reason is not None:
-                skips.append(Skip(candidate.provider_id, candidate.subscription_id, level.id, reason))
+                skips.append(
+                    Skip(candidate.provider_id, candidate.subscription_id, level.id, reason)
+                )
                 continue
             remaining[candidate.provider_id] -= level.price_cents
             sold_to.add(candidate.provider_id)

@@ -29,7 +29,7 @@ def _environment() -> Environment:
     # Plain-text mails: no HTML escaping; undefined variables are bugs, so they raise.
     return Environment(
         loader=PackageLoader("leadflow.mail", "templates"),
-        autoescape=False,  # noqa: S701 - text/plain bodies, never rendered as HTML
+        autoescape=False,  # text/plain bodies, never rendered as HTML
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )

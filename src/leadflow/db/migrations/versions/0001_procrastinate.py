@@ -20,7 +20,9 @@ def upgrade() -> None:
     # The schema of the pinned procrastinate release. Upgrading procrastinate means a new
     # migration applying its own migration files, never editing this one.
     # Executed on the driver connection, without parameters, so '%' needs no escaping.
-    op.get_bind().connection.driver_connection.execute(SchemaManager.get_schema())
+    driver = op.get_bind().connection.driver_connection
+    assert driver is not None
+    driver.execute(SchemaManager.get_schema())
 
 
 def downgrade() -> None:

@@ -1,0 +1,293 @@
+"""SQL of the distribution engine: locks, the candidate snapshot, and the bulk write of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from leadflow.db.connection import Connection
+from leadflow.domain.model import Actor
+
+
+@dataclass(frozen=True, slots=True)
+class NicheState:
+    id: UUID
+    name: str
+    distribution_mode: str
+    next_start_level_order_position: int
+    lru_counter: int
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateRow:
+    level_id: UUID
+    subscription_id: UUID
+    provider_id: UUID
+    provider_name: str
+    provider_email: str
+    lru_order: int | None
+    postal_codes: list[str]
+    filters: Any
+    balance_cents: int
+    daily_cap: int | None
+    daily_count: int
+    monthly_cap: int | None
+    monthly_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockedProvider:
+    id: UUID
+    balance_cents: int
+    active: bool
+
+
+_NICHE = "SELECT id, name, distribution_mode, next_start_level_order_position, lru_counter FROM niches WHERE id = %s"
+_NICHE_LOCKED = _NICHE + " FOR NO KEY UPDATE"
+
+
+def niche_state(conn: Connection, niche_id: UUID, *, lock: bool) -> NicheState:
+    """Read the niche; ``lock`` takes FOR NO KEY UPDATE, which serializes distributions of the
+    niche without blocking lead intake (whose foreign-key checks take FOR KEY SHARE)."""
+    row = conn.execute(_NICHE_LOCKED if lock else _NICHE, (niche_id,)).fetchone()
+    assert row is not None, "a lead's niche always exists (foreign key)"
+    return NicheState(**row)
+
+
+def candidates(
+    conn: Connection, *, level_limits: Mapping[UUID, int], postal_code: str
+) -> dict[UUID, list[CandidateRow]]:
+    """The first ``limit`` candidates of each level in LRU order: active subscriptions of active
+    providers covering the postal code, with the balance and cap counts the plan needs.
+
+    Cap counts come from the (subscription_id, assigned_at) index, only for capped rows.
+    """
+    if not level_limits:
+        return {}
+    rows = conn.execute(
+        """
+        SELECT l.level_id, c.*
+        FROM unnest(%(level_ids)s::uuid[], %(limits)s::int[]) AS l(level_id, lim)
+        CROSS JOIN LATERAL (
+            SELECT s.id AS subscription_id, s.provider_id, p.name AS provider_name, p.email AS provider_email,
+                   s.lru_order, s.postal_codes, s.filters, p.balance_cents,
+                   s.daily_cap,
+                   CASE WHEN s.daily_cap IS NULL THEN 0 ELSE (
+                       SELECT count(*) FROM lead_assignments a
+                       WHERE a.subscription_id = s.id AND a.assigned_at >= date_trunc('day', now(), 'UTC')
+                   ) END AS daily_count,
+                   s.monthly_cap,
+                   CASE WHEN s.monthly_cap IS NULL THEN 0 ELSE (
+                       SELECT count(*) FROM lead_assignments a
+                       WHERE a.subscription_id = s.id AND a.assigned_at >= date_trunc('month', now(), 'UTC')
+                   ) END AS monthly_count
+            FROM subscriptions s
+            JOIN providers p ON p.id = s.provider_id
+            WHERE s.competition_level_id = l.level_id
+              AND s.status = 'active' AND p.status = 'active'
+              AND (s.postal_codes = '{}' OR s.postal_codes @> ARRAY[%(postal_code)s]::text[])
+            ORDER BY COALESCE(s.lru_order, 0), s.provider_id
+            LIMIT l.lim
+        ) c
+        """,
+        {
+            "level_ids": list(level_limits),
+            "limits": list(level_limits.values()),
+            "postal_code": postal_code,
+        },
+    ).fetchall()
+    found: dict[UUID, list[CandidateRow]] = {level_id: [] for level_id in level_limits}
+    for row in rows:
+        found[row["level_id"]].append(CandidateRow(**row))
+    return found
+
+
+def lock_providers(conn: Connection, provider_ids: Sequence[UUID]) -> dict[UUID, LockedProvider]:
+    """Lock providers in id order (the global lock order after lead and niche) and read them."""
+    rows = conn.execute(
+        """
+        SELECT id, balance_cents, status = 'active' AS active FROM providers
+        WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE
+        """,
+        (sorted(provider_ids),),
+    ).fetchall()
+    return {row["id"]: LockedProvider(**row) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class SaleRow:
+    assignment_id: UUID
+    provider_id: UUID
+    subscription_id: UUID
+    level_id: UUID
+    price_cents: int
+    lru_order: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: UUID
+    lead_id: UUID
+    niche_id: UUID
+    actor_id: str | None
+    actor_role: str
+    job_id: int | None
+    status: str
+    start_level_order_position: int | None
+    traversal_order: list[UUID]
+    skipped: list[dict[str, str]]
+    skipped_total: int
+    duration_ms: int
+
+
+def write_run(
+    conn: Connection,
+    *,
+    run: RunRow,
+    sales: Sequence[SaleRow],
+    next_pointer: int,
+    lru_counter: int,
+) -> None:
+    """Everything a committed run changes, in one statement: the run record, each sale's charge,
+    ledger entry, assignment and LRU move, the lead's status and attempt count, and the niche's
+    rotation pointer and LRU counter. The balance CHECK is the last line of defence."""
+    conn.execute(
+        """
+        WITH sale AS (
+            SELECT * FROM unnest(%(assignment_ids)s::uuid[], %(provider_ids)s::uuid[], %(subscription_ids)s::uuid[],
+                                 %(level_ids)s::uuid[], %(prices)s::bigint[], %(lru_orders)s::bigint[])
+                     AS t(assignment_id, provider_id, subscription_id, level_id, price, lru_order)
+        ),
+        run AS (
+            INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role, job_id,
+                                           status, start_level_order_position, traversal_order,
+                                           assignments_created, skipped, skipped_total, finished_at, duration_ms)
+            VALUES (%(run_id)s, %(lead_id)s, %(niche_id)s, %(actor_id)s, %(actor_role)s, %(job_id)s, %(status)s,
+                    %(start)s, %(traversal)s, %(sold)s, %(skipped)s, %(skipped_total)s, clock_timestamp(),
+                    %(duration_ms)s)
+            RETURNING id
+        ),
+        charged AS (
+            UPDATE providers p SET balance_cents = p.balance_cents - sale.price, updated_at = now()
+            FROM sale WHERE p.id = sale.provider_id
+            RETURNING p.id, p.balance_cents
+        ),
+        assigned AS (
+            INSERT INTO lead_assignments (id, lead_id, provider_id, subscription_id, competition_level_id,
+                                          distribution_run_id, price_charged_cents)
+            SELECT sale.assignment_id, %(lead_id)s, sale.provider_id, sale.subscription_id, sale.level_id,
+                   run.id, sale.price
+            FROM sale CROSS JOIN run
+            RETURNING id
+        ),
+        ledger AS (
+            INSERT INTO ledger_entries (provider_id, amount_cents, balance_after_cents, kind, assignment_id)
+            SELECT sale.provider_id, -sale.price, charged.balance_cents, 'lead_charge', sale.assignment_id
+            FROM sale JOIN charged ON charged.id = sale.provider_id
+            RETURNING id
+        ),
+        served AS (
+            UPDATE subscriptions s SET last_received_at = now(), lru_order = sale.lru_order, updated_at = now()
+            FROM sale WHERE s.id = sale.subscription_id
+            RETURNING s.id
+        ),
+        lead AS (
+            UPDATE leads SET distribution_attempts = distribution_attempts + 1,
+                             status = CASE WHEN %(sold)s > 0 THEN 'distributed' ELSE status END,
+                             distributed_at = CASE WHEN %(sold)s > 0 THEN now() ELSE distributed_at END
+            WHERE id = %(lead_id)s
+            RETURNING id
+        ),
+        niche AS (
+            UPDATE niches SET next_start_level_order_position = %(next_pointer)s, lru_counter = %(lru_counter)s
+            WHERE id = %(niche_id)s
+            RETURNING id
+        )
+        SELECT (SELECT count(*) FROM charged) AS charged, (SELECT count(*) FROM assigned) AS assigned,
+               (SELECT count(*) FROM ledger) AS ledger, (SELECT count(*) FROM served) AS served,
+               (SELECT count(*) FROM lead) AS lead, (SELECT count(*) FROM niche) AS niche
+        """,
+        {
+            "assignment_ids": [s.assignment_id for s in sales],
+            "provider_ids": [s.provider_id for s in sales],
+            "subscription_ids": [s.subscription_id for s in sales],
+            "level_ids": [s.level_id for s in sales],
+            "prices": [s.price_cents for s in sales],
+            "lru_orders": [s.lru_order for s in sales],
+            "run_id": run.id,
+            "lead_id": run.lead_id,
+            "niche_id": run.niche_id,
+            "actor_id": run.actor_id,
+            "actor_role": run.actor_role,
+            "job_id": run.job_id,
+            "status": run.status,
+            "start": run.start_level_order_position,
+            "traversal": run.traversal_order,
+            "sold": len(sales),
+            "skipped": Jsonb(run.skipped),
+            "skipped_total": run.skipped_total,
+            "duration_ms": run.duration_ms,
+            "next_pointer": next_pointer,
+            "lru_counter": lru_counter,
+        },
+    )
+
+
+def record_failed_run(
+    conn: Connection,
+    *,
+    run_id: UUID,
+    lead_id: UUID,
+    actor: Actor,
+    job_id: int | None,
+    duration_ms: int,
+    error: str,
+) -> bool:
+    """In its own transaction after a rollback: the ``failed`` run and the attempt count.
+    Only while the lead is still ``approved``; returns whether anything was written."""
+    row = conn.execute(
+        """
+        WITH lead AS (
+            UPDATE leads SET distribution_attempts = distribution_attempts + 1
+            WHERE id = %(lead_id)s AND status = 'approved'
+            RETURNING id, niche_id
+        )
+        INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role, job_id,
+                                       status, start_level_order_position, finished_at, duration_ms, error)
+        SELECT %(run_id)s, lead.id, lead.niche_id, %(actor_id)s, %(actor_role)s, %(job_id)s, 'failed',
+               NULL, clock_timestamp(), %(duration_ms)s, %(error)s
+        FROM lead
+        RETURNING id
+        """,
+        {
+            "run_id": run_id,
+            "lead_id": lead_id,
+            "actor_id": actor.id,
+            "actor_role": str(actor.role),
+            "job_id": job_id,
+            "duration_ms": duration_ms,
+            "error": error,
+        },
+    ).fetchone()
+    return row is not None
+
+
+def selling_run(conn: Connection, lead_id: UUID) -> dict[str, Any] | None:
+    """The run that sold the lead (there is at most one)."""
+    return conn.execute(
+        "SELECT * FROM distribution_runs WHERE lead_id = %s AND assignments_created > 0", (lead_id,)
+    ).fetchone()
+
+
+def run_assignments(conn: Connection, run_id: UUID) -> list[dict[str, Any]]:
+    return conn.execute(
+        """
+        SELECT id AS assignment_id, provider_id, subscription_id, competition_level_id, price_charged_cents
+        FROM lead_assignments WHERE distribution_run_id = %s ORDER BY assigned_at, id
+        """,
+        (run_id,),
+    ).fetchall()

@@ -1,0 +1,561 @@
+"""The distribution engine: ``distribute_lead`` sells an approved lead in ONE transaction.
+
+Lock order, the same everywhere, so concurrent distributions never deadlock:
+lead -> niche (FOR NO KEY UPDATE) -> providers by id. The candidates are read after the niche
+lock (so the LRU order is exact: only this niche's runs move it), a plan is made from that
+snapshot, the providers whose balance matters to the plan are locked in id order, and the plan
+is redone with the balances found; when that needs a provider below one already held, the locks
+are released to a savepoint and taken again in order.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import psycopg
+import structlog
+from psycopg import errors as pg
+from psycopg_pool import ConnectionPool
+
+from leadflow import metrics
+from leadflow.db import audit, catalog, distribution, leads, outbox
+from leadflow.db.connection import Connection, transaction
+from leadflow.domain.eligibility import cap_reached, evaluate_stored, normalize_postal_code
+from leadflow.domain.errors import LeadAlreadyDistributed, LeadNotApproved, NotFound
+from leadflow.domain.model import Actor, DistributionMode, LeadStatus, RunStatus, SkipReason
+from leadflow.domain.money import format_dollars
+from leadflow.domain.outcome import classify
+from leadflow.domain.results import (
+    MAX_STORED_SKIPS,
+    AssignmentDetail,
+    DistributionResult,
+    Preview,
+    Selection,
+    SkippedProvider,
+)
+from leadflow.domain.rotation import Level, Rotation, plan_rotation
+from leadflow.domain.selection import Candidate, Plan, plan_distribution
+from leadflow.mail.render import render
+
+log = structlog.get_logger(__name__)
+
+# Deadlocks and serialization failures are retried in-process this many times (SPEC §3).
+MAX_IN_PROCESS_RETRIES = 3
+# Rounds of lock-and-replan before giving up (each round learns exact balances).
+MAX_LOCK_ROUNDS = 8
+_RETRYABLE = (pg.DeadlockDetected, pg.SerializationFailure)
+
+
+class LockContention(RuntimeError):
+    """Balances kept changing under the plan; the attempt fails and the job retries it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What the plan is made from: the lead's rotation and candidates of each level."""
+
+    rotation: Rotation
+    mode: DistributionMode
+    candidates: dict[UUID, list[Candidate]]
+    rows: dict[UUID, distribution.CandidateRow]  # by subscription id
+    balances: dict[UUID, int]
+    truncated: frozenset[UUID]
+    limits: dict[UUID, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Observation:
+    """What Prometheus learns from a committed run."""
+
+    niche_id: UUID
+    next_pointer: int
+    sales: list[tuple[UUID, int]] = field(default_factory=list)  # (level id, price)
+    first_time_sales: int = 0
+
+
+def distribute_lead(
+    pool: ConnectionPool[Connection],
+    *,
+    lead_id: UUID,
+    triggered_by: Actor,
+    job_id: int | None = None,
+) -> DistributionResult:
+    """Distribute one approved lead (SPEC §3). Idempotent: a distributed lead returns its result.
+
+    Raises ``NotFound`` and ``LeadNotApproved`` without writing anything. Any other error rolls
+    the attempt back, records its ``failed`` run in a second transaction, and is re-raised.
+    """
+    started = time.perf_counter()
+    for retry in range(MAX_IN_PROCESS_RETRIES + 1):
+        try:
+            with transaction(pool) as conn:
+                result, observation = _distribute(conn, lead_id, triggered_by, job_id, started)
+        except _RETRYABLE as exc:
+            if retry < MAX_IN_PROCESS_RETRIES:
+                log.warning(
+                    "distribution_retrying",
+                    lead_id=str(lead_id),
+                    error=type(exc).__name__,
+                    retry=retry + 1,
+                )
+                continue
+            _fail(pool, lead_id, triggered_by, job_id, started, exc)
+            raise
+        except (NotFound, LeadNotApproved):
+            raise
+        except Exception as exc:
+            _fail(pool, lead_id, triggered_by, job_id, started, exc)
+            raise
+        if observation is not None:
+            _observe(result, observation)
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> Preview:
+    """The selection a distribution would make now, without charging, writing or advancing."""
+    with transaction(pool) as conn:
+        lead = leads.get_lead(conn, lead_id)
+        if lead is None:
+            raise NotFound("lead", lead_id)
+        if lead.status == LeadStatus.DISTRIBUTED:
+            raise LeadAlreadyDistributed(f"lead {lead_id} is already distributed")
+        if lead.status == LeadStatus.REJECTED:
+            raise LeadNotApproved(f"lead {lead_id} is rejected")
+        niche = distribution.niche_state(conn, lead.niche_id, lock=False)
+        snapshot = _snapshot(conn, niche, lead.postal_code, lead.attributes)
+        plan = _plan(snapshot, snapshot.balances)
+        return Preview(
+            lead_id=lead_id,
+            start_level_order_position=_start_position(snapshot.rotation),
+            traversal_order=tuple(level.id for level in snapshot.rotation.traversal),
+            selections=tuple(
+                Selection(
+                    s.candidate.provider_id, s.candidate.subscription_id, s.level.id, s.price_cents
+                )
+                for s in plan.sales
+            ),
+            skipped=tuple(_skipped(plan)),
+            status=classify(plan, snapshot.mode),
+        )
+
+
+def _distribute(
+    conn: Connection, lead_id: UUID, actor: Actor, job_id: int | None, started: float
+) -> tuple[DistributionResult, _Observation | None]:
+    lead = leads.get_lead(conn, lead_id, lock=True)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    if lead.status == LeadStatus.DISTRIBUTED:
+        return _existing_result(conn, lead_id, started), None
+    if lead.status != LeadStatus.APPROVED:
+        raise LeadNotApproved(f"lead {lead_id} is {lead.status}, not approved")
+
+    niche = distribution.niche_state(conn, lead.niche_id, lock=True)
+    snapshot = _snapshot(conn, niche, lead.postal_code, lead.attributes)
+    plan = _lock_and_plan(conn, snapshot)
+    while plan.needs_more:
+        # Exact balances made the walk go deeper than the candidates read: read more, lock again.
+        conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
+        snapshot = _snapshot(
+            conn,
+            niche,
+            lead.postal_code,
+            lead.attributes,
+            limits={
+                lid: lim * (4 if lid in plan.needs_more else 1)
+                for lid, lim in snapshot.limits.items()
+            },
+        )
+        plan = _lock_and_plan(conn, snapshot)
+    status = classify(plan, snapshot.mode)
+    run_id = uuid.uuid4()
+    skipped = _skipped(plan)
+    sales = [
+        distribution.SaleRow(
+            assignment_id=uuid.uuid4(),
+            provider_id=sale.candidate.provider_id,
+            subscription_id=sale.candidate.subscription_id,
+            level_id=sale.level.id,
+            price_cents=sale.price_cents,
+            lru_order=niche.lru_counter + index + 1,
+        )
+        for index, sale in enumerate(plan.sales)
+    ]
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    run = distribution.RunRow(
+        id=run_id,
+        lead_id=lead_id,
+        niche_id=niche.id,
+        actor_id=actor.id,
+        actor_role=str(actor.role),
+        job_id=job_id,
+        status=status,
+        start_level_order_position=_start_position(snapshot.rotation),
+        traversal_order=[level.id for level in snapshot.rotation.traversal],
+        skipped=[_skip_json(s) for s in skipped[:MAX_STORED_SKIPS]],
+        skipped_total=len(skipped),
+        duration_ms=duration_ms,
+    )
+    distribution.write_run(
+        conn,
+        run=run,
+        sales=sales,
+        next_pointer=snapshot.rotation.next_pointer,
+        lru_counter=niche.lru_counter + len(sales),
+    )
+    paused = catalog.pause_unaffordable(conn, sorted(plan.balance_provider_ids))
+    _queue_mails(conn, lead_id, niche.name, plan, sales, snapshot.rows, paused)
+    _audit(conn, actor, run, sales, skipped, paused, status)
+    result = DistributionResult(
+        lead_id=lead_id,
+        run_id=run_id,
+        status=status,
+        start_level_order_position=run.start_level_order_position,
+        traversal_order=tuple(run.traversal_order),
+        assignments=tuple(
+            AssignmentDetail(
+                s.assignment_id, s.provider_id, s.subscription_id, s.level_id, s.price_cents
+            )
+            for s in sales
+        ),
+        skipped=tuple(skipped),
+        skipped_total=len(skipped),
+        duration_ms=duration_ms,
+    )
+    observation = _Observation(
+        niche_id=niche.id,
+        next_pointer=snapshot.rotation.next_pointer,
+        sales=[(s.level_id, s.price_cents) for s in sales],
+        first_time_sales=sum(1 for sale in plan.sales if sale.candidate.lru_order is None),
+    )
+    return result, observation
+
+
+def _snapshot(
+    conn: Connection,
+    niche: distribution.NicheState,
+    postal_code: str,
+    attributes: Mapping[str, object],
+    *,
+    limits: dict[UUID, int] | None = None,
+) -> _Snapshot:
+    levels = [
+        Level(
+            lv.id,
+            lv.name,
+            lv.order_position,
+            lv.max_recipients,
+            lv.price_per_lead_cents,
+            lv.is_active,
+        )
+        for lv in catalog.list_levels(conn, niche.id)
+    ]
+    rotation = plan_rotation(levels, niche.next_start_level_order_position)
+    mode = DistributionMode(niche.distribution_mode)
+    code = normalize_postal_code(postal_code)
+    # Read a few more candidates than seats; read more only when skips eat through them.
+    limits = dict(
+        limits or {level.id: level.max_recipients * 2 + 8 for level in rotation.traversal}
+    )
+    while True:
+        found = distribution.candidates(conn, level_limits=limits, postal_code=code)
+        rows = {row.subscription_id: row for level_rows in found.values() for row in level_rows}
+        snapshot = _Snapshot(
+            rotation=rotation,
+            mode=mode,
+            candidates={
+                level_id: [_candidate(r, code, attributes) for r in found[level_id]]
+                for level_id in found
+            },
+            rows=rows,
+            balances={row.provider_id: row.balance_cents for row in rows.values()},
+            truncated=frozenset(
+                level_id for level_id, lim in limits.items() if len(found[level_id]) >= lim
+            ),
+            limits=dict(limits),
+        )
+        plan = _plan(snapshot, snapshot.balances)
+        if not plan.needs_more:
+            return snapshot
+        for level_id in plan.needs_more:
+            limits[level_id] *= 4
+
+
+def _candidate(
+    row: distribution.CandidateRow, postal_code: str, attributes: Mapping[str, object]
+) -> Candidate:
+    return Candidate(
+        subscription_id=row.subscription_id,
+        provider_id=row.provider_id,
+        level_id=row.level_id,
+        lru_order=row.lru_order,
+        eligibility=evaluate_stored(row.postal_codes, row.filters, postal_code, attributes),
+        cap_reached=cap_reached(row.daily_count, row.daily_cap, row.monthly_count, row.monthly_cap),
+    )
+
+
+def _plan(snapshot: _Snapshot, balances: Mapping[UUID, int]) -> Plan:
+    return plan_distribution(
+        snapshot.rotation.traversal,
+        snapshot.candidates,
+        balances,
+        mode=snapshot.mode,
+        truncated=snapshot.truncated,
+    )
+
+
+def _lock_and_plan(conn: Connection, snapshot: _Snapshot) -> Plan:
+    """Lock the providers whose balances decide the plan, in id order, and plan with the
+    balances found, until the plan needs no provider that is not locked."""
+    balances = dict(snapshot.balances)
+    locked: set[UUID] = set()
+    candidates = snapshot.candidates
+    conn.execute("SAVEPOINT provider_locks")
+    for _ in range(MAX_LOCK_ROUNDS):
+        plan = plan_distribution(
+            snapshot.rotation.traversal,
+            candidates,
+            balances,
+            mode=snapshot.mode,
+            truncated=snapshot.truncated,
+        )
+        needed = plan.balance_provider_ids - locked
+        if not needed:
+            return plan
+        if locked and min(needed) < max(locked):
+            # Taking a lower id now would break the global order: release and start over.
+            conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
+            needed |= locked
+            locked = set()
+        found = distribution.lock_providers(conn, sorted(needed))
+        locked |= needed
+        inactive = {pid for pid in needed if pid not in found or not found[pid].active}
+        balances.update({pid: p.balance_cents for pid, p in found.items()})
+        if inactive:
+            # Suspended since the snapshot: no longer candidates anywhere.
+            candidates = {
+                level_id: [c for c in level_candidates if c.provider_id not in inactive]
+                for level_id, level_candidates in candidates.items()
+            }
+    raise LockContention("balances kept changing while locking providers")
+
+
+def _skipped(plan: Plan) -> list[SkippedProvider]:
+    return [
+        SkippedProvider(s.provider_id, s.subscription_id, s.level_id, s.reason) for s in plan.skips
+    ]
+
+
+def _skip_json(skip: SkippedProvider) -> dict[str, str]:
+    return {
+        "provider_id": str(skip.provider_id),
+        "subscription_id": str(skip.subscription_id),
+        "level_id": str(skip.level_id),
+        "reason": str(skip.reason),
+    }
+
+
+def _start_position(rotation: Rotation) -> int | None:
+    return rotation.start.order_position if rotation.start else None
+
+
+def _queue_mails(
+    conn: Connection,
+    lead_id: UUID,
+    niche_name: str,
+    plan: Plan,
+    sales: Sequence[distribution.SaleRow],
+    rows: Mapping[UUID, distribution.CandidateRow],
+    paused: Sequence[Mapping[str, object]],
+) -> None:
+    mails: list[outbox.OutgoingMail] = []
+    for sale, planned in zip(sales, plan.sales, strict=True):
+        row = rows[sale.subscription_id]
+        mail = render(
+            "lead_assigned",
+            niche_name=niche_name,
+            provider_name=row.provider_name,
+            level_name=planned.level.name,
+            amount=format_dollars(sale.price_cents),
+            lead_id=lead_id,
+        )
+        mails.append(
+            outbox.OutgoingMail(
+                "lead_assigned",
+                row.provider_email,
+                mail.subject,
+                mail.body_text,
+                row.provider_id,
+                lead_id,
+            )
+        )
+    for change in paused:
+        mail = render(
+            "low_balance",
+            provider_name=change["provider_name"],
+            balance=format_dollars(int(str(change["balance_cents"]))),
+            price=format_dollars(int(str(change["price_per_lead_cents"]))),
+            level_name=change["level_name"],
+            niche_name=change["niche_name"],
+        )
+        mails.append(
+            outbox.OutgoingMail(
+                "low_balance",
+                str(change["provider_email"]),
+                mail.subject,
+                mail.body_text,
+                _uuid(change["provider_id"]),
+                None,
+            )
+        )
+    outbox.enqueue(conn, mails)
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _audit(
+    conn: Connection,
+    actor: Actor,
+    run: distribution.RunRow,
+    sales: Sequence[distribution.SaleRow],
+    skipped: Sequence[SkippedProvider],
+    paused: Sequence[Mapping[str, object]],
+    status: RunStatus,
+) -> None:
+    lead = str(run.lead_id)
+    base = {"run_id": str(run.id), "job_id": run.job_id}
+    entries = [
+        audit.AuditEntry(
+            "distribution.started",
+            "lead",
+            lead,
+            {
+                **base,
+                "start_level_order_position": run.start_level_order_position,
+                "traversal_order": [str(i) for i in run.traversal_order],
+            },
+        )
+    ]
+    entries += [
+        audit.AuditEntry(
+            "assignment.created",
+            "lead",
+            lead,
+            {
+                **base,
+                "assignment_id": str(s.assignment_id),
+                "provider_id": str(s.provider_id),
+                "subscription_id": str(s.subscription_id),
+                "competition_level_id": str(s.level_id),
+                "price_charged_cents": s.price_cents,
+            },
+        )
+        for s in sales
+    ]
+    entries += [
+        audit.AuditEntry("distribution.skipped_provider", "lead", lead, {**base, **_skip_json(s)})
+        for s in skipped[:MAX_STORED_SKIPS]
+    ]
+    entries.append(
+        audit.AuditEntry(
+            "distribution.completed",
+            "lead",
+            lead,
+            {
+                **base,
+                "status": str(status),
+                "assignments_created": len(sales),
+                "skipped_total": len(skipped),
+                "paused_subscription_ids": [str(p["subscription_id"]) for p in paused],
+            },
+        )
+    )
+    audit.record_many(conn, actor, entries)
+
+
+def _existing_result(conn: Connection, lead_id: UUID, started: float) -> DistributionResult:
+    run = distribution.selling_run(conn, lead_id)
+    assert run is not None, "a distributed lead has its selling run (invariant 3)"
+    return DistributionResult(
+        lead_id=lead_id,
+        run_id=run["id"],
+        status=RunStatus(run["status"]),
+        start_level_order_position=run["start_level_order_position"],
+        traversal_order=tuple(run["traversal_order"]),
+        assignments=tuple(
+            AssignmentDetail(**a) for a in distribution.run_assignments(conn, run["id"])
+        ),
+        skipped=tuple(
+            SkippedProvider(
+                UUID(s["provider_id"]),
+                UUID(s["subscription_id"]),
+                UUID(s["level_id"]),
+                SkipReason(s["reason"]),
+            )
+            for s in run["skipped"]
+        ),
+        skipped_total=run["skipped_total"],
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        already_distributed=True,
+    )
+
+
+def _fail(
+    pool: ConnectionPool[Connection],
+    lead_id: UUID,
+    actor: Actor,
+    job_id: int | None,
+    started: float,
+    exc: BaseException,
+) -> None:
+    """Invariant 4: after the rollback, record the failed run and the attempt on their own."""
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    run_id = uuid.uuid4()
+    metrics.distribution_total.labels(status=RunStatus.FAILED).inc()
+    metrics.distribution_duration_seconds.observe(duration_ms / 1000)
+    log.error("distribution_failed", lead_id=str(lead_id), job_id=job_id, error=type(exc).__name__)
+    try:
+        with transaction(pool) as conn:
+            recorded = distribution.record_failed_run(
+                conn,
+                run_id=run_id,
+                lead_id=lead_id,
+                actor=actor,
+                job_id=job_id,
+                duration_ms=duration_ms,
+                error=error,
+            )
+            if recorded:
+                audit.record(
+                    conn,
+                    actor,
+                    "distribution.failed",
+                    "lead",
+                    lead_id,
+                    {"run_id": str(run_id), "job_id": job_id, "error": error},
+                )
+    except psycopg.Error:
+        # The database itself is failing; the job's retry will record the next attempt.
+        log.exception("distribution_failure_not_recorded", lead_id=str(lead_id))
+
+
+def _observe(result: DistributionResult, seen: _Observation) -> None:
+    """Prometheus, after the commit, so rolled-back work is never counted."""
+    metrics.distribution_total.labels(status=result.status).inc()
+    metrics.distribution_duration_seconds.observe(result.duration_ms / 1000)
+    for skip in result.skipped:
+        metrics.distribution_skipped_total.labels(reason=skip.reason).inc()
+    niche = str(seen.niche_id)
+    for level_id, price in seen.sales:
+        metrics.distribution_assignments_total.labels(niche_id=niche, level_id=str(level_id)).inc()
+        metrics.assignment_price_cents_total.labels(level_id=str(level_id)).inc(price)
+    metrics.fairness_new_provider_priority_total.inc(seen.first_time_sales)
+    metrics.fairness_rotation_position.labels(niche_id=niche).set(seen.next_pointer)
