@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-distribution_total = Counter(
-    "distribution_total", "Distribution runs by outcome.", ["status"]
-)
+distribution_total = Counter("distribution_total", "Distribution runs by outcome.", ["status"])
 distribution_assignments_total = Counter(
     "distribution_assignments_total", "Assignments (sales) made.", ["niche_id", "level_id"]
 )
@@ -30,9 +28,13 @@ fairness_rotation_position = Gauge(
 job_queue_depth = Gauge("job_queue_depth", "Jobs by queue and status.", ["queue", "status"])
 job_failures_total = Counter("job_failures_total", "Failed job attempts.", ["queue"])
 job_retries_total = Counter("job_retries_total", "Job attempts scheduled for retry.", ["queue"])
-job_dead_letters_total = Counter("job_dead_letters_total", "Jobs that exhausted their retries.", ["queue"])
+job_dead_letters_total = Counter(
+    "job_dead_letters_total", "Jobs that exhausted their retries.", ["queue"]
+)
 mails_sent_total = Counter("mails_sent_total", "Mails accepted by the SMTP server.", ["template"])
-mails_failed_total = Counter("mails_failed_total", "Mail delivery attempts that failed.", ["template"])
+mails_failed_total = Counter(
+    "mails_failed_total", "Mail delivery attempts that failed.", ["template"]
+)
 http_request_duration_seconds = Histogram(
     "http_request_duration_seconds",
     "HTTP request latency by route and status.",

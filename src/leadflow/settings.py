@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     )
     home: Path = Field(default=Path(".leadflow"), description="Data folder of the embedded server.")
 
-    smtp_url: str | None = Field(default=None, description="smtp://host:port; unset keeps mails in the outbox.")
+    smtp_url: str | None = Field(
+        default=None, description="smtp://host:port; unset keeps mails in the outbox."
+    )
     mail_from: str = "leadflow <no-reply@leadflow.local>"
 
     auto_distribute: bool = True
@@ -32,7 +34,9 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = None
 
     # Job retries: seconds to wait before each retry (1 attempt + len(retry_delays) retries).
-    retry_delays: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [5, 15, 45, 120, 300])
+    retry_delays: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [5, 15, 45, 120, 300]
+    )
 
     # Connection safety: a worker that vanished mid-transaction frees its locks within 60 s.
     lock_timeout_ms: int = 10_000

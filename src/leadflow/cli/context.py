@@ -25,7 +25,9 @@ def database(settings: Settings, *, migrate_first: bool = False) -> Iterator[str
 
 
 @contextlib.contextmanager
-def pool(settings: Settings, url: str, *, max_size: int | None = None) -> Iterator[ConnectionPool[Connection]]:
+def pool(
+    settings: Settings, url: str, *, max_size: int | None = None
+) -> Iterator[ConnectionPool[Connection]]:
     p = create_pool(url, settings, max_size=max_size)
     try:
         yield p

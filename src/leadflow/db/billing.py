@@ -26,10 +26,13 @@ class LedgerEntryRecord:
     created_at: datetime
 
 
-def find_by_idempotency_key(conn: Connection, provider_id: UUID, key: str) -> LedgerEntryRecord | None:
+def find_by_idempotency_key(
+    conn: Connection, provider_id: UUID, key: str
+) -> LedgerEntryRecord | None:
     with conn.cursor(row_factory=class_row(LedgerEntryRecord)) as cur:
         return cur.execute(
-            "SELECT * FROM ledger_entries WHERE provider_id = %s AND idempotency_key = %s", (provider_id, key)
+            "SELECT * FROM ledger_entries WHERE provider_id = %s AND idempotency_key = %s",
+            (provider_id, key),
         ).fetchone()
 
 

@@ -44,10 +44,14 @@ def connect_kwargs(settings: Settings) -> dict[str, Any]:
 
 def connect(url: str, settings: Settings, *, autocommit: bool = False) -> Connection:
     """Open one connection (for CLI tools and tests); rows come back as dicts."""
-    return psycopg.connect(url, autocommit=autocommit, row_factory=dict_row, **connect_kwargs(settings))
+    return psycopg.connect(
+        url, autocommit=autocommit, row_factory=dict_row, **connect_kwargs(settings)
+    )
 
 
-def create_pool(url: str, settings: Settings, *, max_size: int | None = None) -> ConnectionPool[Connection]:
+def create_pool(
+    url: str, settings: Settings, *, max_size: int | None = None
+) -> ConnectionPool[Connection]:
     """Create and open a pool. Call where a process starts, never at import."""
     pool: ConnectionPool[Connection] = ConnectionPool(
         url,

@@ -42,7 +42,9 @@ def translated() -> Iterator[None]:
         raise InvalidInput(f"value violates rule {exc.diag.constraint_name}") from exc
 
 
-def _translate(exc: psycopg.Error, meanings: Mapping[str, str], kind: type[DomainError]) -> BaseException:
+def _translate(
+    exc: psycopg.Error, meanings: Mapping[str, str], kind: type[DomainError]
+) -> BaseException:
     name = exc.diag.constraint_name or ""
     if name in meanings:
         return kind(meanings[name])

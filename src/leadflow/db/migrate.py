@@ -35,7 +35,9 @@ def upgrade(url: str, revision: str = "head") -> None:
     engine = engine_for(url)
     try:
         with engine.begin() as conn:
-            conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+            conn.execute(
+                sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY}
+            )
             config = alembic_config()
             config.attributes["connection"] = conn
             command.upgrade(config, revision)

@@ -52,7 +52,9 @@ def deposit(
             existing = billing.find_by_idempotency_key(conn, provider_id, idempotency_key)
             if existing is not None:
                 if existing.amount_cents != amount_cents or existing.kind != LedgerKind.DEPOSIT:
-                    raise IdempotencyConflict("idempotency_key was already used for a different deposit")
+                    raise IdempotencyConflict(
+                        "idempotency_key was already used for a different deposit"
+                    )
                 return DepositResult(existing.id, provider.balance_cents, created=False)
         entry = billing.credit(
             conn,
@@ -77,4 +79,9 @@ def deposit(
                 "resumed_subscription_ids": [str(s) for s in resumed],
             },
         )
-        return DepositResult(entry.id, entry.balance_after_cents, created=True, resumed_subscription_ids=tuple(resumed))
+        return DepositResult(
+            entry.id,
+            entry.balance_after_cents,
+            created=True,
+            resumed_subscription_ids=tuple(resumed),
+        )

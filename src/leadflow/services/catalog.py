@@ -101,7 +101,9 @@ def create_level(
             price_per_lead_cents=price_per_lead_cents,
             is_active=is_active,
         )
-        audit.record(conn, actor, "level.created", "competition_level", level.id, {"niche_id": str(niche_id)})
+        audit.record(
+            conn, actor, "level.created", "competition_level", level.id, {"niche_id": str(niche_id)}
+        )
         return level
 
 
@@ -118,7 +120,9 @@ def create_provider(
     if "@" not in email or len(email) > 254:
         raise InvalidInput("email must be an e-mail address")
     with transaction(pool) as conn, translated():
-        provider = catalog.insert_provider(conn, name=require_name(name), email=email.strip(), status=status)
+        provider = catalog.insert_provider(
+            conn, name=require_name(name), email=email.strip(), status=status
+        )
         audit.record(conn, actor, "provider.created", "provider", provider.id, {})
         return provider
 
@@ -152,7 +156,9 @@ def create_subscription(
             conn,
             provider_id=provider_id,
             competition_level_id=competition_level_id,
-            status=SubscriptionStatus.ACTIVE if affordable else SubscriptionStatus.PAUSED_LOW_BALANCE,
+            status=SubscriptionStatus.ACTIVE
+            if affordable
+            else SubscriptionStatus.PAUSED_LOW_BALANCE,
             postal_codes=codes,
             filters=[rule.as_json() for rule in rules],
             daily_cap=daily_cap,

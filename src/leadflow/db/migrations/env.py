@@ -11,8 +11,9 @@ if connection is None:  # pragma: no cover - always called through leadflow.db.m
     raise RuntimeError("run migrations with `leadflow migrate`")
 
 
-
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     """Leave Procrastinate's own tables out of schema comparisons."""
     return not (name or "").startswith("procrastinate_")
 
