@@ -1,0 +1,127 @@
+"""SQL for the admin's reads and partial updates of the catalog, and provider ledgers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, LiteralString, TypeVar
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from leadflow.db.billing import LedgerEntryRecord
+from leadflow.db.catalog import LevelRecord, NicheRecord, ProviderRecord, SubscriptionRecord
+from leadflow.db.connection import Connection
+
+R = TypeVar("R")
+
+# Which columns an admin may change, per table; anything else never reaches SQL.
+UPDATABLE: Mapping[str, frozenset[str]] = {
+    "niches": frozenset({"name", "is_active", "require_confirmation", "distribution_mode"}),
+    "competition_levels": frozenset(
+        {"name", "order_position", "max_recipients", "price_per_lead_cents", "is_active"}
+    ),
+    "providers": frozenset({"name", "email", "status"}),
+    "subscriptions": frozenset({"status", "postal_codes", "filters", "daily_cap", "monthly_cap"}),
+}
+
+
+def update(
+    conn: Connection, table: str, row_id: UUID, changes: Mapping[str, Any], record: type[R]
+) -> R | None:
+    """``UPDATE table SET <changes> WHERE id``; returns the new row, None if there is none."""
+    allowed = UPDATABLE[table]
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"not updatable on {table}: {sorted(unknown)}")
+    values = {k: Jsonb(v) if k == "filters" else v for k, v in changes.items()}
+    assignments: list[sql.Composable] = [
+        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in values
+    ]
+    assignments.append(sql.SQL("updated_at = now()"))
+    query = sql.SQL("UPDATE {} SET {} WHERE id = {} RETURNING *").format(
+        sql.Identifier(table), sql.SQL(", ").join(assignments), sql.Placeholder("_id")
+    )
+    with conn.cursor(row_factory=class_row(record)) as cur:
+        return cur.execute(query, {**values, "_id": row_id}).fetchone()
+
+
+def list_niches(conn: Connection, *, limit: int, offset: int) -> tuple[int, list[NicheRecord]]:
+    total = _count(conn, "SELECT count(*) AS n FROM niches", ())
+    with conn.cursor(row_factory=class_row(NicheRecord)) as cur:
+        rows = cur.execute(
+            "SELECT * FROM niches ORDER BY created_at, id LIMIT %s OFFSET %s", (limit, offset)
+        ).fetchall()
+    return total, rows
+
+
+def get_level(conn: Connection, level_id: UUID, *, lock: bool = False) -> LevelRecord | None:
+    query = (
+        "SELECT * FROM competition_levels WHERE id = %s FOR NO KEY UPDATE"
+        if lock
+        else "SELECT * FROM competition_levels WHERE id = %s"
+    )
+    with conn.cursor(row_factory=class_row(LevelRecord)) as cur:
+        return cur.execute(query, (level_id,)).fetchone()
+
+
+def list_providers(
+    conn: Connection, *, status: str | None, limit: int, offset: int
+) -> tuple[int, list[ProviderRecord]]:
+    params = {"status": status, "limit": limit, "offset": offset}
+    total = _count(
+        conn,
+        "SELECT count(*) AS n FROM providers WHERE (%(status)s::text IS NULL OR status = %(status)s)",
+        params,
+    )
+    with conn.cursor(row_factory=class_row(ProviderRecord)) as cur:
+        rows = cur.execute(
+            """
+            SELECT * FROM providers WHERE (%(status)s::text IS NULL OR status = %(status)s)
+            ORDER BY created_at, id LIMIT %(limit)s OFFSET %(offset)s
+            """,
+            params,
+        ).fetchall()
+    return total, rows
+
+
+def provider_subscriptions(conn: Connection, provider_id: UUID) -> list[SubscriptionRecord]:
+    with conn.cursor(row_factory=class_row(SubscriptionRecord)) as cur:
+        return cur.execute(
+            "SELECT * FROM subscriptions WHERE provider_id = %s ORDER BY created_at, id",
+            (provider_id,),
+        ).fetchall()
+
+
+def get_subscription(
+    conn: Connection, subscription_id: UUID, *, lock: bool = False
+) -> SubscriptionRecord | None:
+    query = (
+        "SELECT * FROM subscriptions WHERE id = %s FOR NO KEY UPDATE"
+        if lock
+        else "SELECT * FROM subscriptions WHERE id = %s"
+    )
+    with conn.cursor(row_factory=class_row(SubscriptionRecord)) as cur:
+        return cur.execute(query, (subscription_id,)).fetchone()
+
+
+def list_ledger(
+    conn: Connection, provider_id: UUID, *, limit: int, offset: int
+) -> tuple[int, list[LedgerEntryRecord]]:
+    """A provider's ledger, newest entry first."""
+    total = _count(
+        conn, "SELECT count(*) AS n FROM ledger_entries WHERE provider_id = %s", (provider_id,)
+    )
+    with conn.cursor(row_factory=class_row(LedgerEntryRecord)) as cur:
+        rows = cur.execute(
+            "SELECT * FROM ledger_entries WHERE provider_id = %s ORDER BY seq DESC LIMIT %s OFFSET %s",
+            (provider_id, limit, offset),
+        ).fetchall()
+    return total, rows
+
+
+def _count(conn: Connection, query: LiteralString, params: Any) -> int:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return int(row["n"])

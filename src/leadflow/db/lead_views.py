@@ -1,0 +1,203 @@
+"""SQL for the lead reads and writes of intake and the admin API: intake insert, confirmation,
+lead and assignment views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from leadflow.db.connection import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRow:
+    id: UUID
+    status: str
+    niche_name: str
+
+
+def insert_intake_lead(
+    conn: Connection,
+    *,
+    niche_slug: str,
+    name: str,
+    email: str,
+    phone: str,
+    postal_code: str,
+    attributes: dict[str, Any],
+    confirmation_token_hash: str,
+) -> IntakeRow | None:
+    """Insert a lead into an active niche in one statement; None if no such active niche.
+
+    The niche decides the status; the token hash is kept only when confirmation is required.
+    """
+    with conn.cursor(row_factory=class_row(IntakeRow)) as cur:
+        return cur.execute(
+            """
+            WITH n AS (SELECT id, name, require_confirmation FROM niches WHERE slug = %(slug)s AND is_active)
+            INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
+                               confirmation_token_hash)
+            SELECT n.id, %(name)s, %(email)s, %(phone)s, %(postal_code)s, %(attributes)s,
+                   CASE WHEN n.require_confirmation THEN 'pending_confirmation' ELSE 'pending_approval' END,
+                   CASE WHEN n.require_confirmation THEN %(token_hash)s END
+            FROM n
+            RETURNING id, status, (SELECT name FROM n) AS niche_name
+            """,
+            {
+                "slug": niche_slug,
+                "name": name,
+                "email": email,
+                "phone": phone,
+                "postal_code": postal_code,
+                "attributes": Jsonb(attributes),
+                "token_hash": confirmation_token_hash,
+            },
+        ).fetchone()
+
+
+def confirm_by_token(conn: Connection, token_hash: str) -> tuple[UUID, str] | None:
+    """Move the lead holding this confirmation token to ``pending_approval``; the token dies."""
+    row = conn.execute(
+        """
+        UPDATE leads SET status = 'pending_approval', confirmed_at = now(), confirmation_token_hash = NULL
+        WHERE confirmation_token_hash = %s AND status = 'pending_confirmation'
+        RETURNING id, status
+        """,
+        (token_hash,),
+    ).fetchone()
+    return None if row is None else (row["id"], row["status"])
+
+
+def lock_recipient(conn: Connection, address: str) -> None:
+    """Serialize confirmation mails to one recipient (the 10-minute throttle)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(lower(%s), 11))", (address,))
+
+
+def recent_mail_count(
+    conn: Connection, *, to_address: str, template: str, within_seconds: int
+) -> int:
+    row = conn.execute(
+        """
+        SELECT count(*) AS n FROM email_outbox
+        WHERE to_address = %s AND template = %s AND created_at > now() - make_interval(secs => %s)
+        """,
+        (to_address, template, within_seconds),
+    ).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+@dataclass(frozen=True, slots=True)
+class LeadView:
+    """A lead as the admin API shows it: every field, with the niche's slug."""
+
+    id: UUID
+    niche_id: UUID
+    niche: str
+    name: str
+    email: str
+    phone: str
+    postal_code: str
+    attributes: dict[str, Any]
+    status: str
+    rejection_reason: str | None
+    created_at: datetime
+    confirmed_at: datetime | None
+    approved_at: datetime | None
+    rejected_at: datetime | None
+    distributed_at: datetime | None
+    distribution_attempts: int
+
+
+def get_lead_view(conn: Connection, lead_id: UUID) -> LeadView | None:
+    with conn.cursor(row_factory=class_row(LeadView)) as cur:
+        return cur.execute(
+            """
+            SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
+                   l.attributes, l.status, l.rejection_reason, l.created_at, l.confirmed_at,
+                   l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts
+            FROM leads l JOIN niches n ON n.id = l.niche_id
+            WHERE l.id = %s
+            """,
+            (lead_id,),
+        ).fetchone()
+
+
+def list_lead_views(
+    conn: Connection, *, status: str | None, niche_id: UUID | None, limit: int, offset: int
+) -> tuple[int, list[LeadView]]:
+    """Newest first; the total counts every match."""
+    params = {"status": status, "niche": niche_id, "limit": limit, "offset": offset}
+    total_row = conn.execute(
+        """
+        SELECT count(*) AS n FROM leads l
+        WHERE (%(status)s::text IS NULL OR l.status = %(status)s)
+          AND (%(niche)s::uuid IS NULL OR l.niche_id = %(niche)s)
+        """,
+        params,
+    ).fetchone()
+    assert total_row is not None
+    with conn.cursor(row_factory=class_row(LeadView)) as cur:
+        rows = cur.execute(
+            """
+            SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
+                   l.attributes, l.status, l.rejection_reason, l.created_at, l.confirmed_at,
+                   l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts
+            FROM leads l JOIN niches n ON n.id = l.niche_id
+            WHERE (%(status)s::text IS NULL OR l.status = %(status)s)
+              AND (%(niche)s::uuid IS NULL OR l.niche_id = %(niche)s)
+            ORDER BY l.created_at DESC, l.id
+            LIMIT %(limit)s OFFSET %(offset)s
+            """,
+            params,
+        ).fetchall()
+    return int(total_row["n"]), rows
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentView:
+    assignment_id: UUID
+    lead_id: UUID
+    provider_id: UUID
+    provider_name: str
+    subscription_id: UUID
+    competition_level_id: UUID
+    level_name: str
+    price_charged_cents: int
+    assigned_at: datetime
+    status: str
+
+
+def list_lead_assignments(
+    conn: Connection, lead_id: UUID, *, limit: int, offset: int
+) -> tuple[int, list[AssignmentView]]:
+    """A lead's assignments, newest first."""
+    total_row = conn.execute(
+        "SELECT count(*) AS n FROM lead_assignments WHERE lead_id = %s", (lead_id,)
+    ).fetchone()
+    assert total_row is not None
+    with conn.cursor(row_factory=class_row(AssignmentView)) as cur:
+        rows = cur.execute(
+            """
+            SELECT a.id AS assignment_id, a.lead_id, a.provider_id, p.name AS provider_name,
+                   a.subscription_id, a.competition_level_id, cl.name AS level_name,
+                   a.price_charged_cents, a.assigned_at, a.status
+            FROM lead_assignments a
+            JOIN providers p ON p.id = a.provider_id
+            JOIN competition_levels cl ON cl.id = a.competition_level_id
+            WHERE a.lead_id = %s
+            ORDER BY a.assigned_at DESC, a.id
+            LIMIT %s OFFSET %s
+            """,
+            (lead_id, limit, offset),
+        ).fetchall()
+    return int(total_row["n"]), rows
+
+
+def lead_exists(conn: Connection, lead_id: UUID) -> bool:
+    return conn.execute("SELECT 1 FROM leads WHERE id = %s", (lead_id,)).fetchone() is not None

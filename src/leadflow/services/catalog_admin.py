@@ -1,0 +1,287 @@
+"""Admin use cases over the catalog beyond creation: lists, details, partial updates,
+provider logins and ledgers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from leadflow.db import audit, catalog
+from leadflow.db import auth as auth_db
+from leadflow.db import catalog_admin as db
+from leadflow.db.billing import LedgerEntryRecord
+from leadflow.db.connection import Connection, transaction
+from leadflow.db.errors import translated
+from leadflow.domain.eligibility import parse_filters
+from leadflow.domain.errors import InvalidInput, NotFound
+from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
+from leadflow.services import auth
+from leadflow.services.catalog import check_cap, clean_postal_codes, require_name
+from leadflow.services.pages import Page, PageRequest
+
+
+@dataclass(frozen=True, slots=True)
+class NicheDetail:
+    niche: catalog.NicheRecord
+    levels: list[catalog.LevelRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDetail:
+    provider: catalog.ProviderRecord
+    subscriptions: list[catalog.SubscriptionRecord]
+    has_login: bool = False
+
+
+def list_niches(
+    pool: ConnectionPool[Connection], *, page: PageRequest
+) -> Page[catalog.NicheRecord]:
+    with transaction(pool) as conn:
+        total, items = db.list_niches(conn, limit=page.limit, offset=page.offset)
+    return Page(page=page.page, limit=page.limit, total=total, items=items)
+
+
+def get_niche(pool: ConnectionPool[Connection], *, niche_id: UUID) -> NicheDetail:
+    with transaction(pool) as conn:
+        niche = catalog.get_niche(conn, niche_id)
+        if niche is None:
+            raise NotFound("niche", niche_id)
+        return NicheDetail(niche=niche, levels=catalog.list_levels(conn, niche_id))
+
+
+def update_niche(
+    pool: ConnectionPool[Connection], *, actor: Actor, niche_id: UUID, changes: Mapping[str, Any]
+) -> NicheDetail:
+    changes = dict(changes)
+    _no_nulls(changes, "name", "is_active", "require_confirmation", "distribution_mode")
+    if "name" in changes:
+        changes["name"] = require_name(changes["name"])
+    if "distribution_mode" in changes and changes["distribution_mode"] not in set(DistributionMode):
+        raise InvalidInput("distribution_mode must be all_levels or first_level")
+    with transaction(pool) as conn, translated():
+        niche = (
+            db.update(conn, "niches", niche_id, changes, catalog.NicheRecord)
+            if changes
+            else catalog.get_niche(conn, niche_id)
+        )
+        if niche is None:
+            raise NotFound("niche", niche_id)
+        audit.record(
+            conn, actor, "niche.updated", "niche", niche_id, {"changes": _jsonable(changes)}
+        )
+        return NicheDetail(niche=niche, levels=catalog.list_levels(conn, niche_id))
+
+
+def update_level(
+    pool: ConnectionPool[Connection], *, actor: Actor, level_id: UUID, changes: Mapping[str, Any]
+) -> catalog.LevelRecord:
+    """Change a level. A new price does not re-evaluate subscriptions by itself (SPEC §8)."""
+    changes = dict(changes)
+    _no_nulls(
+        changes, "name", "order_position", "max_recipients", "price_per_lead_cents", "is_active"
+    )
+    if "name" in changes:
+        changes["name"] = require_name(changes["name"])
+    if changes.get("order_position", 1) < 1:
+        raise InvalidInput("order_position must be at least 1")
+    if changes.get("max_recipients", 1) < 1:
+        raise InvalidInput("max_recipients must be at least 1")
+    if changes.get("price_per_lead_cents", 0) < 0:
+        raise InvalidInput("price_per_lead_cents must not be negative")
+    with transaction(pool) as conn, translated():
+        level = (
+            db.update(conn, "competition_levels", level_id, changes, catalog.LevelRecord)
+            if changes
+            else db.get_level(conn, level_id)
+        )
+        if level is None:
+            raise NotFound("competition level", level_id)
+        audit.record(
+            conn,
+            actor,
+            "level.updated",
+            "competition_level",
+            level_id,
+            {"changes": _jsonable(changes)},
+        )
+        return level
+
+
+def register_provider(
+    pool: ConnectionPool[Connection],
+    *,
+    actor: Actor,
+    passwords: auth.Passwords,
+    name: str,
+    email: str,
+    status: str = ProviderStatus.ACTIVE,
+    password: str | None = None,
+) -> ProviderDetail:
+    """Create a provider; with a password, also the provider's login (same e-mail)."""
+    if status not in set(ProviderStatus):
+        raise InvalidInput("status must be active or suspended")
+    email = auth.check_email(email)
+    password_hash = (
+        None if password is None else passwords.hash(auth.check_password_rules(password))
+    )
+    with transaction(pool) as conn, translated():
+        provider = catalog.insert_provider(
+            conn, name=require_name(name), email=email, status=status
+        )
+        if password_hash is not None:
+            auth.create_provider_user(
+                conn, provider_id=provider.id, email=email, password_hash=password_hash
+            )
+        audit.record(
+            conn,
+            actor,
+            "provider.created",
+            "provider",
+            provider.id,
+            {"login": password_hash is not None},
+        )
+        return ProviderDetail(
+            provider=provider, subscriptions=[], has_login=password_hash is not None
+        )
+
+
+def list_providers(
+    pool: ConnectionPool[Connection], *, status: str | None, page: PageRequest
+) -> Page[catalog.ProviderRecord]:
+    if status is not None and status not in set(ProviderStatus):
+        raise InvalidInput("status must be active or suspended")
+    with transaction(pool) as conn:
+        total, items = db.list_providers(conn, status=status, limit=page.limit, offset=page.offset)
+    return Page(page=page.page, limit=page.limit, total=total, items=items)
+
+
+def get_provider(pool: ConnectionPool[Connection], *, provider_id: UUID) -> ProviderDetail:
+    with transaction(pool) as conn:
+        provider = catalog.get_provider(conn, provider_id)
+        if provider is None:
+            raise NotFound("provider", provider_id)
+        return ProviderDetail(
+            provider=provider, subscriptions=db.provider_subscriptions(conn, provider_id)
+        )
+
+
+def update_provider(
+    pool: ConnectionPool[Connection], *, actor: Actor, provider_id: UUID, changes: Mapping[str, Any]
+) -> ProviderDetail:
+    """Change a provider; suspending one revokes every access token of its users."""
+    changes = dict(changes)
+    _no_nulls(changes, "name", "email", "status")
+    if "name" in changes:
+        changes["name"] = require_name(changes["name"])
+    if "email" in changes:
+        changes["email"] = auth.check_email(changes["email"])
+    if "status" in changes and changes["status"] not in set(ProviderStatus):
+        raise InvalidInput("status must be active or suspended")
+    with transaction(pool) as conn, translated():
+        if catalog.get_provider(conn, provider_id, lock=True) is None:
+            raise NotFound("provider", provider_id)
+        provider = (
+            db.update(conn, "providers", provider_id, changes, catalog.ProviderRecord)
+            if changes
+            else None
+        )
+        provider = provider or catalog.get_provider(conn, provider_id)
+        assert provider is not None
+        revoked = 0
+        if provider.status == ProviderStatus.SUSPENDED:
+            revoked = auth_db.revoke_provider_sessions(conn, provider_id)
+        audit.record(
+            conn,
+            actor,
+            "provider.updated",
+            "provider",
+            provider_id,
+            {"changes": _jsonable(changes), "revoked_sessions": revoked},
+        )
+        return ProviderDetail(
+            provider=provider, subscriptions=db.provider_subscriptions(conn, provider_id)
+        )
+
+
+def list_ledger(
+    pool: ConnectionPool[Connection], *, provider_id: UUID, page: PageRequest
+) -> Page[LedgerEntryRecord]:
+    with transaction(pool) as conn:
+        if catalog.get_provider(conn, provider_id) is None:
+            raise NotFound("provider", provider_id)
+        total, items = db.list_ledger(conn, provider_id, limit=page.limit, offset=page.offset)
+    return Page(page=page.page, limit=page.limit, total=total, items=items)
+
+
+def get_subscription(
+    pool: ConnectionPool[Connection], *, subscription_id: UUID
+) -> catalog.SubscriptionRecord:
+    with transaction(pool) as conn:
+        subscription = db.get_subscription(conn, subscription_id)
+    if subscription is None:
+        raise NotFound("subscription", subscription_id)
+    return subscription
+
+
+def update_subscription(
+    pool: ConnectionPool[Connection],
+    *,
+    actor: Actor,
+    subscription_id: UUID,
+    changes: Mapping[str, Any],
+) -> catalog.SubscriptionRecord:
+    """Change status, postal codes, filters or caps, validated as on create. Setting ``active``
+    on a subscription whose provider cannot pay the level's price gives ``paused_low_balance``."""
+    changes = dict(changes)
+    _no_nulls(changes, "status", "postal_codes", "filters")
+    if "filters" in changes:
+        changes["filters"] = [rule.as_json() for rule in parse_filters(changes["filters"])]
+    if "postal_codes" in changes:
+        changes["postal_codes"] = clean_postal_codes(changes["postal_codes"])
+    for cap in ("daily_cap", "monthly_cap"):
+        if cap in changes:
+            check_cap(changes[cap], cap)
+    if "status" in changes and changes["status"] not in set(SubscriptionStatus):
+        raise InvalidInput("status must be active, paused, paused_low_balance or cancelled")
+    with transaction(pool) as conn, translated():
+        current = db.get_subscription(conn, subscription_id)
+        if current is None:
+            raise NotFound("subscription", subscription_id)
+        # Lock order as everywhere: the provider first, then its subscription.
+        provider = catalog.get_provider(conn, current.provider_id, lock=True)
+        level = catalog.get_level(conn, current.competition_level_id)
+        assert provider is not None and level is not None
+        if (
+            changes.get("status") == SubscriptionStatus.ACTIVE
+            and provider.balance_cents < level.price_per_lead_cents
+        ):
+            changes["status"] = SubscriptionStatus.PAUSED_LOW_BALANCE
+        subscription = (
+            db.update(conn, "subscriptions", subscription_id, changes, catalog.SubscriptionRecord)
+            if changes
+            else current
+        )
+        assert subscription is not None
+        audit.record(
+            conn,
+            actor,
+            "subscription.updated",
+            "subscription",
+            subscription_id,
+            {"changes": _jsonable(changes)},
+        )
+        return subscription
+
+
+def _no_nulls(changes: Mapping[str, Any], *fields: str) -> None:
+    for name in fields:
+        if name in changes and changes[name] is None:
+            raise InvalidInput(f"{name} must not be null")
+
+
+def _jsonable(changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, UUID) else v) for k, v in changes.items()}

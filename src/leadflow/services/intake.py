@@ -1,0 +1,161 @@
+"""Public lead intake and confirmation by mailed token.
+
+Intake is one transaction of few round trips (rate-limit hit, insert, maybe one mail), since
+it is the busiest public write.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from leadflow.db import audit, limits, outbox
+from leadflow.db import lead_views as db
+from leadflow.db.connection import Connection, transaction
+from leadflow.domain.errors import InvalidInput, NotFound
+from leadflow.domain.model import Actor, ActorRole
+from leadflow.mail.render import render
+from leadflow.services.auth import hash_token
+from leadflow.services.limits import Rate, RateLimited
+
+CONFIRMATION_TEMPLATE = "lead_confirmation"
+CONFIRMATION_THROTTLE_SECONDS = 10 * 60
+MAX_ATTRIBUTES_BYTES = 16 * 1024
+MAX_TEXT = 1000
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ().\-]{6,32}$")
+_POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,14}[A-Za-z0-9]$")
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    id: UUID
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadForm:
+    niche: str
+    name: str
+    email: str
+    phone: str
+    postal_code: str
+    attributes: dict[str, Any]
+
+
+def validate(form: LeadForm) -> LeadForm:
+    """Normalize and check a submitted lead; raise ``InvalidInput`` naming the field."""
+    name = form.name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("name must be 1..200 characters")
+    email = form.email.strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInput("email must be an e-mail address")
+    phone = form.phone.strip()
+    if not _PHONE.match(phone) or sum(c.isdigit() for c in phone) < 6:
+        raise InvalidInput("phone must be a phone number (6..32 digits, spaces, + - ( ) .)")
+    postal_code = form.postal_code.strip()
+    if not _POSTAL.match(postal_code):
+        raise InvalidInput("postal_code must be 3..16 letters, digits, spaces or dashes")
+    if len(json.dumps(form.attributes, ensure_ascii=False).encode()) > MAX_ATTRIBUTES_BYTES:
+        raise InvalidInput(f"attributes must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON")
+    _check_strings(form.attributes, "attributes")
+    return LeadForm(
+        niche=form.niche.strip(),
+        name=name,
+        email=email,
+        phone=phone,
+        postal_code=postal_code,
+        attributes=form.attributes,
+    )
+
+
+def submit_lead(
+    pool: ConnectionPool[Connection], *, form: LeadForm, client_address: str, rate: Rate | None
+) -> IntakeResult:
+    """Store a consumer's lead; mail a confirmation token when the niche requires one."""
+    form = validate(form)
+    token = secrets.token_urlsafe(24)
+    with transaction(pool) as conn:
+        if rate is not None:
+            hits = limits.hit(conn, f"intake:{client_address}", rate.window_seconds)
+            if hits > rate.limit:
+                raise RateLimited("too many leads from this address; try again later")
+        row = db.insert_intake_lead(
+            conn,
+            niche_slug=form.niche,
+            name=form.name,
+            email=form.email,
+            phone=form.phone,
+            postal_code=form.postal_code,
+            attributes=form.attributes,
+            confirmation_token_hash=hash_token(token),
+        )
+        if row is None:
+            raise InvalidInput("niche must be the slug of an active niche")
+        if row.status == "pending_confirmation":
+            _mail_confirmation(conn, row.id, row.niche_name, form, token)
+    return IntakeResult(id=row.id, status=row.status)
+
+
+def confirm_lead(pool: ConnectionPool[Connection], *, token: str) -> IntakeResult:
+    """The consumer proves the e-mail address: the lead goes on to approval."""
+    if not token or len(token) > MAX_TEXT:
+        raise InvalidInput("token must be 1..1000 characters")
+    with transaction(pool) as conn:
+        confirmed = db.confirm_by_token(conn, hash_token(token))
+        if confirmed is None:
+            raise NotFound("confirmation token", "given")
+        lead_id, status = confirmed
+        audit.record(conn, Actor(role=ActorRole.PUBLIC), "lead.confirmed", "lead", lead_id)
+    return IntakeResult(id=lead_id, status=status)
+
+
+def _mail_confirmation(
+    conn: Connection, lead_id: UUID, niche_name: str, form: LeadForm, token: str
+) -> None:
+    # At most one confirmation mail per recipient per 10 minutes; later leads of the same
+    # recipient wait for a mail until the window has passed (their token is still valid).
+    db.lock_recipient(conn, form.email)
+    recent = db.recent_mail_count(
+        conn,
+        to_address=form.email,
+        template=CONFIRMATION_TEMPLATE,
+        within_seconds=CONFIRMATION_THROTTLE_SECONDS,
+    )
+    if recent:
+        return
+    mail = render(CONFIRMATION_TEMPLATE, niche_name=niche_name, name=form.name, token=token)
+    outbox.enqueue(
+        conn,
+        [
+            outbox.OutgoingMail(
+                template=CONFIRMATION_TEMPLATE,
+                to_address=form.email,
+                subject=mail.subject,
+                body_text=mail.body_text,
+                lead_id=lead_id,
+            )
+        ],
+    )
+
+
+def _check_strings(value: object, where: str) -> None:
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT or "\x00" in value:
+            raise InvalidInput(
+                f"{where}: strings must be at most {MAX_TEXT} characters, without NUL"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key, where)
+            _check_strings(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_strings(item, f"{where}[{index}]")
