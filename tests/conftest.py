@@ -57,7 +57,9 @@ def _admin(server_url: str) -> psycopg.Connection[tuple[object, ...]]:
 
 def _drop(server_url: str, dbname: str) -> None:
     with _admin(server_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +92,9 @@ def db_url(server_url: str, template_db: str) -> Iterator[str]:
     name = f"lf_{os.getpid()}_{next(_counter)}"
     with _admin(server_url) as conn:
         conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
         )
     url = url_for(server_url, name)
     try:

@@ -9,7 +9,9 @@ from leadflow.db import migrate
 from leadflow.db.schema import metadata
 
 
-def _not_procrastinate(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def _not_procrastinate(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     return not (name or "").startswith("procrastinate_")
 
 

@@ -46,10 +46,14 @@ class Market:
     ) -> UUID:
         provider_id = self.providers.get(name)
         if provider_id is None:
-            provider = catalog.create_provider(self.pool, actor=ADMIN, name=name, email=f"{name}@example.com")
+            provider = catalog.create_provider(
+                self.pool, actor=ADMIN, name=name, email=f"{name}@example.com"
+            )
             provider_id = self.providers[name] = provider.id
             if balance_cents:
-                billing.deposit(self.pool, actor=ADMIN, provider_id=provider_id, amount_cents=balance_cents)
+                billing.deposit(
+                    self.pool, actor=ADMIN, provider_id=provider_id, amount_cents=balance_cents
+                )
         for position in levels:
             sub = catalog.create_subscription(
                 self.pool,
@@ -67,7 +71,13 @@ class Market:
     def name_of(self, provider_id: UUID) -> str:
         return next(name for name, pid in self.providers.items() if pid == provider_id)
 
-    def lead(self, *, postal_code: str = "10001", attributes: dict[str, Any] | None = None, status: str = "approved") -> UUID:
+    def lead(
+        self,
+        *,
+        postal_code: str = "10001",
+        attributes: dict[str, Any] | None = None,
+        status: str = "approved",
+    ) -> UUID:
         with transaction(self.pool) as conn:
             lead = leads.insert_lead(
                 conn,
@@ -84,14 +94,20 @@ class Market:
 
 def market(
     pool: ConnectionPool[Connection],
-    levels: Sequence[tuple[str, int, int]] = (("Gold", 1, 4900), ("Silver", 3, 2500), ("Bronze", 5, 1000)),
+    levels: Sequence[tuple[str, int, int]] = (
+        ("Gold", 1, 4900),
+        ("Silver", 3, 2500),
+        ("Bronze", 5, 1000),
+    ),
     *,
     mode: str = "all_levels",
     inactive: Sequence[int] = (),
 ) -> Market:
     """A niche whose levels are ``(name, max_recipients, price_cents)`` at positions 1, 2, 3..."""
     n = next(_seq)
-    niche = catalog.create_niche(pool, actor=ADMIN, slug=f"niche-{n}", name=f"Niche {n}", distribution_mode=mode)
+    niche = catalog.create_niche(
+        pool, actor=ADMIN, slug=f"niche-{n}", name=f"Niche {n}", distribution_mode=mode
+    )
     records = [
         catalog.create_level(
             pool,
