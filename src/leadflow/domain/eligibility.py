@@ -8,6 +8,7 @@ number on the lead, and anything else there cannot be evaluated (``ERROR``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -38,6 +39,16 @@ class FilterRule:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 def _json_kind(value: object) -> str:
@@ -85,6 +96,9 @@ def _parse_rule(index: int, rule: object) -> FilterRule:
         raise InvalidInput(f"{where}.field must be a non-empty string")
     if op not in OPERATORS:
         raise InvalidInput(f"{where}.op must be one of {', '.join(OPERATORS)}")
+    if not _finite(value):
+        # NaN and infinities are not JSON: jsonb refuses them, and they match nothing anyway.
+        raise InvalidInput(f"{where}.value must not hold NaN or infinity")
     if op == "in":
         if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
             raise InvalidInput(f"{where}.value must be a non-empty list (at most {MAX_IN_VALUES})")
