@@ -1,0 +1,271 @@
+"""SQL for the job queue: Procrastinate's tables and functions, used on our own connections.
+
+Deferring through ``procrastinate_defer_jobs_v1`` on the caller's connection puts the job in the
+caller's transaction: a committed approval always has its job, a rolled-back one has none.
+Procrastinate's status names (``todo``, ``doing``, ...) stay in this module; callers speak the
+API's vocabulary (``queued``, ``running``, ``succeeded``, ``failed``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, LiteralString
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.rows import class_row
+
+from leadflow.db.connection import Connection
+from leadflow.domain.model import Actor
+
+DISTRIBUTE_TASK = "distribute_lead"
+DISTRIBUTE_QUEUE = "distribute_lead"
+DELIVER_TASK = "deliver_mail"
+EMAIL_QUEUE = "email"
+MAINTENANCE_QUEUE = "maintenance"
+# The queues an operator sees in the jobs list; maintenance ticks are internal.
+VISIBLE_QUEUES = (DISTRIBUTE_QUEUE, EMAIL_QUEUE)
+
+# API status -> Procrastinate statuses. ``failed`` is a dead letter (or a job stopped for good).
+STATUS_FILTERS: dict[str, tuple[str, ...]] = {
+    "queued": ("todo",),
+    "running": ("doing",),
+    "succeeded": ("succeeded",),
+    "failed": ("failed", "cancelled", "aborted"),
+}
+ACTIVE = STATUS_FILTERS["queued"] + STATUS_FILTERS["running"]
+
+
+def api_status(procrastinate_status: str) -> str:
+    """The API's name for a Procrastinate job status."""
+    for name, statuses in STATUS_FILTERS.items():
+        if procrastinate_status in statuses:
+            return name
+    return "failed"
+
+
+def niche_lock(niche_id: UUID) -> str:
+    """Jobs sharing this lock run one at a time: a hot niche occupies one worker slot."""
+    return f"niche:{niche_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    id: int
+    queue_name: str
+    task_name: str
+    status: str  # Procrastinate's status
+    attempts: int
+    scheduled_at: datetime | None
+    lock: str | None
+    lead_id: UUID | None
+    last_error: str | None
+    started_at: datetime | None
+
+
+# The latest failed run of the job carries its error (the engine records one per failed attempt).
+_JOB_COLUMNS = sql.SQL("""
+    j.id, j.queue_name, j.task_name, j.status::text AS status, j.attempts, j.scheduled_at, j.lock,
+    (j.args->>'lead_id')::uuid AS lead_id,
+    (SELECT r.error FROM distribution_runs r
+      WHERE j.task_name = 'distribute_lead' AND r.lead_id = (j.args->>'lead_id')::uuid
+        AND r.job_id = j.id AND r.status = 'failed'
+      ORDER BY r.started_at DESC LIMIT 1) AS last_error,
+    (SELECT max(e.at) FROM procrastinate_events e
+      WHERE e.job_id = j.id AND e.type = 'started') AS started_at
+""")
+
+
+def defer_distribution(
+    conn: Connection, *, lead_id: UUID, niche_id: UUID, actor: Actor, requested_at: datetime
+) -> int:
+    """Enqueue a ``distribute_lead`` job in the caller's transaction; returns its id.
+
+    The payload is the seed's ``DistributionJob``: lead, triggering actor and role, requested-at.
+    """
+    args = {
+        "lead_id": str(lead_id),
+        "actor_id": actor.id,
+        "actor_role": str(actor.role),
+        "requested_at": requested_at.isoformat(),
+    }
+    return _defer(conn, DISTRIBUTE_QUEUE, DISTRIBUTE_TASK, niche_lock(niche_id), args)
+
+
+def defer_mail_delivery(conn: Connection) -> int | None:
+    """Enqueue a delivery run of the outbox unless one is already waiting; returns its id.
+
+    Two callers racing may both enqueue; deliveries claim mails with SKIP LOCKED, so that only
+    costs an empty run.
+    """
+    row = conn.execute(
+        """
+        SELECT unnest(procrastinate_defer_jobs_v1(
+                   ARRAY[ROW(%(queue)s, %(task)s, 0, NULL, NULL, '{}'::jsonb, NULL)]
+                   ::procrastinate_job_to_defer_v1[])) AS id
+        WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs
+                          WHERE task_name = %(task)s AND status = 'todo')
+        """,
+        {"queue": EMAIL_QUEUE, "task": DELIVER_TASK},
+    ).fetchone()
+    return None if row is None else int(row["id"])
+
+
+def _defer(conn: Connection, queue: str, task: str, lock: str | None, args: dict[str, Any]) -> int:
+    row = conn.execute(
+        """
+        SELECT unnest(procrastinate_defer_jobs_v1(
+                   ARRAY[ROW(%s, %s, 0, %s, NULL, %s::jsonb, NULL)]::procrastinate_job_to_defer_v1[]
+               )) AS id
+        """,
+        (queue, task, lock, json.dumps(args)),
+    ).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def active_distribution_job(conn: Connection, lead_id: UUID) -> JobRow | None:
+    """The lead's queued or running ``distribute_lead`` job, if any."""
+    return _one(
+        conn,
+        _select_jobs(
+            """
+            WHERE j.task_name = 'distribute_lead' AND (j.args->>'lead_id') = %s
+              AND j.status IN ('todo', 'doing')
+            ORDER BY j.id DESC LIMIT 1
+            """
+        ),
+        (str(lead_id),),
+    )
+
+
+def latest_distribution_job(conn: Connection, lead_id: UUID) -> JobRow | None:
+    """The lead's newest ``distribute_lead`` job, finished ones included."""
+    return _one(
+        conn,
+        _select_jobs(
+            """
+            WHERE j.task_name = 'distribute_lead' AND (j.args->>'lead_id') = %s
+            ORDER BY j.id DESC LIMIT 1
+            """
+        ),
+        (str(lead_id),),
+    )
+
+
+def get_job(conn: Connection, job_id: int, *, lock: bool = False) -> JobRow | None:
+    """A job of a visible queue; ``lock`` holds its row until the transaction ends."""
+    return _one(
+        conn,
+        _select_jobs(
+            "WHERE j.id = %s AND j.queue_name = ANY(%s)" + (" FOR UPDATE OF j" if lock else "")
+        ),
+        (job_id, list(VISIBLE_QUEUES)),
+    )
+
+
+def list_jobs(
+    conn: Connection, *, statuses: Sequence[str] | None, limit: int, offset: int
+) -> tuple[int, list[JobRow]]:
+    """Jobs of the visible queues, newest first, with the total count."""
+    params: dict[str, Any] = {
+        "queues": list(VISIBLE_QUEUES),
+        "statuses": list(statuses) if statuses is not None else None,
+        "limit": limit,
+        "offset": offset,
+    }
+    total_row = conn.execute(
+        """
+        SELECT count(*) AS n FROM procrastinate_jobs j
+        WHERE j.queue_name = ANY(%(queues)s)
+          AND (%(statuses)s::text[] IS NULL OR j.status::text = ANY(%(statuses)s::text[]))
+        """,
+        params,
+    ).fetchone()
+    with conn.cursor(row_factory=class_row(JobRow)) as cur:
+        rows = cur.execute(
+            _select_jobs(
+                """
+                WHERE j.queue_name = ANY(%(queues)s)
+                  AND (%(statuses)s::text[] IS NULL OR j.status::text = ANY(%(statuses)s::text[]))
+                ORDER BY j.id DESC LIMIT %(limit)s OFFSET %(offset)s
+                """
+            ),
+            params,
+        ).fetchall()
+    return (int(total_row["n"]) if total_row else 0), rows
+
+
+def requeue_failed(conn: Connection, job_id: int, *, lock: str | None) -> None:
+    """Put a dead-lettered job back in its queue now, with a fresh retry schedule.
+
+    Procrastinate's retry function does the transition (and records its ``retried`` event);
+    the attempt counter is reset so the job gets the whole schedule again. Procrastinate only
+    notifies workers of inserted jobs, so the notification is sent here (on commit).
+    """
+    conn.execute("SELECT procrastinate_retry_job_v2(%s, now(), NULL, NULL, %s)", (job_id, lock))
+    row = conn.execute(
+        "UPDATE procrastinate_jobs SET attempts = 0 WHERE id = %s RETURNING queue_name", (job_id,)
+    ).fetchone()
+    assert row is not None
+    payload = json.dumps({"type": "job_inserted", "job_id": job_id})
+    conn.execute(
+        "SELECT pg_notify('procrastinate_queue_v1#' || %s, %s), "
+        "pg_notify('procrastinate_any_queue_v1', %s)",
+        (row["queue_name"], payload, payload),
+    )
+
+
+def queue_depth(conn: Connection) -> list[dict[str, Any]]:
+    """Job counts by queue and Procrastinate status."""
+    return conn.execute(
+        """
+        SELECT queue_name, status::text AS status, count(*) AS n
+        FROM procrastinate_jobs GROUP BY queue_name, status
+        """
+    ).fetchall()
+
+
+def _select_jobs(tail: LiteralString) -> sql.Composed:
+    return sql.SQL("SELECT {} FROM procrastinate_jobs j ").format(_JOB_COLUMNS) + sql.SQL(tail)
+
+
+def _one(conn: Connection, query: sql.Composed, params: Sequence[Any]) -> JobRow | None:
+    with conn.cursor(row_factory=class_row(JobRow)) as cur:
+        return cur.execute(query, params).fetchone()
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    start_level_order_position: int | None
+    assignments_created: int
+    error: str | None
+    job_id: int | None
+
+
+def last_run(conn: Connection, lead_id: UUID) -> RunSummary | None:
+    """The lead's most recent distribution run."""
+    with conn.cursor(row_factory=class_row(RunSummary)) as cur:
+        return cur.execute(
+            """
+            SELECT status, started_at, finished_at, start_level_order_position,
+                   assignments_created, error, job_id
+            FROM distribution_runs WHERE lead_id = %s
+            ORDER BY started_at DESC, finished_at DESC NULLS LAST LIMIT 1
+            """,
+            (lead_id,),
+        ).fetchone()
+
+
+def active_assignment_count(conn: Connection, lead_id: UUID) -> int:
+    row = conn.execute(
+        "SELECT count(*) AS n FROM lead_assignments WHERE lead_id = %s AND status = 'active'",
+        (lead_id,),
+    ).fetchone()
+    return int(row["n"]) if row else 0

@@ -1,0 +1,225 @@
+"""Distribution jobs as an operator sees them: request, status, list, retry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from leadflow import metrics
+from leadflow.db import audit, jobs, leads
+from leadflow.db.connection import Connection, transaction
+from leadflow.domain.errors import (
+    InvalidInput,
+    InvalidState,
+    JobAlreadyActive,
+    LeadAlreadyDistributed,
+    LeadNotApproved,
+    NotFound,
+)
+from leadflow.domain.model import Actor, LeadStatus
+from leadflow.services.pages import Page, PageRequest
+
+JOB_STATUSES = tuple(jobs.STATUS_FILTERS)
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """A job in the API's vocabulary: status is queued|running|succeeded|failed."""
+
+    id: int
+    lead_id: UUID | None
+    queue: str
+    status: str
+    attempts: int
+    scheduled_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionRequest:
+    lead_id: UUID
+    job_id: int
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionStatus:
+    """SPEC §5 ``distribution-status``; ``job`` is the lead's latest job, finished ones included."""
+
+    lead_id: UUID
+    lead_status: str
+    last_attempt_at: datetime | None
+    last_attempt_status: str  # success|partial|no_eligible|failed|queued|running|none
+    assignments_created: int
+    start_level_order_position: int | None
+    notes: str
+    job: JobInfo | None
+
+
+def request_distribution(
+    pool: ConnectionPool[Connection], *, actor: Actor, lead_id: UUID
+) -> DistributionRequest:
+    """Queue a distribution of an approved lead, or return the job already queued or running.
+
+    The lead's row lock makes "at most one queued or running job per lead" exact.
+    """
+    with transaction(pool) as conn:
+        lead = _locked_distributable_lead(conn, lead_id)
+        existing = jobs.active_distribution_job(conn, lead_id)
+        if existing is not None:
+            return DistributionRequest(lead_id=lead_id, job_id=existing.id, created=False)
+        job_id = jobs.defer_distribution(
+            conn,
+            lead_id=lead_id,
+            niche_id=lead.niche_id,
+            actor=actor,
+            requested_at=datetime.now(UTC),
+        )
+        audit.record(conn, actor, "distribution.requested", "lead", lead_id, {"job_id": job_id})
+        return DistributionRequest(lead_id=lead_id, job_id=job_id, created=True)
+
+
+def retry_job(pool: ConnectionPool[Connection], *, actor: Actor, job_id: int) -> JobInfo:
+    """Put a dead-lettered job back in its queue with a fresh retry schedule.
+
+    ``JobAlreadyActive`` when this or another job of the lead is queued or running.
+    """
+    with transaction(pool) as conn:
+        job = jobs.get_job(conn, job_id)
+        if job is None:
+            raise NotFound("job", job_id)
+        lock = job.lock
+        if job.lead_id is not None:
+            # Lock order: lead, then job, as everywhere a lead's jobs change.
+            lead = _locked_distributable_lead(conn, job.lead_id)
+            lock = jobs.niche_lock(lead.niche_id)
+            active = jobs.active_distribution_job(conn, job.lead_id)
+            if active is not None:
+                raise JobAlreadyActive(f"job {active.id} of this lead is already {_status(active)}")
+        job = jobs.get_job(conn, job_id, lock=True)
+        assert job is not None
+        if job.status in jobs.ACTIVE:
+            raise JobAlreadyActive(f"job {job_id} is already {_status(job)}")
+        if job.status != "failed":
+            raise InvalidState(f"job {job_id} is {_status(job)}; only failed jobs can be retried")
+        jobs.requeue_failed(conn, job_id, lock=lock)
+        audit.record(
+            conn,
+            actor,
+            "job.retried",
+            "lead" if job.lead_id else "job",
+            job.lead_id or job_id,
+            {"job_id": job_id},
+        )
+        retried = jobs.get_job(conn, job_id)
+        assert retried is not None
+        return _info(retried)
+
+
+def list_jobs(
+    pool: ConnectionPool[Connection], *, status: str | None, page: PageRequest
+) -> Page[JobInfo]:
+    """Jobs of the ``distribute_lead`` and ``email`` queues, newest first."""
+    if status is not None and status not in jobs.STATUS_FILTERS:
+        raise InvalidInput(f"status must be one of {', '.join(JOB_STATUSES)}")
+    statuses = jobs.STATUS_FILTERS[status] if status is not None else None
+    with transaction(pool) as conn:
+        total, rows = jobs.list_jobs(conn, statuses=statuses, limit=page.limit, offset=page.offset)
+    return Page(page=page.page, limit=page.limit, total=total, items=[_info(r) for r in rows])
+
+
+def distribution_status(pool: ConnectionPool[Connection], *, lead_id: UUID) -> DistributionStatus:
+    """Where a lead's distribution stands: its job while one exists, else its last run."""
+    with transaction(pool) as conn:
+        lead = leads.get_lead(conn, lead_id)
+        if lead is None:
+            raise NotFound("lead", lead_id)
+        job = jobs.latest_distribution_job(conn, lead_id)
+        run = jobs.last_run(conn, lead_id)
+        sold = jobs.active_assignment_count(conn, lead_id)
+    active = job is not None and job.status in jobs.ACTIVE
+    last_at = run.started_at if run is not None else None
+    if active and job is not None:
+        attempt_status = _status(job)
+        if job.status == "doing" and job.started_at is not None:
+            last_at = job.started_at
+    elif run is not None:
+        attempt_status = run.status
+    else:
+        attempt_status = "none"
+    return DistributionStatus(
+        lead_id=lead_id,
+        lead_status=lead.status,
+        last_attempt_at=last_at,
+        last_attempt_status=attempt_status,
+        assignments_created=sold,
+        start_level_order_position=run.start_level_order_position if run is not None else None,
+        notes=_notes(attempt_status, job, run, sold),
+        job=_info(job) if job is not None else None,
+    )
+
+
+def refresh_queue_depth(pool: ConnectionPool[Connection]) -> None:
+    """Set the ``job_queue_depth`` gauge from the database (call before rendering /metrics)."""
+    with transaction(pool) as conn:
+        rows = jobs.queue_depth(conn)
+    depth: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = (row["queue_name"], jobs.api_status(row["status"]))
+        depth[key] = depth.get(key, 0) + int(row["n"])
+    for queue in (*jobs.VISIBLE_QUEUES, jobs.MAINTENANCE_QUEUE):
+        for status in JOB_STATUSES:
+            metrics.job_queue_depth.labels(queue=queue, status=status).set(
+                depth.get((queue, status), 0)
+            )
+
+
+def _locked_distributable_lead(conn: Connection, lead_id: UUID) -> leads.LeadRecord:
+    lead = leads.get_lead(conn, lead_id, lock=True)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    if lead.status == LeadStatus.DISTRIBUTED:
+        raise LeadAlreadyDistributed(f"lead {lead_id} is already distributed")
+    if lead.status != LeadStatus.APPROVED:
+        raise LeadNotApproved(f"lead {lead_id} is {lead.status}, not approved")
+    return lead
+
+
+def _status(job: jobs.JobRow) -> str:
+    return jobs.api_status(job.status)
+
+
+def _info(job: jobs.JobRow) -> JobInfo:
+    return JobInfo(
+        id=job.id,
+        lead_id=job.lead_id,
+        queue=job.queue_name,
+        status=_status(job),
+        attempts=job.attempts,
+        scheduled_at=job.scheduled_at,
+        last_error=job.last_error,
+    )
+
+
+def _notes(
+    attempt_status: str, job: jobs.JobRow | None, run: jobs.RunSummary | None, sold: int
+) -> str:
+    if attempt_status == "queued" and job is not None:
+        if job.attempts and run is not None and run.status == "failed":
+            when = f" at {job.scheduled_at.isoformat()}" if job.scheduled_at else ""
+            return f"Attempt {job.attempts} failed ({run.error}); retry scheduled{when}"
+        return f"Distribution job {job.id} is queued"
+    if attempt_status == "running" and job is not None:
+        return f"Distribution job {job.id} is running"
+    if attempt_status in ("success", "partial"):
+        return f"Distribution completed with {sold} assignment{'s' if sold != 1 else ''}"
+    if attempt_status == "no_eligible":
+        return "No eligible provider; the lead stays approved and can be distributed again"
+    if attempt_status == "failed" and run is not None:
+        dead = job is not None and job.status == "failed"
+        prefix = "Distribution failed after all retries" if dead else "Distribution failed"
+        return f"{prefix}: {run.error}"
+    return "Not distributed yet"

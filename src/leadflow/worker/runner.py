@@ -1,0 +1,83 @@
+"""Run a worker: the Procrastinate worker on our queues, the engine's sync pool, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+
+import structlog
+from procrastinate import App, PsycopgConnector
+
+from leadflow.db import jobs
+from leadflow.db.connection import connect_kwargs, create_pool
+from leadflow.settings import Settings
+from leadflow.worker import mailer, metrics_server, tasks
+from leadflow.worker.retry import ScheduleRetry
+
+log = structlog.get_logger(__name__)
+
+QUEUES = (jobs.DISTRIBUTE_QUEUE, jobs.EMAIL_QUEUE, jobs.MAINTENANCE_QUEUE)
+# LISTEN/NOTIFY wakes the worker at once; polling is the fallback (and finds retries coming due).
+POLL_SECONDS = 2.0
+RESTART_DELAY_SECONDS = 2.0
+
+
+def build_app(settings: Settings, url: str, *, concurrency: int) -> App:
+    """A Procrastinate App with our tasks, on its own async pool (listener, fetches, heartbeats)."""
+    connector = PsycopgConnector(
+        conninfo=url, min_size=1, max_size=concurrency + 4, kwargs=connect_kwargs(settings)
+    )
+    app = App(connector=connector)
+    tasks.register(app, settings)
+    return app
+
+
+async def run_worker(
+    settings: Settings, url: str, *, concurrency: int = 2, metrics_port: int | None = None
+) -> None:
+    """Work the ``distribute_lead``, ``email`` and maintenance queues until cancelled.
+
+    Cancelling is the graceful stop: running jobs finish, no new job is taken. If the worker
+    stops by itself (the database went away), it starts again after a short pause.
+    """
+    pool = await asyncio.to_thread(create_pool, url, settings, max_size=concurrency + 2)
+    server = (
+        metrics_server.start(metrics_port, pool=pool, token=settings.metrics_token)
+        if metrics_port is not None
+        else None
+    )
+    runtime = tasks.Runtime(
+        settings=settings, pool=pool, retry=ScheduleRetry(delays=tuple(settings.retry_delays))
+    )
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        if settings.smtp_url:
+            await asyncio.to_thread(mailer.release_held, pool)
+        while True:
+            try:
+                app = build_app(settings, url, concurrency=concurrency)
+                async with app.open_async():
+                    log.info("worker_started", name=name, concurrency=concurrency)
+                    await app.run_worker_async(
+                        queues=list(QUEUES),
+                        name=name,
+                        concurrency=concurrency,
+                        fetch_job_polling_interval=POLL_SECONDS,
+                        listen_notify=True,
+                        install_signal_handlers=False,
+                        update_heartbeat_interval=tasks.HEARTBEAT_SECONDS,
+                        stalled_worker_timeout=tasks.STALLED_AFTER_SECONDS,
+                        additional_context={"runtime": runtime},
+                    )
+                log.warning("worker_stopped_unexpectedly", name=name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker_crashed", name=name)
+            await asyncio.sleep(RESTART_DELAY_SECONDS)
+    finally:
+        log.info("worker_stopping", name=name)
+        if server is not None:
+            server.close()
+        await asyncio.to_thread(pool.close)

@@ -1,0 +1,207 @@
+"""The worker's tasks: ``distribute_lead``, ``deliver_mail`` and the maintenance ticks.
+
+Tasks are registered on an App built at worker start (``register``); what they need at run
+time (settings, the sync pool the engine uses) comes in the job context as ``runtime``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import structlog
+from procrastinate import App, JobContext
+from psycopg_pool import ConnectionPool
+
+from leadflow import metrics
+from leadflow.db import audit, jobs, mail
+from leadflow.db.connection import Connection, transaction
+from leadflow.domain.errors import LeadNotApproved, NotFound
+from leadflow.domain.model import Actor, ActorRole
+from leadflow.services import distribution
+from leadflow.settings import Settings
+from leadflow.worker import mailer
+from leadflow.worker.retry import ScheduleRetry
+
+log = structlog.get_logger(__name__)
+
+# Crash recovery: a worker beats every HEARTBEAT_SECONDS; one silent for STALLED_AFTER_SECONDS is
+# dead and its running jobs go back to the queue. The tick runs every TICK_SECONDS, so a killed
+# worker's job runs again within STALLED_AFTER + TICK + one poll (~35 s; SPEC §8 asks for 90 s).
+HEARTBEAT_SECONDS = 5.0
+STALLED_AFTER_SECONDS = 20.0
+TICK_SECONDS = 10
+# Finished jobs are kept this long for the jobs list and distribution status.
+KEEP_SUCCEEDED_HOURS = 7 * 24
+KEEP_FAILED_HOURS = 30 * 24
+KEEP_MAINTENANCE_HOURS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What a task needs from the worker process."""
+
+    settings: Settings
+    pool: ConnectionPool[Connection]
+    retry: ScheduleRetry
+
+
+def runtime_of(context: JobContext) -> Runtime:
+    runtime = context.additional_context["runtime"]
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+def register(app: App, settings: Settings) -> None:
+    """Register every task on ``app`` with the retry schedule of ``settings``."""
+    retry = ScheduleRetry(delays=tuple(settings.retry_delays))
+    app.task(
+        name=jobs.DISTRIBUTE_TASK, queue=jobs.DISTRIBUTE_QUEUE, pass_context=True, retry=retry
+    )(distribute_lead)
+    app.task(name=jobs.DELIVER_TASK, queue=jobs.EMAIL_QUEUE, pass_context=True, retry=retry)(
+        deliver_mail
+    )
+    tick = app.task(name="maintenance_tick", queue=jobs.MAINTENANCE_QUEUE, pass_context=True)(
+        maintenance_tick
+    )
+    app.periodic(cron=f"* * * * * */{TICK_SECONDS}")(tick)
+    cleanup = app.task(name="cleanup_jobs", queue=jobs.MAINTENANCE_QUEUE, pass_context=True)(
+        cleanup_jobs
+    )
+    app.periodic(cron="17 * * * *")(cleanup)
+
+
+async def distribute_lead(
+    context: JobContext,
+    *,
+    lead_id: str,
+    actor_role: str,
+    actor_id: str | None = None,
+    requested_at: str | None = None,
+) -> dict[str, Any]:
+    """Run the engine for one lead. Not approved / unknown / already distributed are results,
+    never retried; any other error propagates, and the retry strategy takes over."""
+    runtime = runtime_of(context)
+    job = context.job
+    assert job.id is not None
+    actor = Actor(role=ActorRole(actor_role), id=actor_id)
+    try:
+        result = await asyncio.to_thread(
+            distribution.distribute_lead,
+            runtime.pool,
+            lead_id=UUID(lead_id),
+            triggered_by=actor,
+            job_id=job.id,
+        )
+    except (NotFound, LeadNotApproved) as exc:
+        log.info("distribution_not_applicable", lead_id=lead_id, job_id=job.id, reason=exc.detail)
+        return {"outcome": "not_applicable", "reason": exc.detail}
+    except Exception as exc:
+        await asyncio.to_thread(_record_failure, runtime, context, exc, lead_id)
+        raise
+    if result.assignments and not result.already_distributed:
+        await asyncio.to_thread(_defer_delivery, runtime)
+    return {
+        "outcome": str(result.status),
+        "assignments": len(result.assignments),
+        "already_distributed": result.already_distributed,
+    }
+
+
+async def deliver_mail(context: JobContext) -> dict[str, int]:
+    """Send the outbox's due mails."""
+    runtime = runtime_of(context)
+    try:
+        report = await mailer.deliver_due(runtime.settings, runtime.pool)
+    except Exception as exc:
+        await asyncio.to_thread(_record_failure, runtime, context, exc, None)
+        raise
+    return {"sent": report.sent, "failed": report.failed, "held": report.held}
+
+
+async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int]:
+    """Requeue the jobs of dead workers; queue a delivery when mails are due."""
+    runtime = runtime_of(context)
+    manager = context.app.job_manager
+    requeued = 0
+    for stalled in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
+        try:
+            await manager.retry_job(stalled)
+        except Exception:
+            # Raced with its worker coming back, or with another tick: the next tick looks again.
+            log.warning("stalled_job_not_requeued", job_id=stalled.id, exc_info=True)
+            continue
+        requeued += 1
+        log.warning("stalled_job_requeued", job_id=stalled.id, task=stalled.task_name)
+    delivery = 0
+    if not runtime.settings.smtp_url:
+        # Nothing can be sent: the due mails are logged and stay in the outbox.
+        await mailer.deliver_due(runtime.settings, runtime.pool)
+    elif await asyncio.to_thread(_has_due_mail, runtime.pool):
+        delivery = int(await asyncio.to_thread(_defer_delivery, runtime) is not None)
+    return {"requeued": requeued, "delivery_queued": delivery}
+
+
+async def cleanup_jobs(context: JobContext, timestamp: int) -> None:
+    """Delete finished jobs once nobody needs them; dead letters are kept longest."""
+    manager = context.app.job_manager
+    for queue in jobs.VISIBLE_QUEUES:
+        await manager.delete_old_jobs(nb_hours=KEEP_SUCCEEDED_HOURS, queue=queue)
+        await manager.delete_old_jobs(
+            nb_hours=KEEP_FAILED_HOURS, queue=queue, include_failed=True, include_cancelled=True
+        )
+    await manager.delete_old_jobs(
+        nb_hours=KEEP_MAINTENANCE_HOURS,
+        queue=jobs.MAINTENANCE_QUEUE,
+        include_failed=True,
+        include_cancelled=True,
+        include_aborted=True,
+    )
+
+
+def _record_failure(
+    runtime: Runtime, context: JobContext, exc: BaseException, lead_id: str | None
+) -> None:
+    """Count the failed attempt; on the last one, the job is dead-lettered: say so in the audit."""
+    job = context.job
+    queue = job.queue
+    metrics.job_failures_total.labels(queue=queue).inc()
+    if runtime.retry.get_retry_decision(exception=exc, job=job) is not None:
+        metrics.job_retries_total.labels(queue=queue).inc()
+        return
+    metrics.job_dead_letters_total.labels(queue=queue).inc()
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    log.error("job_dead_lettered", job_id=job.id, queue=queue, error=type(exc).__name__)
+    if lead_id is None:
+        return
+    try:
+        with transaction(runtime.pool) as conn:
+            audit.record(
+                conn,
+                Actor.system(),
+                "job.dead_lettered",
+                "lead",
+                lead_id,
+                {"job_id": job.id, "attempts": job.attempts + 1, "error": error},
+            )
+    except Exception:
+        log.exception("dead_letter_not_audited", job_id=job.id)
+
+
+def _defer_delivery(runtime: Runtime) -> int | None:
+    """Best effort: a missed delivery is queued by the next maintenance tick."""
+    if not runtime.settings.smtp_url:
+        return None
+    try:
+        with transaction(runtime.pool) as conn:
+            return jobs.defer_mail_delivery(conn)
+    except Exception:
+        log.warning("mail_delivery_not_queued", exc_info=True)
+        return None
+
+
+def _has_due_mail(pool: ConnectionPool[Connection]) -> bool:
+    with transaction(pool) as conn:
+        return mail.has_due(conn)
