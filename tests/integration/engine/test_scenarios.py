@@ -10,9 +10,9 @@ from psycopg_pool import ConnectionPool
 from leadflow.db.connection import Connection
 from leadflow.domain.errors import LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, RunStatus, SkipReason
+from leadflow.services import billing
 from leadflow.services.distribution import distribute_lead, preview_distribution
 from tests.support import queries
-from leadflow.services import billing
 from tests.support.factory import ADMIN, Market, market
 
 SYSTEM = Actor.system()
