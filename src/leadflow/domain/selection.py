@@ -127,7 +127,9 @@ def plan_distribution(
                     Skip(candidate.provider_id, candidate.subscription_id, level.id, reason)
                 )
                 continue
-            remaining[candidate.provider_id] -= level.price_cents
+            remaining[candidate.provider_id] = (
+                remaining.get(candidate.provider_id, 0) - level.price_cents
+            )
             sold_to.add(candidate.provider_id)
             sales.append(Sale(level=level, candidate=candidate))
             sold += 1
