@@ -16,6 +16,11 @@ distribution_duration_seconds = Histogram(
     "Wall time of one distribution attempt.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+distribution_retries_total = Counter(
+    "distribution_retries_total",
+    "In-process retries of a distribution after a deadlock or serialization failure.",
+    ["error"],
+)
 assignment_price_cents_total = Counter(
     "assignment_price_cents_total", "Money charged for assignments, in cents.", ["level_id"]
 )

@@ -95,6 +95,7 @@ def distribute_lead(
             with transaction(pool) as conn:
                 result, observation = _distribute(conn, lead_id, triggered_by, job_id, started)
         except _RETRYABLE as exc:
+            metrics.distribution_retries_total.labels(error=type(exc).__name__).inc()
             if retry < MAX_IN_PROCESS_RETRIES:
                 log.warning(
                     "distribution_retrying",
