@@ -15,7 +15,7 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
-from leadflow.db import audit, limits, outbox
+from leadflow.db import audit, jobs, limits, outbox
 from leadflow.db import lead_views as db
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import InvalidInput, NotFound
@@ -144,6 +144,7 @@ def _mail_confirmation(
             )
         ],
     )
+    jobs.defer_mail_delivery(conn)
 
 
 def _check_strings(value: object, where: str) -> None:

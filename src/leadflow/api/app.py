@@ -1,0 +1,73 @@
+"""The FastAPI application factory; the pool is made in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from leadflow import __version__
+from leadflow.api import problems
+from leadflow.api.deps import AppContext, parse_networks
+from leadflow.api.middleware import RequestContext
+from leadflow.api.routes import admin_catalog, admin_leads, auth, intake, ops, portal
+from leadflow.api.schemas import Problem
+from leadflow.db import migrate
+from leadflow.db.connection import create_pool
+from leadflow.services.auth import Passwords
+from leadflow.services.limits import parse_rate
+from leadflow.settings import Settings
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = """
+Fair, atomic lead distribution. Consumers submit leads (`POST /api/v1/leads`), operators
+approve them, the engine sells each approved lead to the subscribed providers with prepaid
+billing. Money is integer cents everywhere except `price_charged` (dollars). Errors are
+`application/problem+json`.
+
+Admins log in with `POST /auth/login` and then `POST /auth/mfa` (TOTP); provider users get
+their token from `/auth/login`. Send it as `Authorization: Bearer <token>`.
+"""
+
+
+def create_app(settings: Settings, url: str, *, passwords: Passwords | None = None) -> FastAPI:
+    """Build the app for the database at ``url``. ``passwords`` overrides the argon2 cost (tests)."""
+    intake_rate = parse_rate(settings.intake_rate_limit)
+    trusted = parse_networks(settings.trusted_proxies)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = create_pool(url, settings)
+        app.state.context = AppContext(
+            settings=settings,
+            pool=pool,
+            passwords=passwords or Passwords(),
+            intake_rate=intake_rate,
+            trusted_proxies=trusted,
+            head_revision=migrate.head_revision(),
+        )
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="leadflow",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={422: {"model": Problem, "description": "Invalid input (problem+json)"}},
+    )
+    problems.install(app)
+    app.add_middleware(RequestContext)
+    for router in (
+        auth.router,
+        intake.router,
+        admin_catalog.router,
+        admin_leads.router,
+        portal.router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(ops.router)
+    return app

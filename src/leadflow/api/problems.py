@@ -1,0 +1,118 @@
+"""The one place where errors become ``application/problem+json`` responses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from leadflow.domain.errors import Conflict, DomainError, InvalidInput, LeadNotApproved, NotFound
+from leadflow.services.limits import AccessDenied, AuthenticationFailed, RateLimited
+
+log = structlog.get_logger(__name__)
+MEDIA_TYPE = "application/problem+json"
+
+# Most specific first: the first matching class decides the status.
+STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (InvalidInput, 422),
+    (LeadNotApproved, 400),
+    (Conflict, 409),
+    (AuthenticationFailed, 401),
+    (AccessDenied, 403),
+    (RateLimited, 429),
+)
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    kind: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    title = title or TITLES.get(status, "Error")
+    slug = kind or re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    body = {
+        "type": f"urn:leadflow:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    return JSONResponse(
+        body, status_code=status, media_type=MEDIA_TYPE, headers=dict(headers or {})
+    )
+
+
+def status_of(exc: DomainError) -> int:
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return problem(status, exc.detail, title=exc.title, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    # A malformed id in a path names nothing: 404, as an unknown id would.
+    if any(err.get("loc", ("",))[0] == "path" for err in errors):
+        return problem(404, "no such resource")
+    return problem(422, "; ".join(_describe(err) for err in errors[:10]))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "error")
+    return problem(exc.status_code, detail, headers=exc.headers)
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # Last line of defence: a value PostgreSQL refuses (its transaction rolled back) is bad input.
+    log.warning("database_refused_value", error_class=type(exc).__name__)
+    return problem(422, "a value could not be stored")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_error", error_class=type(exc).__name__, exc_info=exc)
+    return problem(500, "an unexpected error occurred; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(psycopg.DataError, _data_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    # Never echo the input: it may be huge or hold a consumer's personal data.
+    where = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+    return f"{where or 'body'}: {err.get('msg', 'invalid')}"

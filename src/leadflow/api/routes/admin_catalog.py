@@ -1,0 +1,233 @@
+"""Admin catalog: niches, levels, providers (with deposits and ledger), subscriptions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from leadflow.api.deps import Context, CurrentAdmin, Paging, PoolDep, current_admin
+from leadflow.api.routes.common import ADMIN_ERRORS, errors, page_out
+from leadflow.api.schemas import (
+    DepositIn,
+    DepositOut,
+    LedgerEntryOut,
+    LevelIn,
+    LevelOut,
+    LevelPatch,
+    NicheDetailOut,
+    NicheIn,
+    NicheOut,
+    NichePatch,
+    PageOut,
+    ProviderDetailOut,
+    ProviderIn,
+    ProviderOut,
+    ProviderPatch,
+    SubscriptionIn,
+    SubscriptionOut,
+    SubscriptionPatch,
+    Text,
+)
+from leadflow.services import billing, catalog, catalog_admin
+
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin: catalog"],
+    dependencies=[Depends(current_admin)],
+    responses=ADMIN_ERRORS,
+)
+
+
+def _niche_detail(detail: catalog_admin.NicheDetail) -> NicheDetailOut:
+    return NicheDetailOut.model_validate(
+        {
+            **NicheOut.model_validate(detail.niche).model_dump(),
+            "levels": [LevelOut.model_validate(lv) for lv in detail.levels],
+        }
+    )
+
+
+def _provider_detail(detail: catalog_admin.ProviderDetail) -> ProviderDetailOut:
+    return ProviderDetailOut.model_validate(
+        {
+            **ProviderOut.model_validate(detail.provider).model_dump(),
+            "subscriptions": [SubscriptionOut.model_validate(s) for s in detail.subscriptions],
+        }
+    )
+
+
+@router.post(
+    "/niches",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NicheDetailOut,
+    responses=errors(409, 422),
+)
+def create_niche(body: NicheIn, admin: CurrentAdmin, pool: PoolDep) -> NicheDetailOut:
+    niche = catalog.create_niche(pool, actor=admin, **body.model_dump())
+    return _niche_detail(catalog_admin.NicheDetail(niche=niche, levels=[]))
+
+
+@router.get("/niches", response_model=PageOut[NicheOut], responses=errors(422))
+def list_niches(pool: PoolDep, paging: Paging) -> PageOut[NicheOut]:
+    return page_out(catalog_admin.list_niches(pool, page=paging), NicheOut.model_validate)
+
+
+@router.get("/niches/{niche_id}", response_model=NicheDetailOut, responses=errors(404))
+def get_niche(niche_id: UUID, pool: PoolDep) -> NicheDetailOut:
+    return _niche_detail(catalog_admin.get_niche(pool, niche_id=niche_id))
+
+
+@router.patch("/niches/{niche_id}", response_model=NicheDetailOut, responses=errors(404, 422))
+def update_niche(
+    niche_id: UUID, body: NichePatch, admin: CurrentAdmin, pool: PoolDep
+) -> NicheDetailOut:
+    detail = catalog_admin.update_niche(
+        pool, actor=admin, niche_id=niche_id, changes=body.model_dump(exclude_unset=True)
+    )
+    return _niche_detail(detail)
+
+
+@router.post(
+    "/niches/{niche_id}/levels",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LevelOut,
+    responses=errors(404, 409, 422),
+)
+def create_level(niche_id: UUID, body: LevelIn, admin: CurrentAdmin, pool: PoolDep) -> LevelOut:
+    level = catalog.create_level(pool, actor=admin, niche_id=niche_id, **body.model_dump())
+    return LevelOut.model_validate(level)
+
+
+@router.patch("/levels/{level_id}", response_model=LevelOut, responses=errors(404, 409, 422))
+def update_level(level_id: UUID, body: LevelPatch, admin: CurrentAdmin, pool: PoolDep) -> LevelOut:
+    level = catalog_admin.update_level(
+        pool, actor=admin, level_id=level_id, changes=body.model_dump(exclude_unset=True)
+    )
+    return LevelOut.model_validate(level)
+
+
+@router.post(
+    "/providers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProviderDetailOut,
+    responses=errors(409, 422),
+)
+def create_provider(body: ProviderIn, admin: CurrentAdmin, context: Context) -> ProviderDetailOut:
+    """Create a provider; a ``password`` also creates its portal login (same e-mail)."""
+    detail = catalog_admin.register_provider(
+        context.pool,
+        actor=admin,
+        passwords=context.passwords,
+        name=body.name,
+        email=body.email,
+        status=body.status,
+        password=body.password,
+    )
+    return _provider_detail(detail)
+
+
+@router.get("/providers", response_model=PageOut[ProviderOut], responses=errors(422))
+def list_providers(
+    pool: PoolDep,
+    paging: Paging,
+    provider_status: Annotated[Text | None, Query(alias="status")] = None,
+) -> PageOut[ProviderOut]:
+    return page_out(
+        catalog_admin.list_providers(pool, status=provider_status, page=paging),
+        ProviderOut.model_validate,
+    )
+
+
+@router.get("/providers/{provider_id}", response_model=ProviderDetailOut, responses=errors(404))
+def get_provider(provider_id: UUID, pool: PoolDep) -> ProviderDetailOut:
+    return _provider_detail(catalog_admin.get_provider(pool, provider_id=provider_id))
+
+
+@router.patch(
+    "/providers/{provider_id}", response_model=ProviderDetailOut, responses=errors(404, 409, 422)
+)
+def update_provider(
+    provider_id: UUID, body: ProviderPatch, admin: CurrentAdmin, pool: PoolDep
+) -> ProviderDetailOut:
+    """Suspending a provider revokes its users' access tokens."""
+    detail = catalog_admin.update_provider(
+        pool, actor=admin, provider_id=provider_id, changes=body.model_dump(exclude_unset=True)
+    )
+    return _provider_detail(detail)
+
+
+@router.post(
+    "/providers/{provider_id}/deposits",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DepositOut,
+    responses={
+        **errors(404, 409, 422),
+        200: {"model": DepositOut, "description": "Repeated idempotency key: the first entry"},
+    },
+)
+def deposit(
+    provider_id: UUID, body: DepositIn, admin: CurrentAdmin, pool: PoolDep, response: Response
+) -> DepositOut:
+    """Credit the balance. The same ``idempotency_key`` and amount again → 200 with the same
+    entry and no second credit; the same key with another amount → 409."""
+    result = billing.deposit(
+        pool,
+        actor=admin,
+        provider_id=provider_id,
+        amount_cents=body.amount_cents,
+        idempotency_key=body.idempotency_key,
+        note=body.note,
+    )
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return DepositOut(ledger_entry_id=result.ledger_entry_id, balance_cents=result.balance_cents)
+
+
+@router.get(
+    "/providers/{provider_id}/ledger",
+    response_model=PageOut[LedgerEntryOut],
+    responses=errors(404, 422),
+)
+def provider_ledger(provider_id: UUID, pool: PoolDep, paging: Paging) -> PageOut[LedgerEntryOut]:
+    page = catalog_admin.list_ledger(pool, provider_id=provider_id, page=paging)
+    return page_out(page, LedgerEntryOut.model_validate)
+
+
+@router.post(
+    "/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionOut,
+    responses=errors(404, 409, 422),
+)
+def create_subscription(
+    body: SubscriptionIn, admin: CurrentAdmin, pool: PoolDep
+) -> SubscriptionOut:
+    """Subscribe a provider to a level; ``paused_low_balance`` if its balance is below the price."""
+    subscription = catalog.create_subscription(pool, actor=admin, **body.model_dump())
+    return SubscriptionOut.model_validate(subscription)
+
+
+@router.get(
+    "/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=errors(404)
+)
+def get_subscription(subscription_id: UUID, pool: PoolDep) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(
+        catalog_admin.get_subscription(pool, subscription_id=subscription_id)
+    )
+
+
+@router.patch(
+    "/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=errors(404, 422)
+)
+def update_subscription(
+    subscription_id: UUID, body: SubscriptionPatch, admin: CurrentAdmin, pool: PoolDep
+) -> SubscriptionOut:
+    subscription = catalog_admin.update_subscription(
+        pool,
+        actor=admin,
+        subscription_id=subscription_id,
+        changes=body.model_dump(exclude_unset=True),
+    )
+    return SubscriptionOut.model_validate(subscription)

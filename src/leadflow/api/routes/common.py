@@ -1,0 +1,29 @@
+"""Helpers shared by routers: problem responses for OpenAPI and page mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from leadflow.api.schemas import PageOut, Problem
+from leadflow.services.pages import Page
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries: these statuses answer with problem+json."""
+    return {
+        status: {"model": Problem, "content": {"application/problem+json": {}}}
+        for status in statuses
+    }
+
+
+ADMIN_ERRORS = errors(401, 403)
+
+
+def page_out(page: Page[T], convert: Callable[[T], U]) -> PageOut[U]:
+    return PageOut[U](
+        page=page.page, limit=page.limit, total=page.total, items=[convert(i) for i in page.items]
+    )

@@ -1,0 +1,55 @@
+"""Operations at the root: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+import hmac
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from leadflow.api.deps import Context
+from leadflow.api.problems import problem
+from leadflow.api.routes.common import errors
+from leadflow.services import jobs, ops
+
+router = APIRouter(tags=["ops"])
+log = structlog.get_logger(__name__)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses=errors(503))
+def readyz(context: Context) -> JSONResponse:
+    """The database answers and its schema is at this code's migration head."""
+    try:
+        revision = ops.current_revision(context.pool)
+    except Exception as exc:
+        log.warning("readiness_failed", error_class=type(exc).__name__)
+        return problem(503, "database unreachable")
+    if revision != context.head_revision:
+        return problem(503, f"database at revision {revision}, expected {context.head_revision}")
+    return JSONResponse({"status": "ready", "revision": revision})
+
+
+@router.get("/metrics", response_class=Response, responses=errors(401))
+def metrics(request: Request, context: Context) -> Response:
+    """Prometheus text format; needs ``Authorization: Bearer <LEADFLOW_METRICS_TOKEN>`` when set."""
+    expected = context.settings.metrics_token
+    if expected:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            return problem(
+                401, "metrics need the metrics bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+    try:
+        jobs.refresh_queue_depth(context.pool)
+    except Exception as exc:
+        # Metrics stay available while the database is not; the gauge keeps its last value.
+        log.warning("queue_depth_unavailable", error_class=type(exc).__name__)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,70 @@
+"""The provider portal: a provider user's own profile, leads and ledger."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+
+from leadflow.api.deps import CurrentProviderId, Paging, PoolDep, current_provider
+from leadflow.api.routes.common import errors, page_out
+from leadflow.api.schemas import (
+    LedgerEntryOut,
+    OwnSubscriptionOut,
+    PageOut,
+    ProfileOut,
+    PurchasedLeadOut,
+)
+from leadflow.services import portal
+
+router = APIRouter(
+    prefix="/provider",
+    tags=["provider portal"],
+    dependencies=[Depends(current_provider)],
+    responses=errors(401, 403),
+)
+
+
+@router.get("/me", response_model=ProfileOut)
+def me(provider_id: CurrentProviderId, pool: PoolDep) -> ProfileOut:
+    """Profile, balance and subscriptions."""
+    profile = portal.profile(pool, provider_id=provider_id)
+    p = profile.provider
+    return ProfileOut(
+        id=p.id,
+        name=p.name,
+        email=p.email,
+        status=p.status,
+        balance_cents=p.balance_cents,
+        subscriptions=[OwnSubscriptionOut.model_validate(s) for s in profile.subscriptions],
+    )
+
+
+@router.get("/assignments", response_model=PageOut[PurchasedLeadOut], responses=errors(422))
+def assignments(
+    provider_id: CurrentProviderId, pool: PoolDep, paging: Paging
+) -> PageOut[PurchasedLeadOut]:
+    """The provider's leads with contact details, newest first."""
+    return page_out(
+        portal.assignments(pool, provider_id=provider_id, page=paging),
+        PurchasedLeadOut.model_validate,
+    )
+
+
+@router.get("/assignments/{assignment_id}", response_model=PurchasedLeadOut, responses=errors(404))
+def assignment(
+    assignment_id: UUID, provider_id: CurrentProviderId, pool: PoolDep
+) -> PurchasedLeadOut:
+    """One of the provider's assignments; 404 unless it is theirs."""
+    return PurchasedLeadOut.model_validate(
+        portal.assignment(pool, provider_id=provider_id, assignment_id=assignment_id)
+    )
+
+
+@router.get("/ledger", response_model=PageOut[LedgerEntryOut], responses=errors(422))
+def ledger(
+    provider_id: CurrentProviderId, pool: PoolDep, paging: Paging
+) -> PageOut[LedgerEntryOut]:
+    return page_out(
+        portal.ledger(pool, provider_id=provider_id, page=paging), LedgerEntryOut.model_validate
+    )
