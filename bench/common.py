@@ -1,0 +1,474 @@
+"""What every benchmark shares: the server, fresh databases, pgbench, set-based seeding, results.
+
+Every figure and its reference run on the same PostgreSQL server, in the same run, with the
+durable defaults (``fsync`` and ``synchronous_commit`` on). The embedded server lives in
+``.leadflow/bench-pg`` so benchmarks never collide with a developer's or the tests' server;
+``DATABASE_URL`` (a superuser URL) selects an existing server instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import conninfo, sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from leadflow.db import migrate
+from leadflow.db.connection import Connection, connect_kwargs
+from leadflow.db.server import embedded_server
+from leadflow.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BENCH_PGDATA = ROOT / ".leadflow" / "bench-pg"
+# Settings that must hold for a figure to count; others are PostgreSQL's defaults.
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+
+
+# ---------------------------------------------------------------- server and databases
+
+
+@contextlib.contextmanager
+def server() -> Iterator[str]:
+    """A superuser URL: ``DATABASE_URL`` if set, else the embedded bench server (durable)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    with embedded_server(BENCH_PGDATA) as uri:
+        with psycopg.connect(uri, autocommit=True) as conn:
+            for name in DURABLE:
+                conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+            conn.execute("SELECT pg_reload_conf()")
+        time.sleep(0.2)
+        yield uri
+
+
+def url_for(server_url: str, dbname: str) -> str:
+    params = conninfo.conninfo_to_dict(server_url)
+    params["dbname"] = dbname
+    return conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def fresh_database(server_url: str, name: str, *, migrated: bool = True) -> str:
+    """Drop and create ``name``; migrated to head unless told otherwise. Returns its URL."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = url_for(server_url, name)
+    if migrated:
+        migrate.upgrade(url)
+    return url
+
+
+def bench_settings(url: str, **overrides: Any) -> Settings:
+    """Settings as a production process would have them, pointed at ``url``."""
+    return Settings(_env_file=None, database_url=url, **overrides)  # type: ignore[call-arg]
+
+
+def open_pool(url: str, *, size: int = 2, trace_to: int | None = None) -> ConnectionPool[Connection]:
+    """A pool like ``create_pool``'s; ``trace_to`` (a file descriptor) gets libpq's protocol trace."""
+    settings = bench_settings(url)
+
+    def configure(conn: Connection) -> None:
+        if trace_to is not None:
+            conn.pgconn.trace(trace_to)
+            conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    pool: ConnectionPool[Connection] = ConnectionPool(
+        url,
+        min_size=size,
+        max_size=size,
+        kwargs={"row_factory": dict_row, **connect_kwargs(settings)},
+        connection_class=psycopg.Connection,
+        configure=configure,
+        open=False,
+        name="bench",
+    )
+    pool.open(wait=True, timeout=30)
+    return pool
+
+
+def server_facts(url: str) -> dict[str, Any]:
+    with psycopg.connect(url) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        facts: dict[str, Any] = {"postgresql": version[0] if version else None}
+        for name in [*DURABLE, "shared_buffers", "wal_level", "max_connections"]:
+            row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+            facts[name] = row[0] if row else None
+    facts["durable"] = all(facts[k] == v for k, v in DURABLE.items())
+    return facts
+
+
+def machine_facts() -> dict[str, Any]:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--", "src", "bench"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    mem = None
+    with contextlib.suppress(OSError, ValueError):
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "cores": os.cpu_count(),
+        "memory_bytes": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": commit + ("+dirty" if dirty else ""),
+    }
+
+
+# ---------------------------------------------------------------- pgbench
+
+
+def pgbench_binary() -> str:
+    """pgbench from the pgserver wheel, else from PATH."""
+    with contextlib.suppress(ImportError):
+        import pgserver  # type: ignore[import-untyped]
+
+        shipped = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
+        if shipped.exists():
+            return str(shipped)
+    found = shutil.which("pgbench")
+    if not found:
+        raise RuntimeError("pgbench not found (it ships in the pgserver wheel)")
+    return found
+
+
+def _pg_env(url: str) -> dict[str, str]:
+    params = conninfo.conninfo_to_dict(url)
+    env = dict(os.environ)
+    for key, var in [("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("dbname", "PGDATABASE"), ("password", "PGPASSWORD")]:
+        if params.get(key):
+            env[var] = str(params[key])
+    return env
+
+
+@dataclass(frozen=True)
+class PgbenchResult:
+    tps: float
+    transactions: int
+    latency_ms: float | None
+    command: str
+
+
+def pgbench(url: str, args: Sequence[str]) -> PgbenchResult:
+    """Run pgbench against ``url``'s database and parse its throughput."""
+    cmd = [pgbench_binary(), *args]
+    out = subprocess.run(cmd, env=_pg_env(url), capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {out.stderr.strip()[-2000:]}")
+    tps = re.search(r"tps = ([0-9.]+) \((?:without|excluding)", out.stdout)
+    count = re.search(r"number of transactions actually processed: (\d+)", out.stdout)
+    latency = re.search(r"latency average = ([0-9.]+) ms", out.stdout)
+    if not tps or not count:
+        raise RuntimeError(f"unexpected pgbench output: {out.stdout[-2000:]}")
+    shown = " ".join(a for a in ["pgbench", *args])
+    return PgbenchResult(
+        float(tps.group(1)),
+        int(count.group(1)),
+        float(latency.group(1)) if latency else None,
+        shown,
+    )
+
+
+def pgbench_database(server_url: str, scale: int) -> str:
+    """The ``bench_pgbench`` database, initialised at ``scale`` (kept between runs)."""
+    url = url_for(server_url, "bench_pgbench")
+    with contextlib.suppress(psycopg.Error), psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM pgbench_branches").fetchone()
+        if row and row[0] == scale:
+            # Same start state every run: history emptied, balances back to 0.
+            conn.execute("TRUNCATE pgbench_history")
+            conn.execute("UPDATE pgbench_branches SET bbalance = 0")
+            conn.execute("UPDATE pgbench_tellers SET tbalance = 0")
+            conn.commit()
+            conn.autocommit = True
+            conn.execute("VACUUM ANALYZE")
+            return url
+    fresh_database(server_url, "bench_pgbench", migrated=False)
+    out = subprocess.run(
+        [pgbench_binary(), "-i", "-q", "-s", str(scale)], env=_pg_env(url), capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"pgbench -i failed: {out.stderr.strip()[-2000:]}")
+    return url
+
+
+def pgbench_script(body: str) -> str:
+    """Write a custom pgbench script to a temporary file and return its path."""
+    fd, path = tempfile.mkstemp(prefix="leadflow-bench-", suffix=".sql")
+    with os.fdopen(fd, "w") as f:
+        f.write(body)
+    return path
+
+
+# ---------------------------------------------------------------- seeding (set-based SQL)
+
+
+def seed_niches(
+    conn: psycopg.Connection[Any],
+    *,
+    niches: int,
+    levels: Sequence[tuple[int, int]],
+    subscriptions_per_level: int,
+    balance_cents: int,
+    prefix: str,
+    mode: str = "all_levels",
+) -> list[Any]:
+    """Niches with levels ``(max_recipients, price_cents)``, each level with its own funded
+    providers. Deposits go through the ledger so the balance equals the sum of entries."""
+    conn.execute(
+        """
+        INSERT INTO niches (slug, name, distribution_mode)
+        SELECT %(p)s || '-' || n, initcap(%(p)s) || ' ' || n, %(mode)s FROM generate_series(1, %(n)s) n
+        """,
+        {"p": prefix, "n": niches, "mode": mode},
+    )
+    conn.execute(
+        """
+        INSERT INTO competition_levels (niche_id, name, order_position, max_recipients, price_per_lead_cents)
+        SELECT n.id, 'Level ' || l.pos, l.pos, l.maxr, l.price
+        FROM niches n, unnest(%(maxr)s::int[], %(price)s::bigint[]) WITH ORDINALITY AS l(maxr, price, pos)
+        WHERE n.slug LIKE %(p)s || '-%%'
+        """,
+        {"p": prefix, "maxr": [m for m, _ in levels], "price": [p for _, p in levels]},
+    )
+    conn.execute(
+        """
+        CREATE TEMP TABLE seed_sub ON COMMIT DROP AS
+        SELECT l.id AS level_id, gen_random_uuid() AS provider_id, g
+        FROM competition_levels l JOIN niches n ON n.id = l.niche_id, generate_series(1, %(k)s) g
+        WHERE n.slug LIKE %(p)s || '-%%'
+        """,
+        {"p": prefix, "k": subscriptions_per_level},
+    )
+    conn.execute(
+        """
+        INSERT INTO providers (id, name, email, balance_cents)
+        SELECT provider_id, 'Provider ' || left(provider_id::text, 8), left(provider_id::text, 8) || '@bench.test',
+               %(b)s
+        FROM seed_sub
+        """,
+        {"b": balance_cents},
+    )
+    conn.execute(
+        """
+        INSERT INTO ledger_entries (provider_id, amount_cents, balance_after_cents, kind, note)
+        SELECT provider_id, %(b)s, %(b)s, 'deposit', 'bench seed' FROM seed_sub
+        """,
+        {"b": balance_cents},
+    )
+    conn.execute(
+        "INSERT INTO subscriptions (provider_id, competition_level_id) SELECT provider_id, level_id FROM seed_sub"
+    )
+    rows = conn.execute(
+        "SELECT id FROM niches WHERE slug LIKE %s || '-%%' ORDER BY slug", (prefix,)
+    ).fetchall()
+    return [r[0] if isinstance(r, tuple) else r["id"] for r in rows]
+
+
+def seed_leads(
+    conn: psycopg.Connection[Any],
+    niche_ids: Sequence[Any],
+    count: int,
+    *,
+    postal_codes: int | None = None,
+) -> list[Any]:
+    """``count`` approved leads spread round-robin over the niches (lead i in niche i % n);
+    postal codes random among ``postal_codes`` five-digit codes, else all ``10001``.
+    Returned in that round-robin order."""
+    rows = conn.execute(
+        """
+        INSERT INTO leads (niche_id, name, email, phone, postal_code, status, approved_at)
+        SELECT (%(niches)s::uuid[])[1 + (g - 1) %% cardinality(%(niches)s::uuid[])],
+               'Bench Lead ' || g, 'lead' || g || '@bench.test', '+15555550100',
+               CASE WHEN %(codes)s::int IS NULL THEN '10001'
+                    ELSE lpad(floor(random() * %(codes)s::int)::int::text, 5, '0') END,
+               'approved', now()
+        FROM generate_series(1, %(n)s) g
+        RETURNING id, name
+        """,
+        {"niches": list(niche_ids), "n": count, "codes": postal_codes},
+    ).fetchall()
+    ordered = sorted(rows, key=lambda r: int(str(_get(r, "name")).rsplit(" ", 1)[1]))
+    return [_get(r, "id") for r in ordered]
+
+
+def approved_leads(url: str, limit: int) -> list[Any]:
+    """Some leads still waiting for distribution."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT id FROM leads WHERE status = 'approved' ORDER BY name LIMIT %s", (limit,)
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _get(row: Any, key: str) -> Any:
+    return row[key] if isinstance(row, dict) else row[0 if key == "id" else 1]
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def peak_rss_of(pid: int) -> int | None:
+    """Peak RSS (VmHWM) of another process, while it runs."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+@dataclass
+class TraceCount:
+    """Protocol-level counts from a libpq trace: round trips and statements sent."""
+
+    round_trips: int = 0
+    statements: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> TraceCount:
+        # Every round trip ends with the server's ReadyForQuery; each Execute or simple Query
+        # is one statement.
+        found = cls()
+        for line in text.splitlines():
+            parts = line.split("\t")
+            if len(parts) < 3:
+                continue
+            if parts[0] == "B" and parts[2].startswith("ReadyForQuery"):
+                found.round_trips += 1
+            elif parts[0] == "F" and (parts[2].startswith("Execute") or parts[2].startswith("Query")):
+                found.statements += 1
+        return found
+
+
+@contextlib.contextmanager
+def traced_pool(url: str) -> Iterator[tuple[ConnectionPool[Connection], Any]]:
+    """A one-connection pool whose protocol trace can be read back with ``read()``."""
+    fd, path = tempfile.mkstemp(prefix="leadflow-trace-")
+    pool = open_pool(url, size=1, trace_to=fd)
+    offset = 0
+
+    def read() -> TraceCount:
+        nonlocal offset
+        data = Path(path).read_text(errors="replace")
+        chunk, offset = data[offset:], len(data)
+        return TraceCount.parse(chunk)
+
+    try:
+        read()  # skip the connection's own setup
+        yield pool, read
+    finally:
+        pool.close()
+        os.close(fd)
+        os.unlink(path)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class Row:
+    """One line of the summary table."""
+
+    id: str
+    workload: str
+    figure: float | None
+    unit: str
+    reference: float | None
+    reference_unit: str
+    ratio: float | None
+    target: str
+    met: bool | None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = {"benchmark": name, "at": stamp, **data}
+    path = RESULTS / f"{name}-{stamp}.json"
+    text = json.dumps(payload, indent=2, default=str)
+    path.write_text(text + "\n")
+    (RESULTS / f"{name}-latest.json").write_text(text + "\n")
+    return path
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    if value is None or value != value:
+        return "—"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def table(rows: Sequence[Row]) -> str:
+    """A Markdown table of the rows (also readable in a terminal)."""
+    head = "| id | workload | figure | reference (same run) | ratio | target | met |"
+    lines = [head, "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        met = "—" if r.met is None else ("yes" if r.met else "**no**")
+        lines.append(
+            f"| {r.id} | {r.workload} | {fmt(r.figure)} {r.unit} | {fmt(r.reference)} {r.reference_unit} "
+            f"| {fmt(r.ratio, 2)} | {r.target} | {met} |"
+        )
+    notes = [f"- {r.id}: {r.note}" for r in rows if r.note]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def row_dict(row: Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "workload": row.workload,
+        "figure": row.figure,
+        "unit": row.unit,
+        "reference": row.reference,
+        "reference_unit": row.reference_unit,
+        "ratio": row.ratio,
+        "target": row.target,
+        "met": row.met,
+        "note": row.note,
+        **row.extra,
+    }

@@ -1,0 +1,88 @@
+"""Concurrent distributors: processes that call the engine directly (no queue), like pgbench -j."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from bench import common
+
+
+@dataclass
+class DistributorReport:
+    leads: int = 0
+    sales: int = 0
+    elapsed_s: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    peak_rss_bytes: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+def _distribute(
+    url: str, lead_ids: Sequence[UUID], start_at: float, seconds: float
+) -> DistributorReport:
+    """In a child process: wait for the common start, then distribute until time is up."""
+    from leadflow.domain.model import Actor
+    from leadflow.services.distribution import distribute_lead
+
+    pool = common.open_pool(url, size=1)
+    report = DistributorReport()
+    actor = Actor.system()
+    try:
+        # Warm the connection and imports before the clock starts.
+        pool.check()
+        time.sleep(max(0.0, start_at - time.time()))
+        began = time.perf_counter()
+        deadline = began + seconds
+        for lead_id in lead_ids:
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+            result = distribute_lead(pool, lead_id=lead_id, triggered_by=actor)
+            report.latencies_ms.append((time.perf_counter() - now) * 1000)
+            report.leads += 1
+            report.sales += len(result.assignments)
+            report.statuses[result.status] = report.statuses.get(result.status, 0) + 1
+        report.elapsed_s = time.perf_counter() - began
+    finally:
+        pool.close()
+    report.peak_rss_bytes = common.peak_rss_bytes()
+    return report
+
+
+def run(
+    url: str, shares: Sequence[Sequence[UUID]], seconds: float, *, warmup_s: float = 3.0
+) -> list[DistributorReport]:
+    """One process per share of leads, all starting together, each for ``seconds``."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as executor:
+        start_at = time.time() + warmup_s
+        futures = [executor.submit(_distribute, url, list(share), start_at, seconds) for share in shares]
+        return [f.result() for f in futures]
+
+
+def summary(reports: Sequence[DistributorReport]) -> dict[str, Any]:
+    elapsed = max(r.elapsed_s for r in reports)
+    latencies = [x for r in reports for x in r.latencies_ms]
+    statuses: dict[str, int] = {}
+    for r in reports:
+        for k, v in r.statuses.items():
+            statuses[k] = statuses.get(k, 0) + v
+    leads = sum(r.leads for r in reports)
+    sales = sum(r.sales for r in reports)
+    return {
+        "elapsed_s": round(elapsed, 3),
+        "leads": leads,
+        "sales": sales,
+        "leads_per_s": leads / elapsed if elapsed else 0.0,
+        "sales_per_s": sales / elapsed if elapsed else 0.0,
+        "latency_ms_p50": common.percentile(latencies, 50),
+        "latency_ms_p99": common.percentile(latencies, 99),
+        "statuses": statuses,
+        "distributor_peak_rss_bytes": max(r.peak_rss_bytes for r in reports),
+    }
