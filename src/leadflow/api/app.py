@@ -19,7 +19,6 @@ from leadflow.services.auth import Passwords
 from leadflow.services.limits import parse_rate
 from leadflow.settings import Settings
 
-API_PREFIX = "/api/v1"
 DESCRIPTION = """
 Fair, atomic lead distribution. Consumers submit leads (`POST /api/v1/leads`), operators
 approve them, the engine sells each approved lead to the subscribed providers with prepaid
@@ -67,7 +66,7 @@ def create_app(settings: Settings, url: str, *, passwords: Passwords | None = No
         admin_catalog.router,
         admin_leads.router,
         portal.router,
+        ops.router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
-    app.include_router(ops.router)
+        app.include_router(router)
     return app

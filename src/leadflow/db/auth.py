@@ -98,7 +98,7 @@ def set_last_totp_step(conn: Connection, user_id: UUID, step: int) -> None:
 def lock_login_key(conn: Connection, account: str, client_address: str) -> None:
     """Serialize attempts on one (account, address) so concurrent guesses are all counted."""
     conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (f"{account}\x00{client_address}",)
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (f"{account}\n{client_address}",)
     )
 
 

@@ -26,9 +26,15 @@ _seq = itertools.count(1)
 
 
 @pytest.fixture
-def api_settings(settings: Settings) -> Settings:
+def auto_distribute() -> bool:
+    """Overridden to False by tests that trigger distribution by hand."""
+    return True
+
+
+@pytest.fixture
+def api_settings(settings: Settings, auto_distribute: bool) -> Settings:
     """Test settings: intake rate limit off unless a test turns it on."""
-    return settings.model_copy(update={"intake_rate_limit": "0"})
+    return settings.model_copy(update={"intake_rate_limit": "0", "auto_distribute": auto_distribute})
 
 
 def make_client(settings: Settings, db_url: str, *, address: str = "127.0.0.1") -> TestClient:

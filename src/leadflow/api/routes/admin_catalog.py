@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from leadflow.api.deps import Context, CurrentAdmin, Paging, PoolDep, current_admin
-from leadflow.api.routes.common import ADMIN_ERRORS, errors, page_out
+from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
 from leadflow.api.schemas import (
     DepositIn,
     DepositOut,
@@ -33,7 +33,7 @@ from leadflow.api.schemas import (
 from leadflow.services import billing, catalog, catalog_admin
 
 router = APIRouter(
-    prefix="/admin",
+    prefix=f"{API_PREFIX}/admin",
     tags=["admin: catalog"],
     dependencies=[Depends(current_admin)],
     responses=ADMIN_ERRORS,

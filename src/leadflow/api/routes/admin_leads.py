@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from leadflow.api.deps import Context, CurrentAdmin, Paging, PoolDep, current_admin
-from leadflow.api.routes.common import ADMIN_ERRORS, errors, page_out
+from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
 from leadflow.api.schemas import (
     ApprovalOut,
     AssignmentOut,
@@ -29,7 +29,9 @@ from leadflow.db.lead_views import AssignmentView
 from leadflow.domain.money import cents_to_dollars
 from leadflow.services import distribution, jobs, lead_admin, leads
 
-router = APIRouter(prefix="/admin", dependencies=[Depends(current_admin)], responses=ADMIN_ERRORS)
+router = APIRouter(
+    prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_admin)], responses=ADMIN_ERRORS
+)
 
 JobId = Annotated[int, Path(ge=1, le=2**62)]
 

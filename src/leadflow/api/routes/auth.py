@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from leadflow.api.deps import ClientAddress, Context, CurrentPrincipal, TokenDep
-from leadflow.api.routes.common import errors
+from leadflow.api.routes.common import API_PREFIX, errors
 from leadflow.api.schemas import LoginIn, LoginOut, MfaIn, TokenOut
 from leadflow.services import auth
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=LoginOut, responses=errors(401, 403, 422, 429))

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from leadflow.api.schemas import PageOut, Problem
 from leadflow.services.pages import Page
 
+API_PREFIX = "/api/v1"
+
 T = TypeVar("T")
 U = TypeVar("U")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from leadflow.api.deps import ClientAddress, Context
-from leadflow.api.routes.common import errors
+from leadflow.api.routes.common import API_PREFIX, errors
 from leadflow.api.schemas import ConfirmIn, LeadCreatedOut, LeadIn
 from leadflow.services import intake
 
-router = APIRouter(prefix="/leads", tags=["intake"])
+router = APIRouter(prefix=f"{API_PREFIX}/leads", tags=["intake"])
 
 
 @router.post(

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 
 from leadflow.api.deps import CurrentProviderId, Paging, PoolDep, current_provider
-from leadflow.api.routes.common import errors, page_out
+from leadflow.api.routes.common import API_PREFIX, errors, page_out
 from leadflow.api.schemas import (
     LedgerEntryOut,
     OwnSubscriptionOut,
@@ -18,7 +18,7 @@ from leadflow.api.schemas import (
 from leadflow.services import portal
 
 router = APIRouter(
-    prefix="/provider",
+    prefix=f"{API_PREFIX}/provider",
     tags=["provider portal"],
     dependencies=[Depends(current_provider)],
     responses=errors(401, 403),
