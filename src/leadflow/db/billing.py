@@ -72,3 +72,16 @@ def credit(
         row = cur.fetchone()
     assert row is not None
     return row
+
+
+def ledger_mismatches(conn: Connection) -> list[UUID]:
+    """Providers whose balance is not the sum of their ledger entries (always empty, if all is well)."""
+    rows = conn.execute(
+        """
+        SELECT p.id FROM providers p
+        LEFT JOIN (SELECT provider_id, sum(amount_cents) AS total FROM ledger_entries GROUP BY provider_id) l
+               ON l.provider_id = p.id
+        WHERE p.balance_cents <> COALESCE(l.total, 0) OR p.balance_cents < 0
+        """
+    ).fetchall()
+    return [row["id"] for row in rows]

@@ -235,3 +235,17 @@ def resume_affordable(conn: Connection, provider_id: UUID) -> list[UUID]:
         (provider_id,),
     ).fetchall()
     return [row["id"] for row in rows]
+
+
+def providers_of_niche(conn: Connection, niche_id: UUID) -> dict[UUID, str]:
+    """Names of the providers subscribed to any level of a niche, by id."""
+    rows = conn.execute(
+        """
+        SELECT DISTINCT p.id, p.name FROM providers p
+        JOIN subscriptions s ON s.provider_id = p.id
+        JOIN competition_levels l ON l.id = s.competition_level_id
+        WHERE l.niche_id = %s
+        """,
+        (niche_id,),
+    ).fetchall()
+    return {row["id"]: row["name"] for row in rows}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,10 @@ def embedded_server(data_dir: Path) -> Iterator[str]:
     The data is kept across runs. The server stops when the last process using it leaves.
     """
     try:
-        from pgserver import get_server  # type: ignore[attr-defined]
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime dir it does not need here.
+            warnings.simplefilter("ignore")
+            from pgserver import get_server  # type: ignore[attr-defined]
     except ImportError as exc:  # pragma: no cover - pgserver is a declared dependency
         raise EmbeddedServerError("the embedded server needs the 'pgserver' package") from exc
     data_dir = data_dir.resolve()
