@@ -111,6 +111,12 @@ class WorkerProcess:
         finally:
             self._file.close()
 
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self._file.close()
+
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
