@@ -25,7 +25,9 @@ BENCHMARKS = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short runs, small P4 (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="short runs, small P4 (about a minute)"
+    )
     parser.add_argument("only", nargs="*", metavar="ID", help="benchmarks to run (default: all)")
     args = parser.parse_args(argv)
     chosen = [b.upper() for b in args.only] or list(BENCHMARKS)
@@ -48,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 failed = True
                 traceback.print_exc()
-                rows.append(common.Row(name, "failed", None, "", None, "", None, "", False, note=str(exc)[:300]))
+                rows.append(
+                    common.Row(
+                        name, "failed", None, "", None, "", None, "", False, note=str(exc)[:300]
+                    )
+                )
             print(common.table(rows[-1:]), file=sys.stderr, flush=True)
     machine = common.machine_facts()
     elapsed = time.perf_counter() - started

@@ -9,6 +9,7 @@ durable defaults (``fsync`` and ``synchronous_commit`` on). The embedded server 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -64,18 +65,56 @@ def server() -> Iterator[str]:
 def url_for(server_url: str, dbname: str) -> str:
     params = conninfo.conninfo_to_dict(server_url)
     params["dbname"] = dbname
-    return conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    return conninfo.make_conninfo(**params)
+
+
+TEMPLATE = "bench_template"
 
 
 def fresh_database(server_url: str, name: str, *, migrated: bool = True) -> str:
-    """Drop and create ``name``; migrated to head unless told otherwise. Returns its URL."""
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = url_for(server_url, name)
+    """Drop and create ``name``; migrated to head (cloned from a migrated template) unless told
+    otherwise. Returns its URL."""
     if migrated:
-        migrate.upgrade(url)
-    return url
+        _ensure_template(server_url)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        if migrated:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(TEMPLATE)
+                )
+            )
+        else:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return url_for(server_url, name)
+
+
+def _ensure_template(server_url: str) -> None:
+    """Migrate the template once per version of the migrations (a hash kept as its comment)."""
+    digest = hashlib.sha256()
+    for path in sorted((migrate.MIGRATIONS / "versions").glob("*.py")):
+        digest.update(path.read_bytes())
+    fingerprint = digest.hexdigest()[:16]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (TEMPLATE,),
+        ).fetchone()
+        if row is not None and row[0] == fingerprint:
+            return
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
+    migrate.upgrade(url_for(server_url, TEMPLATE))
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(TEMPLATE), sql.Literal(fingerprint)
+            )
+        )
 
 
 def bench_settings(url: str, **overrides: Any) -> Settings:
@@ -83,7 +122,9 @@ def bench_settings(url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, database_url=url, **overrides)  # type: ignore[call-arg]
 
 
-def open_pool(url: str, *, size: int = 2, trace_to: int | None = None) -> ConnectionPool[Connection]:
+def open_pool(
+    url: str, *, size: int = 2, trace_to: int | None = None
+) -> ConnectionPool[Connection]:
     """A pool like ``create_pool``'s; ``trace_to`` (a file descriptor) gets libpq's protocol trace."""
     settings = bench_settings(url)
 
@@ -147,7 +188,7 @@ def machine_facts() -> dict[str, Any]:
 def pgbench_binary() -> str:
     """pgbench from the pgserver wheel, else from PATH."""
     with contextlib.suppress(ImportError):
-        import pgserver  # type: ignore[import-untyped]
+        import pgserver
 
         shipped = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
         if shipped.exists():
@@ -161,7 +202,13 @@ def pgbench_binary() -> str:
 def _pg_env(url: str) -> dict[str, str]:
     params = conninfo.conninfo_to_dict(url)
     env = dict(os.environ)
-    for key, var in [("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("dbname", "PGDATABASE"), ("password", "PGPASSWORD")]:
+    for key, var in [
+        ("host", "PGHOST"),
+        ("port", "PGPORT"),
+        ("user", "PGUSER"),
+        ("dbname", "PGDATABASE"),
+        ("password", "PGPASSWORD"),
+    ]:
         if params.get(key):
             env[var] = str(params[key])
     return env
@@ -211,7 +258,10 @@ def pgbench_database(server_url: str, scale: int) -> str:
             return url
     fresh_database(server_url, "bench_pgbench", migrated=False)
     out = subprocess.run(
-        [pgbench_binary(), "-i", "-q", "-s", str(scale)], env=_pg_env(url), capture_output=True, text=True
+        [pgbench_binary(), "-i", "-q", "-s", str(scale)],
+        env=_pg_env(url),
+        capture_output=True,
+        text=True,
     )
     if out.returncode != 0:
         raise RuntimeError(f"pgbench -i failed: {out.stderr.strip()[-2000:]}")
@@ -297,6 +347,7 @@ def seed_leads(
     count: int,
     *,
     postal_codes: int | None = None,
+    status: str = "approved",
 ) -> list[Any]:
     """``count`` approved leads spread round-robin over the niches (lead i in niche i % n);
     postal codes random among ``postal_codes`` five-digit codes, else all ``10001``.
@@ -308,11 +359,11 @@ def seed_leads(
                'Bench Lead ' || g, 'lead' || g || '@bench.test', '+15555550100',
                CASE WHEN %(codes)s::int IS NULL THEN '10001'
                     ELSE lpad(floor(random() * %(codes)s::int)::int::text, 5, '0') END,
-               'approved', now()
+               %(status)s, CASE WHEN %(status)s = 'approved' THEN now() END
         FROM generate_series(1, %(n)s) g
         RETURNING id, name
         """,
-        {"niches": list(niche_ids), "n": count, "codes": postal_codes},
+        {"niches": list(niche_ids), "n": count, "codes": postal_codes, "status": status},
     ).fetchall()
     ordered = sorted(rows, key=lambda r: int(str(_get(r, "name")).rsplit(" ", 1)[1]))
     return [_get(r, "id") for r in ordered]
@@ -378,7 +429,9 @@ class TraceCount:
                 continue
             if parts[0] == "B" and parts[2].startswith("ReadyForQuery"):
                 found.round_trips += 1
-            elif parts[0] == "F" and (parts[2].startswith("Execute") or parts[2].startswith("Query")):
+            elif parts[0] == "F" and (
+                parts[2].startswith("Execute") or parts[2].startswith("Query")
+            ):
                 found.statements += 1
         return found
 
@@ -455,7 +508,7 @@ def table(rows: Sequence[Row]) -> str:
             f"| {fmt(r.ratio, 2)} | {r.target} | {met} |"
         )
     notes = [f"- {r.id}: {r.note}" for r in rows if r.note]
-    return "\n".join(lines + ([""] + notes if notes else []))
+    return "\n".join(lines + (["", *notes] if notes else []))
 
 
 def row_dict(row: Row) -> dict[str, Any]:

@@ -62,7 +62,9 @@ def run(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as executor:
         start_at = time.time() + warmup_s
-        futures = [executor.submit(_distribute, url, list(share), start_at, seconds) for share in shares]
+        futures = [
+            executor.submit(_distribute, url, list(share), start_at, seconds) for share in shares
+        ]
         return [f.result() for f in futures]
 
 

@@ -21,7 +21,7 @@ BALANCE_CENTS = 10**12
 
 
 def run(server_url: str, *, quick: bool = False) -> common.Row:
-    seconds = 8 if quick else 30
+    seconds = 4 if quick else 30
     scale = 1 if quick else 10
 
     ref_url = common.pgbench_database(server_url, scale)
@@ -51,7 +51,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     ratio = measured["sales_per_s"] / reference.tps if reference.tps else None
     row = common.Row(
         id="P1",
-        workload="sales/s, 20 niches × 3 levels (9 sales/lead), 2 distributors",
+        workload="sales/s, 20 niches x 3 levels (9 sales/lead), 2 distributors",
         figure=measured["sales_per_s"],
         unit="sales/s",
         reference=reference.tps,
@@ -72,8 +72,13 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         {
             "quick": quick,
             "row": common.row_dict(row),
-            "reference": {"command": reference.command, "scale": scale, "tps": reference.tps,
-                          "transactions": reference.transactions, "latency_ms": reference.latency_ms},
+            "reference": {
+                "command": reference.command,
+                "scale": scale,
+                "tps": reference.tps,
+                "transactions": reference.transactions,
+                "latency_ms": reference.latency_ms,
+            },
             "server": common.server_facts(url),
             "machine": common.machine_facts(),
         },

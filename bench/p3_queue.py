@@ -1,0 +1,281 @@
+"""P3 — approve -> assignments committed, p50/p99, at 100 leads/s offered through the real queue
+and worker (``run_worker``, concurrency 2, in its own process).
+
+Reference, same server, same run, same worker process and settings: a no-op Procrastinate job's
+enqueue -> finished, offered at the same rate. Target: p99 ratio <= 2.
+
+Both are observed the same way: a watcher polls every few milliseconds for committed results
+(the lead ``distributed``, the job ``succeeded``), so both carry the same observation error.
+The market: 20 niches with one level selling one provider (30 funded subscriptions each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from bench import common
+
+RATE = 100.0
+NICHES = 20
+CONCURRENCY = 2
+POLL_S = 0.005
+SUBMITTERS = 4
+DRAIN_TIMEOUT_S = 60.0
+
+
+def run(server_url: str, *, quick: bool = False) -> common.Row:
+    try:
+        from leadflow.services.leads import approve_lead  # noqa: F401
+        from leadflow.worker import runner  # noqa: F401
+    except ImportError as exc:
+        return _missing(f"prerequisite missing: the worker / approval service ({exc})")
+
+    seconds = 3 if quick else 20
+    count = int(RATE * seconds)
+    url = common.fresh_database(server_url, "bench_p3")
+    with psycopg.connect(url) as conn:
+        niche_ids = common.seed_niches(
+            conn,
+            niches=NICHES,
+            levels=[(1, 1000)],
+            subscriptions_per_level=30,
+            balance_cents=10**12,
+            prefix="p3",
+        )
+        lead_ids = common.seed_leads(conn, niche_ids, count + 20, status="pending_approval")
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+
+    worker = _start_worker(url)
+    try:
+        _wait_for_worker(url, worker)
+        defer, noop_pool = _noop_deferrer(url)
+        try:
+            noop = _offer(url, count, defer, _finished_jobs)
+        finally:
+            noop_pool.close()
+        approve, approver_pool = _approver(url, lead_ids)
+        try:
+            measured = _offer(url, count, approve, _distributed_leads)
+        finally:
+            approver_pool.close()
+        worker_rss = common.peak_rss_of(worker.pid)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+    ratio = measured["p99_ms"] / noop["p99_ms"] if noop["p99_ms"] else None
+    row = common.Row(
+        id="P3",
+        workload=f"approve -> assignments committed at {RATE:.0f} leads/s offered, worker concurrency {CONCURRENCY}",
+        figure=measured["p99_ms"],
+        unit="ms p99",
+        reference=noop["p99_ms"],
+        reference_unit="ms p99 (no-op job enqueue -> finished)",
+        ratio=ratio,
+        target="<= 2 (p99)",
+        met=ratio is not None and ratio <= 2.0,
+        note=(
+            f"p50 {measured['p50_ms']:.1f} ms vs no-op {noop['p50_ms']:.1f} ms; offered "
+            f"{measured['offered_per_s']:.0f}/s; {measured['completed']}/{measured['offered']} done; "
+            f"worker peak RSS {(worker_rss or 0) / 2**20:.0f} MiB"
+        ),
+        extra={"measured": measured, "reference": noop, "worker_peak_rss_bytes": worker_rss},
+    )
+    common.write_result(
+        "p3",
+        {
+            "quick": quick,
+            "row": common.row_dict(row),
+            "server": common.server_facts(url),
+            "machine": common.machine_facts(),
+        },
+    )
+    return row
+
+
+def _wait_for_worker(url: str, worker: subprocess.Popen[bytes]) -> None:
+    """Until the worker has registered itself (it then listens for jobs)."""
+    deadline = time.monotonic() + 60
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise RuntimeError("the worker exited at start")
+            row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+            if row and row[0]:
+                time.sleep(0.5)
+                return
+            time.sleep(0.1)
+    raise RuntimeError("the worker did not start")
+
+
+def _missing(reason: str) -> common.Row:
+    row = common.Row(
+        "P3",
+        "approve -> assignments committed",
+        None,
+        "",
+        None,
+        "",
+        None,
+        "<= 2 (p99)",
+        None,
+        note=reason,
+    )
+    common.write_result("p3", {"row": common.row_dict(row), "machine": common.machine_facts()})
+    return row
+
+
+def _start_worker(url: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, DATABASE_URL=url, LEADFLOW_LOG_LEVEL="WARNING")
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.worker_process", url, str(CONCURRENCY)],
+        cwd=common.ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _offer(
+    url: str,
+    count: int,
+    submit: Callable[[int], Any],
+    done: Callable[[psycopg.Connection[Any], list[Any]], list[Any]],
+) -> dict[str, Any]:
+    """Submit ``count`` items at RATE per second; a watcher notes when each one completes."""
+    submitted: dict[Any, float] = {}
+    finished: dict[Any, float] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                with lock:
+                    waiting = [k for k in submitted if k not in finished]
+                if waiting:
+                    seen = done(conn, waiting)
+                    now = time.perf_counter()
+                    with lock:
+                        for key in seen:
+                            finished[key] = now
+                time.sleep(POLL_S)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+
+    def one(i: int) -> None:
+        at = time.perf_counter()
+        key = submit(i)
+        with lock:
+            submitted[key] = at
+
+    # Open loop: submitters in threads, so a slow submit does not lower the offered rate.
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=SUBMITTERS) as executor:
+        for i in range(count):
+            delay = began + i / RATE - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            executor.submit(one, i)
+    offered_for = time.perf_counter() - began
+    deadline = time.perf_counter() + DRAIN_TIMEOUT_S
+    while time.perf_counter() < deadline:
+        with lock:
+            if len(finished) >= len(submitted):
+                break
+        time.sleep(0.05)
+    stop.set()
+    watcher.join()
+    latencies = [(finished[k] - submitted[k]) * 1000 for k in finished]
+    return {
+        "offered": count,
+        "offered_per_s": count / offered_for,
+        "completed": len(finished),
+        "p50_ms": common.percentile(latencies, 50),
+        "p99_ms": common.percentile(latencies, 99),
+        "max_ms": max(latencies, default=float("nan")),
+    }
+
+
+def _noop_deferrer(url: str) -> tuple[Callable[[int], Any], Any]:
+    pool = common.open_pool(url, size=SUBMITTERS)
+
+    def defer(_i: int) -> int:
+        with pool.connection() as conn:
+            return _defer_noop(conn)
+
+    return defer, pool
+
+
+def _defer_noop(conn: Any) -> int:
+    from bench.worker_process import NOOP_TASK
+
+    row = conn.execute(
+        """
+        SELECT unnest(procrastinate_defer_jobs_v1(
+            ARRAY[ROW('distribute_lead', %s, 0, NULL, NULL, '{}'::jsonb, NULL)]
+            ::procrastinate_job_to_defer_v1[]))
+        """,
+        (NOOP_TASK,),
+    ).fetchone()
+    conn.commit()
+    assert row is not None
+    return int(row["unnest"])
+
+
+def _finished_jobs(conn: psycopg.Connection[Any], ids: list[Any]) -> list[Any]:
+    rows = conn.execute(
+        "SELECT id FROM procrastinate_jobs WHERE id = ANY(%s) AND status IN ('succeeded', 'failed')",
+        (ids,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _approver(url: str, lead_ids: list[UUID]) -> tuple[Callable[[int], Any], Any]:
+    from leadflow.domain.model import Actor
+    from leadflow.services.leads import approve_lead
+
+    settings = common.bench_settings(url)
+    pool = common.open_pool(url, size=SUBMITTERS)
+    actor = Actor.admin("bench")
+
+    def approve(i: int) -> UUID:
+        approve_lead(pool, settings=settings, actor=actor, lead_id=lead_ids[i])
+        return lead_ids[i]
+
+    return approve, pool
+
+
+def _distributed_leads(conn: psycopg.Connection[Any], ids: list[Any]) -> list[Any]:
+    rows = conn.execute(
+        "SELECT id FROM leads WHERE id = ANY(%s) AND status = 'distributed'", (ids,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short run (seconds, not minutes)")
+    args = parser.parse_args(argv)
+    with common.server() as url:
+        print(common.table([run(url, quick=args.quick)]))
+
+
+if __name__ == "__main__":
+    main()
