@@ -65,7 +65,7 @@ def server() -> Iterator[str]:
 def url_for(server_url: str, dbname: str) -> str:
     params = conninfo.conninfo_to_dict(server_url)
     params["dbname"] = dbname
-    return conninfo.make_conninfo(**params)
+    return conninfo.make_conninfo(**params)  # type: ignore[arg-type]
 
 
 TEMPLATE = "bench_template"
@@ -119,7 +119,7 @@ def _ensure_template(server_url: str) -> None:
 
 def bench_settings(url: str, **overrides: Any) -> Settings:
     """Settings as a production process would have them, pointed at ``url``."""
-    return Settings(_env_file=None, database_url=url, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=None, database_url=url, **overrides)
 
 
 def open_pool(

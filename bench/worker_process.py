@@ -12,8 +12,8 @@ import sys
 
 from procrastinate import App
 
-from leadflow.settings import Settings
 from leadflow.db import jobs
+from leadflow.settings import Settings
 from leadflow.worker import runner, tasks
 
 NOOP_TASK = "bench_noop"
