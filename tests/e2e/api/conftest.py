@@ -34,7 +34,9 @@ def auto_distribute() -> bool:
 @pytest.fixture
 def api_settings(settings: Settings, auto_distribute: bool) -> Settings:
     """Test settings: intake rate limit off unless a test turns it on."""
-    return settings.model_copy(update={"intake_rate_limit": "0", "auto_distribute": auto_distribute})
+    return settings.model_copy(
+        update={"intake_rate_limit": "0", "auto_distribute": auto_distribute}
+    )
 
 
 def make_client(settings: Settings, db_url: str, *, address: str = "127.0.0.1") -> TestClient:
@@ -76,7 +78,9 @@ def admin_login(client: TestClient, email: str, password: str, secret: str) -> s
     first = client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert first.status_code == 200, first.text
     assert first.json()["mfa_required"] is True
-    second = client.post("/api/v1/auth/mfa", json={"mfa_token": first.json()["mfa_token"], "code": totp_code(secret)})
+    second = client.post(
+        "/api/v1/auth/mfa", json={"mfa_token": first.json()["mfa_token"], "code": totp_code(secret)}
+    )
     assert second.status_code == 200, second.text
     token: str = second.json()["access_token"]
     return token
@@ -85,7 +89,12 @@ def admin_login(client: TestClient, email: str, password: str, secret: str) -> s
 @pytest.fixture
 def admin(client: TestClient, pool: ConnectionPool[Connection]) -> Admin:
     email, password, secret = create_admin(pool)
-    return Admin(email=email, password=password, secret=secret, token=admin_login(client, email, password, secret))
+    return Admin(
+        email=email,
+        password=password,
+        secret=secret,
+        token=admin_login(client, email, password, secret),
+    )
 
 
 @dataclass
@@ -118,13 +127,20 @@ class Marketplace:
         assert response.status_code == expect, response.text
         return response.json()
 
-    def niche(self, slug: str = "movers", *, levels: list[tuple[str, int, int]], **extra: Any) -> dict[str, Any]:
+    def niche(
+        self, slug: str = "movers", *, levels: list[tuple[str, int, int]], **extra: Any
+    ) -> dict[str, Any]:
         """A niche with levels (name, max_recipients, price_cents) at positions 1, 2, ..."""
         niche = self.post("/admin/niches", {"slug": slug, "name": slug.title(), **extra})
         niche["levels"] = [
             self.post(
                 f"/admin/niches/{niche['id']}/levels",
-                {"name": name, "order_position": i, "max_recipients": n, "price_per_lead_cents": price},
+                {
+                    "name": name,
+                    "order_position": i,
+                    "max_recipients": n,
+                    "price_per_lead_cents": price,
+                },
             )
             for i, (name, n, price) in enumerate(levels, start=1)
         ]
@@ -132,7 +148,13 @@ class Marketplace:
         return niche
 
     def provider(
-        self, name: str, *, balance_cents: int = 0, levels: list[str] = (), password: str | None = None, **sub: Any
+        self,
+        name: str,
+        *,
+        balance_cents: int = 0,
+        levels: list[str] = (),
+        password: str | None = None,
+        **sub: Any,
     ) -> dict[str, Any]:
         """A provider with a deposit and subscriptions to the named level ids."""
         body: dict[str, Any] = {"name": name, "email": f"{name.lower()}-{next(_seq)}@example.com"}
@@ -140,22 +162,37 @@ class Marketplace:
             body["password"] = password
         provider = self.post("/admin/providers", body)
         if balance_cents:
-            self.post(f"/admin/providers/{provider['id']}/deposits", {"amount_cents": balance_cents})
+            self.post(
+                f"/admin/providers/{provider['id']}/deposits", {"amount_cents": balance_cents}
+            )
         provider["subscriptions"] = [
-            self.post("/admin/subscriptions", {"provider_id": provider["id"], "competition_level_id": lv, **sub})
+            self.post(
+                "/admin/subscriptions",
+                {"provider_id": provider["id"], "competition_level_id": lv, **sub},
+            )
             for lv in levels
         ]
         return provider
 
-    def provider_login(self, name: str, *, balance_cents: int = 0, levels: list[str] = ()) -> ProviderLogin:
+    def provider_login(
+        self, name: str, *, balance_cents: int = 0, levels: list[str] = ()
+    ) -> ProviderLogin:
         password = "provider-pass-1"
-        provider = self.provider(name, balance_cents=balance_cents, levels=levels, password=password)
-        response = self.client.post("/api/v1/auth/login", json={"email": provider["email"], "password": password})
+        provider = self.provider(
+            name, balance_cents=balance_cents, levels=levels, password=password
+        )
+        response = self.client.post(
+            "/api/v1/auth/login", json={"email": provider["email"], "password": password}
+        )
         assert response.status_code == 200, response.text
         assert response.json()["mfa_required"] is False
-        return ProviderLogin(provider["id"], provider["email"], password, response.json()["access_token"])
+        return ProviderLogin(
+            provider["id"], provider["email"], password, response.json()["access_token"]
+        )
 
-    def lead(self, niche: str = "movers", *, postal_code: str = "10001", **extra: Any) -> dict[str, Any]:
+    def lead(
+        self, niche: str = "movers", *, postal_code: str = "10001", **extra: Any
+    ) -> dict[str, Any]:
         body = {
             "niche": niche,
             "name": "Jane Doe",

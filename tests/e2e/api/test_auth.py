@@ -31,7 +31,9 @@ def _login(client: TestClient, email: str, password: str) -> tuple[int, dict[str
     return response.status_code, response.json()
 
 
-def test_admin_needs_password_then_totp(client: TestClient, pool: ConnectionPool[Connection]) -> None:
+def test_admin_needs_password_then_totp(
+    client: TestClient, pool: ConnectionPool[Connection]
+) -> None:
     email, password, secret = create_admin(pool)
     status, body = _login(client, email, password)
     assert status == 200
@@ -48,12 +50,20 @@ def test_admin_needs_password_then_totp(client: TestClient, pool: ConnectionPool
     assert again.status_code == 401
 
 
-def test_unknown_account_is_answered_like_a_wrong_password(client: TestClient, admin: Admin) -> None:
+def test_unknown_account_is_answered_like_a_wrong_password(
+    client: TestClient, admin: Admin
+) -> None:
     wrong = client.post(LOGIN, json={"email": admin.email, "password": "not the password"})
-    unknown = client.post(LOGIN, json={"email": "nobody@example.com", "password": "not the password"})
+    unknown = client.post(
+        LOGIN, json={"email": "nobody@example.com", "password": "not the password"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
-    assert wrong.headers["content-type"] == unknown.headers["content-type"] == "application/problem+json"
+    assert (
+        wrong.headers["content-type"]
+        == unknown.headers["content-type"]
+        == "application/problem+json"
+    )
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known", "unknown"])
@@ -67,14 +77,18 @@ def test_lockout_per_account_and_address(
     assert status == 429
     assert "too many" in str(body["detail"])
     # Locked out even with the right password, from this address...
-    assert _login(client, admin.email if known else email, admin.password if known else "x")[0] == 429
+    assert (
+        _login(client, admin.email if known else email, admin.password if known else "x")[0] == 429
+    )
     # ...but not from another address.
     with make_client(api_settings, db_url, address="10.1.2.3") as other:
         expected = 200 if known else 401
         assert _login(other, email, admin.password if known else "wrong-password")[0] == expected
 
 
-def test_lockout_per_address(client: TestClient, admin: Admin, api_settings: Settings, db_url: str) -> None:
+def test_lockout_per_address(
+    client: TestClient, admin: Admin, api_settings: Settings, db_url: str
+) -> None:
     for i in range(20):
         assert _login(client, f"user{i}@example.com", "wrong-password")[0] == 401
     assert _login(client, admin.email, admin.password)[0] == 429
@@ -82,7 +96,9 @@ def test_lockout_per_address(client: TestClient, admin: Admin, api_settings: Set
         assert _login(other, admin.email, admin.password)[0] == 200
 
 
-def test_forwarded_address_counts_behind_a_trusted_proxy(api_settings: Settings, db_url: str, admin: Admin) -> None:
+def test_forwarded_address_counts_behind_a_trusted_proxy(
+    api_settings: Settings, db_url: str, admin: Admin
+) -> None:
     settings = api_settings.model_copy(update={"trusted_proxies": ["127.0.0.1"]})
     with make_client(settings, db_url, address="127.0.0.1") as proxy:
 
@@ -97,18 +113,28 @@ def test_forwarded_address_counts_behind_a_trusted_proxy(api_settings: Settings,
         assert attempt("198.51.100.1, 203.0.113.8", admin.password) == 200
 
 
-def test_three_wrong_codes_kill_the_mfa_token(client: TestClient, pool: ConnectionPool[Connection]) -> None:
+def test_three_wrong_codes_kill_the_mfa_token(
+    client: TestClient, pool: ConnectionPool[Connection]
+) -> None:
     email, password, secret = create_admin(pool)
     mfa_token = _login(client, email, password)[1]["mfa_token"]
     for _ in range(3):
-        assert client.post(MFA, json={"mfa_token": mfa_token, "code": _wrong_code(secret)}).status_code == 401
-    assert client.post(MFA, json={"mfa_token": mfa_token, "code": totp_code(secret)}).status_code == 401
+        assert (
+            client.post(MFA, json={"mfa_token": mfa_token, "code": _wrong_code(secret)}).status_code
+            == 401
+        )
+    assert (
+        client.post(MFA, json={"mfa_token": mfa_token, "code": totp_code(secret)}).status_code
+        == 401
+    )
     # A fresh login works (3 MFA failures + 1 dead-token attempt are still under the 5 limit).
     fresh = _login(client, email, password)[1]["mfa_token"]
     assert client.post(MFA, json={"mfa_token": fresh, "code": totp_code(secret)}).status_code == 200
 
 
-def test_mfa_failures_count_as_failed_logins(client: TestClient, pool: ConnectionPool[Connection]) -> None:
+def test_mfa_failures_count_as_failed_logins(
+    client: TestClient, pool: ConnectionPool[Connection]
+) -> None:
     email, password, secret = create_admin(pool)
     mfa_token = _login(client, email, password)[1]["mfa_token"]
     for _ in range(3):
@@ -118,12 +144,17 @@ def test_mfa_failures_count_as_failed_logins(client: TestClient, pool: Connectio
     assert _login(client, email, password)[0] == 429
 
 
-def test_expired_mfa_token_is_refused(client: TestClient, pool: ConnectionPool[Connection], db_url: str) -> None:
+def test_expired_mfa_token_is_refused(
+    client: TestClient, pool: ConnectionPool[Connection], db_url: str
+) -> None:
     email, password, secret = create_admin(pool)
     mfa_token = _login(client, email, password)[1]["mfa_token"]
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE mfa_challenges SET expires_at = now() - interval '1 second'")
-    assert client.post(MFA, json={"mfa_token": mfa_token, "code": totp_code(secret)}).status_code == 401
+    assert (
+        client.post(MFA, json={"mfa_token": mfa_token, "code": totp_code(secret)}).status_code
+        == 401
+    )
 
 
 def test_totp_code_is_accepted_once(client: TestClient, pool: ConnectionPool[Connection]) -> None:
@@ -134,7 +165,10 @@ def test_totp_code_is_accepted_once(client: TestClient, pool: ConnectionPool[Con
     second = _login(client, email, password)[1]["mfa_token"]
     assert client.post(MFA, json={"mfa_token": second, "code": code}).status_code == 401
     # An older step than the last accepted one is a replay too.
-    assert client.post(MFA, json={"mfa_token": second, "code": totp_code(secret, -1)}).status_code == 401
+    assert (
+        client.post(MFA, json={"mfa_token": second, "code": totp_code(secret, -1)}).status_code
+        == 401
+    )
 
 
 def test_logout_revokes_the_token(client: TestClient, admin: Admin) -> None:
@@ -150,7 +184,9 @@ def test_expired_access_token_is_refused(client: TestClient, admin: Admin, db_ur
     assert client.get(ADMIN_ROUTE, headers=admin.headers).status_code == 401
 
 
-def test_token_lifetime_follows_settings(api_settings: Settings, db_url: str, pool: ConnectionPool[Connection]) -> None:
+def test_token_lifetime_follows_settings(
+    api_settings: Settings, db_url: str, pool: ConnectionPool[Connection]
+) -> None:
     settings = api_settings.model_copy(update={"token_ttl": 120})
     email, password, secret = create_admin(pool)
     with make_client(settings, db_url) as c:
@@ -164,7 +200,9 @@ def test_suspension_revokes_provider_tokens_and_refuses_login(market: Marketplac
     provider = market.provider_login("Acme")
     assert market.client.get("/api/v1/provider/me", headers=provider.headers).status_code == 200
     market.client.patch(
-        f"/api/v1/admin/providers/{provider.id}", json={"status": "suspended"}, headers=market.admin.headers
+        f"/api/v1/admin/providers/{provider.id}",
+        json={"status": "suspended"},
+        headers=market.admin.headers,
     ).raise_for_status()
     assert market.client.get("/api/v1/provider/me", headers=provider.headers).status_code == 401
     assert _login(market.client, provider.email, provider.password)[0] == 403
@@ -172,7 +210,9 @@ def test_suspension_revokes_provider_tokens_and_refuses_login(market: Marketplac
     assert _login(market.client, provider.email, "wrong-password")[0] == 401
 
 
-def test_admin_create_gives_a_working_totp_secret(client: TestClient, pool: ConnectionPool[Connection]) -> None:
+def test_admin_create_gives_a_working_totp_secret(
+    client: TestClient, pool: ConnectionPool[Connection]
+) -> None:
     email, password, secret = create_admin(pool)
     assert len(pyotp.TOTP(secret).now()) == 6
     assert _login(client, email.upper(), password)[1]["mfa_required"] is True

@@ -123,7 +123,9 @@ def _manual_trigger(market: Marketplace) -> None:
     market.provider("Acme", balance_cents=10_000, levels=[niche["levels"][0]["id"]])
     lead_id, job_id = market.approved_lead()
     assert job_id is None
-    assert market.get(f"/admin/leads/{lead_id}/distribution-status")["last_attempt_status"] == "none"
+    assert (
+        market.get(f"/admin/leads/{lead_id}/distribution-status")["last_attempt_status"] == "none"
+    )
     queued = market.post(f"/admin/leads/{lead_id}/distribute", {}, expect=202)
     assert queued["status"] == "queued"
     assert queued["lead_id"] == lead_id
@@ -161,7 +163,12 @@ def test_7_status_endpoint_reflects_outcomes(market: Marketplace) -> None:
 
 def test_8_zero_eligible_providers(market: Marketplace) -> None:
     niche = market.niche(levels=[("Gold", 1, 4900)])
-    market.provider("Elsewhere", balance_cents=100_000, levels=[niche["levels"][0]["id"]], postal_codes=["99999"])
+    market.provider(
+        "Elsewhere",
+        balance_cents=100_000,
+        levels=[niche["levels"][0]["id"]],
+        postal_codes=["99999"],
+    )
     lead_id, _ = market.approved_lead(postal_code="10001")
     status = market.wait_settled(lead_id)
     assert status["last_attempt_status"] == "no_eligible"
@@ -187,7 +194,9 @@ def _distributed_twice(market: Marketplace) -> None:
     acme = market.provider("Acme", balance_cents=100_000, levels=[niche["levels"][0]["id"]])
     lead_id, _ = market.approved_lead()
     first = market.post(f"/admin/leads/{lead_id}/distribute", {}, expect=202)
-    again = market.client.post(f"/api/v1/admin/leads/{lead_id}/distribute", headers=market.admin.headers)
+    again = market.client.post(
+        f"/api/v1/admin/leads/{lead_id}/distribute", headers=market.admin.headers
+    )
     # Still queued: the same job; already done: 409. Never a second sale.
     assert again.status_code in (202, 409)
     if again.status_code == 202:

@@ -45,7 +45,10 @@ def test_metrics_token_is_required_when_configured(api_settings: Settings, db_ur
 
 
 def test_request_id_is_echoed_or_made(client: TestClient) -> None:
-    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
     assert len(client.get("/healthz").headers["x-request-id"]) == 32
 
 

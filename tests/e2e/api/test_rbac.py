@@ -40,9 +40,15 @@ Request = Callable[[World], tuple[str, dict[str, Any] | None]]
 
 # (method, route) -> (build the valid request, the admin's expected status)
 ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
-    ("POST", "/api/v1/admin/niches"): (lambda w: ("/api/v1/admin/niches", {"slug": "new-niche", "name": "New"}), 201),
+    ("POST", "/api/v1/admin/niches"): (
+        lambda w: ("/api/v1/admin/niches", {"slug": "new-niche", "name": "New"}),
+        201,
+    ),
     ("GET", "/api/v1/admin/niches"): (lambda w: ("/api/v1/admin/niches", None), 200),
-    ("GET", "/api/v1/admin/niches/{niche_id}"): (lambda w: (f"/api/v1/admin/niches/{w.niche}", None), 200),
+    ("GET", "/api/v1/admin/niches/{niche_id}"): (
+        lambda w: (f"/api/v1/admin/niches/{w.niche}", None),
+        200,
+    ),
     ("PATCH", "/api/v1/admin/niches/{niche_id}"): (
         lambda w: (f"/api/v1/admin/niches/{w.niche}", {"name": "Renamed"}),
         200,
@@ -63,7 +69,10 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
         201,
     ),
     ("GET", "/api/v1/admin/providers"): (lambda w: ("/api/v1/admin/providers", None), 200),
-    ("GET", "/api/v1/admin/providers/{provider_id}"): (lambda w: (f"/api/v1/admin/providers/{w.provider}", None), 200),
+    ("GET", "/api/v1/admin/providers/{provider_id}"): (
+        lambda w: (f"/api/v1/admin/providers/{w.provider}", None),
+        200,
+    ),
     ("PATCH", "/api/v1/admin/providers/{provider_id}"): (
         lambda w: (f"/api/v1/admin/providers/{w.provider}", {"name": "Acme Two"}),
         200,
@@ -77,7 +86,10 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
         200,
     ),
     ("POST", "/api/v1/admin/subscriptions"): (
-        lambda w: ("/api/v1/admin/subscriptions", {"provider_id": w.provider, "competition_level_id": w.other_level}),
+        lambda w: (
+            "/api/v1/admin/subscriptions",
+            {"provider_id": w.provider, "competition_level_id": w.other_level},
+        ),
         201,
     ),
     ("GET", "/api/v1/admin/subscriptions/{subscription_id}"): (
@@ -89,7 +101,10 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
         200,
     ),
     ("GET", "/api/v1/admin/leads"): (lambda w: ("/api/v1/admin/leads", None), 200),
-    ("GET", "/api/v1/admin/leads/{lead_id}"): (lambda w: (f"/api/v1/admin/leads/{w.pending_lead}", None), 200),
+    ("GET", "/api/v1/admin/leads/{lead_id}"): (
+        lambda w: (f"/api/v1/admin/leads/{w.pending_lead}", None),
+        200,
+    ),
     ("POST", "/api/v1/admin/leads/{lead_id}/approve"): (
         lambda w: (f"/api/v1/admin/leads/{w.pending_lead}/approve", None),
         200,
@@ -115,7 +130,10 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
         200,
     ),
     ("GET", "/api/v1/admin/jobs"): (lambda w: ("/api/v1/admin/jobs", None), 200),
-    ("POST", "/api/v1/admin/jobs/{job_id}/retry"): (lambda w: (f"/api/v1/admin/jobs/{w.failed_job}/retry", None), 200),
+    ("POST", "/api/v1/admin/jobs/{job_id}/retry"): (
+        lambda w: (f"/api/v1/admin/jobs/{w.failed_job}/retry", None),
+        200,
+    ),
     ("GET", "/api/v1/admin/audit-log"): (lambda w: ("/api/v1/admin/audit-log", None), 200),
 }
 
@@ -146,7 +164,10 @@ def _route_table() -> list[tuple[str, str]]:
     """Every (method, path) the app serves, read from the app itself (no database needed)."""
     spec = create_app(Settings(_env_file=None), "postgresql://unused").openapi()  # type: ignore[call-arg]
     return sorted(
-        (method.upper(), path) for path, ops in spec["paths"].items() for method in ops if method != "parameters"
+        (method.upper(), path)
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if method != "parameters"
     )
 
 
@@ -180,7 +201,9 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
             "UPDATE procrastinate_jobs SET status = 'succeeded' WHERE args->>'lead_id' = ANY(%s)",
             ([distributed, approved],),
         )
-        conn.execute("UPDATE procrastinate_jobs SET status = 'failed', attempts = 6 WHERE id = %s", (job,))
+        conn.execute(
+            "UPDATE procrastinate_jobs SET status = 'failed', attempts = 6 WHERE id = %s", (job,)
+        )
     assignment = market.get(f"/admin/leads/{distributed}/assignments")["items"][0]["assignment_id"]
     assert job is not None
     return World(
@@ -198,7 +221,13 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
     )
 
 
-def _call(market: Marketplace, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> Any:
+def _call(
+    market: Marketplace,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    headers: dict[str, str],
+) -> Any:
     return market.client.request(method, path, json=body, headers=headers)
 
 
@@ -217,7 +246,9 @@ def test_admin_routes(market: Marketplace, world: World) -> None:
         want = {"anonymous": 401, "forged": 401, "provider": 403, "admin": expected}
         for who, response in seen.items():
             if response.status_code != want[who]:
-                failures.append(f"{method} {route} as {who}: {response.status_code} {response.text[:200]}")
+                failures.append(
+                    f"{method} {route} as {who}: {response.status_code} {response.text[:200]}"
+                )
         for who in ("anonymous", "forged", "provider"):
             if seen[who].headers.get("content-type") != "application/problem+json":
                 failures.append(f"{method} {route} as {who}: not problem+json")
@@ -235,15 +266,26 @@ def test_provider_routes(market: Marketplace, world: World) -> None:
         ):
             response = _call(market, method, path, body, headers)
             if response.status_code != expected:
-                failures.append(f"{method} {route} as {who}: {response.status_code} {response.text[:200]}")
+                failures.append(
+                    f"{method} {route} as {who}: {response.status_code} {response.text[:200]}"
+                )
     assert failures == []
 
 
-def test_provider_cannot_read_another_providers_assignment(market: Marketplace, world: World) -> None:
+def test_provider_cannot_read_another_providers_assignment(
+    market: Marketplace, world: World
+) -> None:
     other = market.provider_login("Other", balance_cents=0)
-    mine = market.client.get(f"/api/v1/provider/assignments/{world.assignment}", headers=world.provider_login.headers)
+    mine = market.client.get(
+        f"/api/v1/provider/assignments/{world.assignment}", headers=world.provider_login.headers
+    )
     assert mine.status_code == 200
     assert mine.json()["email"] == "jane@example.com"
-    theirs = market.client.get(f"/api/v1/provider/assignments/{world.assignment}", headers=other.headers)
+    theirs = market.client.get(
+        f"/api/v1/provider/assignments/{world.assignment}", headers=other.headers
+    )
     assert theirs.status_code == 404
-    assert market.client.get("/api/v1/provider/assignments", headers=other.headers).json()["total"] == 0
+    assert (
+        market.client.get("/api/v1/provider/assignments", headers=other.headers).json()["total"]
+        == 0
+    )

@@ -1,0 +1,493 @@
+"""Malformed requests get a 4xx problem+json, never a 500, and change nothing stored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from leadflow.db.schema import metadata
+from tests.e2e.api.conftest import Marketplace
+
+GOOD_LEAD = {
+    "niche": "movers",
+    "name": "Jane Doe",
+    "email": "jane@example.com",
+    "phone": "+1 212 555 0100",
+    "postal_code": "10001",
+}
+MEGABYTE = "x" * (1024 * 1024)
+ZERO = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass
+class Ids:
+    niche: str
+    level: str
+    provider: str
+    subscription: str
+    lead: str
+    distributed: str
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: Callable[[Ids], str]
+    body: Any = None
+    status: int = 422
+    raw: bytes | None = None
+    admin: bool = True
+
+
+def lead(**changes: Any) -> dict[str, Any]:
+    body = {**GOOD_LEAD, **changes}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+CASES = [
+    # Public intake.
+    Case("lead: empty body", "POST", lambda i: "/api/v1/leads", {}, admin=False),
+    Case("lead: missing email", "POST", lambda i: "/api/v1/leads", lead(email=None), admin=False),
+    Case("lead: name is a number", "POST", lambda i: "/api/v1/leads", lead(name=123), admin=False),
+    Case(
+        "lead: attributes is a list",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(attributes=[1]),
+        admin=False,
+    ),
+    Case(
+        "lead: 1 MB name", "POST", lambda i: "/api/v1/leads", lead(name=MEGABYTE), 413, admin=False
+    ),
+    Case(
+        "lead: 1,001-character name",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(name="x" * 1001),
+        admin=False,
+    ),
+    Case(
+        "lead: NUL in name",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(name="Jane\x00Doe"),
+        admin=False,
+    ),
+    Case(
+        "lead: NUL in attributes",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(attributes={"a": "b\x00"}),
+        admin=False,
+    ),
+    Case(
+        "lead: attributes over 16 KiB",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(attributes={f"k{n}": "v" * 900 for n in range(20)}),
+        admin=False,
+    ),
+    Case(
+        "lead: bad e-mail",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(email="not-an-email"),
+        admin=False,
+    ),
+    Case("lead: bad phone", "POST", lambda i: "/api/v1/leads", lead(phone="call me"), admin=False),
+    Case(
+        "lead: bad postal code",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(postal_code="!!"),
+        admin=False,
+    ),
+    Case(
+        "lead: unknown niche",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(niche="no-such-niche"),
+        admin=False,
+    ),
+    Case(
+        "lead: inactive niche", "POST", lambda i: "/api/v1/leads", lead(niche="closed"), admin=False
+    ),
+    Case("lead: unknown field", "POST", lambda i: "/api/v1/leads", lead(price=1), admin=False),
+    Case("lead: not JSON", "POST", lambda i: "/api/v1/leads", raw=b"{not json", admin=False),
+    Case(
+        "lead: lone surrogate",
+        "POST",
+        lambda i: "/api/v1/leads",
+        raw=json.dumps(lead(name="x")).replace('"x"', '"\\ud800"').encode(),
+        admin=False,
+    ),
+    Case(
+        "confirm: unknown token",
+        "POST",
+        lambda i: "/api/v1/leads/confirm",
+        {"token": "nope"},
+        404,
+        admin=False,
+    ),
+    Case(
+        "login: password is a number",
+        "POST",
+        lambda i: "/api/v1/auth/login",
+        {"email": "a@b.co", "password": 1},
+    ),
+    Case("mfa: missing code", "POST", lambda i: "/api/v1/auth/mfa", {"mfa_token": "x"}),
+    # Catalog.
+    Case(
+        "niche: uppercase slug",
+        "POST",
+        lambda i: "/api/v1/admin/niches",
+        {"slug": "Movers!", "name": "M"},
+    ),
+    Case(
+        "niche: duplicate slug",
+        "POST",
+        lambda i: "/api/v1/admin/niches",
+        {"slug": "movers", "name": "M"},
+        409,
+    ),
+    Case(
+        "niche: bad mode",
+        "PATCH",
+        lambda i: f"/api/v1/admin/niches/{i.niche}",
+        {"distribution_mode": "random"},
+    ),
+    Case("niche: null name", "PATCH", lambda i: f"/api/v1/admin/niches/{i.niche}", {"name": None}),
+    Case("niche: malformed id", "GET", lambda i: "/api/v1/admin/niches/not-a-uuid", status=404),
+    Case("niche: unknown id", "GET", lambda i: f"/api/v1/admin/niches/{ZERO}", status=404),
+    Case(
+        "level: max_recipients 0",
+        "POST",
+        lambda i: f"/api/v1/admin/niches/{i.niche}/levels",
+        {"name": "L", "order_position": 5, "max_recipients": 0, "price_per_lead_cents": 1},
+    ),
+    Case(
+        "level: negative price",
+        "POST",
+        lambda i: f"/api/v1/admin/niches/{i.niche}/levels",
+        {"name": "L", "order_position": 5, "max_recipients": 1, "price_per_lead_cents": -1},
+    ),
+    Case(
+        "level: huge order position",
+        "POST",
+        lambda i: f"/api/v1/admin/niches/{i.niche}/levels",
+        {"name": "L", "order_position": 10**12, "max_recipients": 1, "price_per_lead_cents": 1},
+    ),
+    Case(
+        "level: duplicate order position",
+        "POST",
+        lambda i: f"/api/v1/admin/niches/{i.niche}/levels",
+        {"name": "L", "order_position": 1, "max_recipients": 1, "price_per_lead_cents": 1},
+        409,
+    ),
+    Case(
+        "level: unknown niche",
+        "POST",
+        lambda i: f"/api/v1/admin/niches/{ZERO}/levels",
+        {"name": "L", "order_position": 5, "max_recipients": 1, "price_per_lead_cents": 1},
+        404,
+    ),
+    Case(
+        "level: patch max_recipients 0",
+        "PATCH",
+        lambda i: f"/api/v1/admin/levels/{i.level}",
+        {"max_recipients": 0},
+    ),
+    Case(
+        "provider: bad e-mail",
+        "POST",
+        lambda i: "/api/v1/admin/providers",
+        {"name": "P", "email": "nope"},
+    ),
+    Case(
+        "provider: short password",
+        "POST",
+        lambda i: "/api/v1/admin/providers",
+        {"name": "P", "email": "p@x.io", "password": "1"},
+    ),
+    Case(
+        "provider: bad status",
+        "PATCH",
+        lambda i: f"/api/v1/admin/providers/{i.provider}",
+        {"status": "gone"},
+    ),
+    Case("provider: list bad status", "GET", lambda i: "/api/v1/admin/providers?status=gone"),
+    Case(
+        "deposit: negative",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/deposits",
+        {"amount_cents": -5},
+    ),
+    Case(
+        "deposit: zero",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/deposits",
+        {"amount_cents": 0},
+    ),
+    Case(
+        "deposit: over the maximum",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/deposits",
+        {"amount_cents": 100_000_000_001},
+    ),
+    Case(
+        "deposit: string amount",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/deposits",
+        {"amount_cents": "100"},
+    ),
+    Case(
+        "deposit: fractional",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/deposits",
+        {"amount_cents": 1.5},
+    ),
+    Case(
+        "deposit: same key, other amount",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/deposits",
+        {"amount_cents": 999, "idempotency_key": "k1"},
+        409,
+    ),
+    Case(
+        "deposit: unknown provider",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{ZERO}/deposits",
+        {"amount_cents": 5},
+        404,
+    ),
+    Case(
+        "subscription: malformed filter",
+        "POST",
+        lambda i: "/api/v1/admin/subscriptions",
+        lambda i: {
+            "provider_id": i.provider,
+            "competition_level_id": i.level,
+            "filters": [{"field": "a", "op": "like", "value": 1}],
+        },
+    ),
+    Case(
+        "subscription: duplicate",
+        "POST",
+        lambda i: "/api/v1/admin/subscriptions",
+        lambda i: {"provider_id": i.provider, "competition_level_id": i.level},
+        409,
+    ),
+    Case(
+        "subscription: unknown provider",
+        "POST",
+        lambda i: "/api/v1/admin/subscriptions",
+        lambda i: {"provider_id": ZERO, "competition_level_id": i.level},
+        404,
+    ),
+    Case(
+        "subscription: cap 0",
+        "POST",
+        lambda i: "/api/v1/admin/subscriptions",
+        lambda i: {"provider_id": i.provider, "competition_level_id": i.level, "daily_cap": 0},
+    ),
+    Case(
+        "subscription: bad status",
+        "PATCH",
+        lambda i: f"/api/v1/admin/subscriptions/{i.subscription}",
+        {"status": "x"},
+    ),
+    Case(
+        "subscription: gte needs a number",
+        "PATCH",
+        lambda i: f"/api/v1/admin/subscriptions/{i.subscription}",
+        {"filters": [{"field": "rooms", "op": "gte", "value": "two"}]},
+    ),
+    # Leads, distribution, jobs, audit.
+    Case("leads: limit over 200", "GET", lambda i: "/api/v1/admin/leads?limit=201"),
+    Case("leads: page 0", "GET", lambda i: "/api/v1/admin/leads?page=0"),
+    Case("leads: unknown status", "GET", lambda i: "/api/v1/admin/leads?status=lost"),
+    Case("leads: malformed niche id", "GET", lambda i: "/api/v1/admin/leads?niche_id=nope"),
+    Case("lead: malformed id", "GET", lambda i: "/api/v1/admin/leads/123", status=404),
+    Case("approve: malformed id", "POST", lambda i: "/api/v1/admin/leads/123/approve", status=404),
+    Case(
+        "approve: unknown lead", "POST", lambda i: f"/api/v1/admin/leads/{ZERO}/approve", status=404
+    ),
+    Case(
+        "approve: distributed lead",
+        "POST",
+        lambda i: f"/api/v1/admin/leads/{i.distributed}/approve",
+        status=409,
+    ),
+    Case(
+        "reject: empty reason",
+        "POST",
+        lambda i: f"/api/v1/admin/leads/{i.lead}/reject",
+        {"reason": ""},
+    ),
+    Case(
+        "reject: distributed lead",
+        "POST",
+        lambda i: f"/api/v1/admin/leads/{i.distributed}/reject",
+        {"reason": "x"},
+        409,
+    ),
+    Case(
+        "distribute: not approved",
+        "POST",
+        lambda i: f"/api/v1/admin/leads/{i.lead}/distribute",
+        status=400,
+    ),
+    Case(
+        "distribute: distributed",
+        "POST",
+        lambda i: f"/api/v1/admin/leads/{i.distributed}/distribute",
+        status=409,
+    ),
+    Case(
+        "preview: distributed",
+        "POST",
+        lambda i: f"/api/v1/admin/leads/{i.distributed}/distribution-preview",
+        status=409,
+    ),
+    Case(
+        "preview: malformed id",
+        "POST",
+        lambda i: "/api/v1/admin/leads/x/distribution-preview",
+        status=404,
+    ),
+    Case(
+        "status: unknown lead",
+        "GET",
+        lambda i: f"/api/v1/admin/leads/{ZERO}/distribution-status",
+        status=404,
+    ),
+    Case(
+        "assignments: unknown lead",
+        "GET",
+        lambda i: f"/api/v1/admin/leads/{ZERO}/assignments",
+        status=404,
+    ),
+    Case("jobs: unknown status", "GET", lambda i: "/api/v1/admin/jobs?status=lost"),
+    Case("retry: malformed job id", "POST", lambda i: "/api/v1/admin/jobs/abc/retry", status=404),
+    Case("retry: unknown job", "POST", lambda i: "/api/v1/admin/jobs/999999/retry", status=404),
+    Case("audit: NUL in filter", "GET", lambda i: "/api/v1/admin/audit-log?action=a%00b"),
+    Case("unknown route", "GET", lambda i: "/api/v1/nothing-here", status=404),
+]
+
+
+def _snapshot(db_url: str) -> dict[str, str]:
+    """A digest of every table's rows."""
+    digests = {}
+    with psycopg.connect(db_url) as conn:
+        for table in sorted(metadata.tables):
+            query = sql.SQL(
+                "SELECT md5(COALESCE(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {} t"
+            ).format(sql.Identifier(table))
+            row = conn.execute(query).fetchone()
+            assert row is not None
+            digests[table] = row[0]
+    return digests
+
+
+@pytest.fixture
+def ids(market: Marketplace, db_url: str) -> Iterator[Ids]:
+    from uuid import UUID
+
+    from leadflow.db.connection import create_pool
+    from leadflow.domain.model import Actor
+    from leadflow.services.distribution import distribute_lead
+    from leadflow.settings import Settings
+
+    niche = market.niche(levels=[("Gold", 1, 100)])
+    market.niche("closed", levels=[("Gold", 1, 100)], is_active=False)
+    provider = market.provider("Acme", balance_cents=10_000, levels=[niche["levels"][0]["id"]])
+    market.post(
+        f"/admin/providers/{provider['id']}/deposits",
+        {"amount_cents": 100, "idempotency_key": "k1"},
+    )
+    distributed, _ = market.approved_lead()
+    pool = create_pool(db_url, Settings(_env_file=None), max_size=1)  # type: ignore[call-arg]
+    try:
+        distribute_lead(pool, lead_id=UUID(distributed), triggered_by=Actor.system())
+    finally:
+        pool.close()
+    yield Ids(
+        niche=niche["id"],
+        level=niche["levels"][0]["id"],
+        provider=provider["id"],
+        subscription=provider["subscriptions"][0]["id"],
+        lead=market.lead()["id"],
+        distributed=distributed,
+    )
+
+
+def test_bad_requests_get_a_problem_and_change_nothing(
+    market: Marketplace, ids: Ids, db_url: str
+) -> None:
+    before = _snapshot(db_url)
+    failures = []
+    for case in CASES:
+        headers = dict(market.admin.headers) if case.admin else {}
+        if case.raw is not None:
+            headers["content-type"] = "application/json"
+            response = market.client.request(
+                case.method, case.path(ids), content=case.raw, headers=headers
+            )
+        else:
+            body = case.body(ids) if callable(case.body) else case.body
+            response = market.client.request(
+                case.method, case.path(ids), json=body, headers=headers
+            )
+        if response.status_code != case.status:
+            failures.append(
+                f"{case.name}: {response.status_code} (want {case.status}) {response.text[:200]}"
+            )
+        elif response.headers.get("content-type") != "application/problem+json":
+            failures.append(f"{case.name}: content-type {response.headers.get('content-type')}")
+        else:
+            problem = response.json()
+            if (
+                set(problem) < {"type", "title", "status", "detail"}
+                or problem["status"] != case.status
+            ):
+                failures.append(f"{case.name}: not a problem document: {problem}")
+        after = _snapshot(db_url)
+        if after != before:
+            changed = sorted(t for t in after if after[t] != before[t])
+            failures.append(f"{case.name}: changed {changed}")
+            before = after
+    assert failures == []
+
+
+def test_chunked_body_over_the_limit_is_413(market: Marketplace) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"niche": "movers", "name": "'
+        for _ in range(100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = market.client.post(
+        "/api/v1/leads", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_injection_like_text_is_stored_and_returned_verbatim(market: Marketplace) -> None:
+    market.niche(levels=[("Gold", 1, 100)])
+    nasty = "Robert'); DROP TABLE leads;-- \" OR 1=1 /* ü 😀"
+    created = market.lead(name=nasty, attributes={"note": nasty, nasty: [nasty]})
+    stored = market.get(f"/admin/leads/{created['id']}")
+    assert stored["name"] == nasty
+    assert stored["attributes"] == {"note": nasty, nasty: [nasty]}
+    found = market.get("/admin/audit-log", action="'; DELETE FROM audit_log;--")
+    assert found["total"] == 0
+    provider = market.post("/admin/providers", {"name": nasty, "email": "x@example.com"})
+    assert market.get(f"/admin/providers/{provider['id']}")["name"] == nasty
