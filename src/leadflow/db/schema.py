@@ -34,7 +34,9 @@ TZ = TIMESTAMP(timezone=True)
 
 
 def _id() -> Column[object]:
-    return Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
+    return Column(
+        "id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
 
 
 def _created_at() -> Column[object]:
@@ -45,8 +47,12 @@ def _updated_at() -> Column[object]:
     return Column("updated_at", TZ, nullable=False, server_default=text("now()"))
 
 
-def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str | None = None) -> Column[object]:
-    return Column(name, UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable)
+def _fk(
+    name: str, target: str, *, nullable: bool = False, ondelete: str | None = None
+) -> Column[object]:
+    return Column(
+        name, UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable
+    )
 
 
 niches = Table(
@@ -177,7 +183,12 @@ distribution_runs = Table(
     Column("job_id", BigInteger, nullable=True),
     Column("status", Text, nullable=False),
     Column("start_level_order_position", Integer, nullable=True),
-    Column("traversal_order", ARRAY(UUID(as_uuid=True)), nullable=False, server_default=text("'{}'::uuid[]")),
+    Column(
+        "traversal_order",
+        ARRAY(UUID(as_uuid=True)),
+        nullable=False,
+        server_default=text("'{}'::uuid[]"),
+    ),
     Column("assignments_created", Integer, nullable=False, server_default=text("0")),
     Column("skipped", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("skipped_total", Integer, nullable=False, server_default=text("0")),
@@ -190,7 +201,11 @@ distribution_runs = Table(
         name="status",
     ),
 )
-Index("ix_distribution_runs_lead_id_started_at", distribution_runs.c.lead_id, distribution_runs.c.started_at)
+Index(
+    "ix_distribution_runs_lead_id_started_at",
+    distribution_runs.c.lead_id,
+    distribution_runs.c.started_at,
+)
 # Invariant 3, enforced by the database: at most one run with sales per lead.
 Index(
     "uq_distribution_runs_lead_id_sold",
@@ -216,8 +231,16 @@ lead_assignments = Table(
     CheckConstraint("price_charged_cents >= 0", name="price_not_negative"),
 )
 # Caps count a subscription's assignments in the current UTC day / month from this index.
-Index("ix_lead_assignments_subscription_id_assigned_at", lead_assignments.c.subscription_id, lead_assignments.c.assigned_at)
-Index("ix_lead_assignments_provider_id_assigned_at", lead_assignments.c.provider_id, lead_assignments.c.assigned_at)
+Index(
+    "ix_lead_assignments_subscription_id_assigned_at",
+    lead_assignments.c.subscription_id,
+    lead_assignments.c.assigned_at,
+)
+Index(
+    "ix_lead_assignments_provider_id_assigned_at",
+    lead_assignments.c.provider_id,
+    lead_assignments.c.assigned_at,
+)
 
 ledger_entries = Table(
     "ledger_entries",
@@ -243,7 +266,11 @@ ledger_entries = Table(
         name="charge_has_assignment",
     ),
 )
-Index("ix_ledger_entries_provider_id_created_at", ledger_entries.c.provider_id, ledger_entries.c.created_at)
+Index(
+    "ix_ledger_entries_provider_id_created_at",
+    ledger_entries.c.provider_id,
+    ledger_entries.c.created_at,
+)
 # Invariant 2, enforced by the database: one charge per assignment.
 Index(
     "uq_ledger_entries_assignment_id_charge",
@@ -264,7 +291,12 @@ audit_log = Table(
     Column("entity_id", Text, nullable=True),
     Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
 )
-Index("ix_audit_log_entity_type_entity_id_at", audit_log.c.entity_type, audit_log.c.entity_id, audit_log.c.at)
+Index(
+    "ix_audit_log_entity_type_entity_id_at",
+    audit_log.c.entity_type,
+    audit_log.c.entity_id,
+    audit_log.c.at,
+)
 Index("ix_audit_log_action_at", audit_log.c.action, audit_log.c.at)
 Index("ix_audit_log_at", audit_log.c.at)
 
@@ -293,7 +325,12 @@ Index(
     email_outbox.c.next_attempt_at,
     postgresql_where=text("status = 'pending'"),
 )
-Index("ix_email_outbox_to_address_template_created_at", email_outbox.c.to_address, email_outbox.c.template, email_outbox.c.created_at)
+Index(
+    "ix_email_outbox_to_address_template_created_at",
+    email_outbox.c.to_address,
+    email_outbox.c.template,
+    email_outbox.c.created_at,
+)
 
 users = Table(
     "users",
@@ -310,7 +347,9 @@ users = Table(
     _created_at(),
     _updated_at(),
     CheckConstraint("role IN ('admin', 'provider')", name="role"),
-    CheckConstraint("role <> 'provider' OR provider_id IS NOT NULL", name="provider_user_has_provider"),
+    CheckConstraint(
+        "role <> 'provider' OR provider_id IS NOT NULL", name="provider_user_has_provider"
+    ),
 )
 Index("uq_users_email_lower", func.lower(users.c.email), unique=True)
 

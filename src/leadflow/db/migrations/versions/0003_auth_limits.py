@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("expires_at", TZ, nullable=False),
         sa.Column("failed_attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("used_at", TZ, nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_mfa_challenges_user_id_users")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_mfa_challenges_user_id_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mfa_challenges")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_mfa_challenges_token_hash")),
     )
@@ -43,7 +45,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     op.create_index(
-        "ix_login_failures_client_address_at", "login_failures", ["client_address", "at"], unique=False
+        "ix_login_failures_client_address_at",
+        "login_failures",
+        ["client_address", "at"],
+        unique=False,
     )
     op.create_index(
         "ix_login_failures_account_client_address_at",
