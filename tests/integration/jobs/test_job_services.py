@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from leadflow.db.connection import transaction
+from leadflow.db.connection import connect, transaction
 from leadflow.domain.errors import (
     InvalidInput,
     InvalidState,
@@ -18,6 +19,7 @@ from leadflow.domain.errors import (
 )
 from leadflow.services import jobs
 from leadflow.services.pages import PageRequest
+from leadflow.settings import Settings
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
 
@@ -187,3 +189,18 @@ def test_queue_depth_gauge(pool: Any) -> None:
     assert gauge.labels(queue="distribute_lead", status="queued")._value.get() == 1
     assert gauge.labels(queue="distribute_lead", status="failed")._value.get() == 1
     assert gauge.labels(queue="email", status="queued")._value.get() == 0
+
+
+def test_a_released_niche_lock_wakes_the_workers(
+    pool: Any, db_url: str, settings: Settings
+) -> None:
+    market = factories.market(pool)
+    _, first = queued_lead(pool, market.niche_id)
+    _, second = queued_lead(pool, market.niche_id)
+    with connect(db_url, settings, autocommit=True) as listener:
+        listener.execute("LISTEN procrastinate_any_queue_v1")
+        set_job(pool, first, "doing")
+        set_job(pool, first, "succeeded", attempts=1)
+        set_job(pool, second, "succeeded", attempts=1)  # todo -> succeeded: no lock was held
+        payloads = [json.loads(n.payload) for n in listener.notifies(timeout=1, stop_after=2)]
+    assert payloads == [{"type": "job_inserted", "job_id": first}]
