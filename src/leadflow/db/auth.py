@@ -234,3 +234,25 @@ def revoke_provider_sessions(conn: Connection, provider_id: UUID) -> int:
         (provider_id,),
     ).fetchall()
     return len(rows)
+
+
+def set_credentials(
+    conn: Connection, *, email: str, password_hash: str, mfa_secret: str
+) -> UUID | None:
+    """Replace an admin's password and TOTP secret; returns the user id (None if no such admin)."""
+    row = conn.execute(
+        """
+        UPDATE users SET password_hash = %s, mfa_secret = %s, last_totp_step = NULL, updated_at = now()
+        WHERE lower(email) = lower(%s) AND role = 'admin'
+        RETURNING id
+        """,
+        (password_hash, mfa_secret, email),
+    ).fetchone()
+    return None if row is None else UUID(str(row["id"]))
+
+
+def revoke_user_sessions(conn: Connection, user_id: UUID) -> None:
+    conn.execute(
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+        (user_id,),
+    )

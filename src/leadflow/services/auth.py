@@ -128,6 +128,31 @@ def create_admin(
     return AdminCreated(user_id=user.id, email=email, mfa_secret=secret, otpauth_uri=uri)
 
 
+def reset_admin(
+    pool: ConnectionPool[Connection], *, passwords: Passwords, email: str, password: str
+) -> AdminCreated:
+    """Give an existing admin a new password and TOTP secret (their tokens are revoked);
+    creates the admin if there is none with this e-mail."""
+    email = check_email(email)
+    password_hash = passwords.hash(check_password_rules(password))
+    secret = pyotp.random_base32()
+    with transaction(pool) as conn, translated():
+        user_id = db.set_credentials(
+            conn, email=email, password_hash=password_hash, mfa_secret=secret
+        )
+        if user_id is None:
+            user_id = db.insert_user(
+                conn, email=email, password_hash=password_hash, role="admin", mfa_secret=secret
+            ).id
+        else:
+            db.revoke_user_sessions(conn, user_id)
+        audit.record(
+            conn, Actor.system(), "user.credentials_reset", "user", user_id, {"role": "admin"}
+        )
+    uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
+    return AdminCreated(user_id=user_id, email=email, mfa_secret=secret, otpauth_uri=uri)
+
+
 def create_provider_user(
     conn: Connection, *, provider_id: UUID, email: str, password_hash: str
 ) -> db.UserRecord:

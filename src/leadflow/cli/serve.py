@@ -1,0 +1,208 @@
+"""``leadflow serve``, ``leadflow up [--demo]`` and ``leadflow admin create``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from leadflow.cli import app
+from leadflow.cli.context import database, pool
+from leadflow.db import migrate
+from leadflow.domain.errors import DomainError
+from leadflow.settings import Settings
+
+admin_app = typer.Typer(no_args_is_help=True, help="Manage admin users.")
+app.add_typer(admin_app, name="admin")
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
+
+
+def _require_migrated(url: str) -> None:
+    if migrate.current_revision(url) != migrate.head_revision():
+        Console(stderr=True).print(
+            "[red]the database is not migrated: run `leadflow migrate`[/red]"
+        )
+        raise typer.Exit(1)
+
+
+def _uvicorn_config(settings: Settings, url: str, host: str, port: int) -> uvicorn.Config:
+    from leadflow.api import create_app
+
+    # Our middleware logs every request (with its request id); uvicorn's access log would repeat it.
+    return uvicorn.Config(
+        create_app(settings, url), host=host, port=port, log_config=None, access_log=False
+    )
+
+
+@app.command()
+def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Run the HTTP API (the database must be migrated)."""
+    settings = Settings()
+    with database(settings) as url:
+        _require_migrated(url)
+        uvicorn.Server(_uvicorn_config(settings, url, host, port)).run()
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="The admin's e-mail (login name).")],
+    password: Annotated[
+        str | None, typer.Option(help="For scripts; prefer the prompt or --password-stdin.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Create an admin with TOTP MFA; prints JSON with user_id, mfa_secret and otpauth_uri."""
+    from leadflow.services import auth
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = Settings()
+    with database(settings) as url:
+        _require_migrated(url)
+        with pool(settings, url, max_size=1) as p:
+            try:
+                created = auth.create_admin(
+                    p, passwords=auth.Passwords(), email=email, password=password
+                )
+            except DomainError as exc:
+                Console(stderr=True).print(f"[red]{exc.detail}[/red]")
+                raise typer.Exit(1) from exc
+    print(
+        json.dumps(
+            {
+                "user_id": str(created.user_id),
+                "email": created.email,
+                "mfa_secret": created.mfa_secret,
+                "otpauth_uri": created.otpauth_uri,
+            },
+            indent=2,
+        )
+    )
+
+
+@app.command()
+def up(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed a demo marketplace and keep demo leads flowing.")
+    ] = False,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker jobs at the same time.")
+    ] = 2,
+) -> None:
+    """Everything in one process: PostgreSQL (embedded unless DATABASE_URL), migrations, the API
+    and a worker. Ctrl-C stops it gracefully."""
+    settings = Settings()
+    console = Console()
+    with database(settings, migrate_first=True) as url:
+        asyncio.run(
+            _up(
+                settings,
+                url,
+                host=host,
+                port=port,
+                concurrency=concurrency,
+                demo=demo,
+                console=console,
+            )
+        )
+    console.print("leadflow stopped")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: ``up`` stops the API and the worker together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _up(
+    settings: Settings,
+    url: str,
+    *,
+    host: str,
+    port: int,
+    concurrency: int,
+    demo: bool,
+    console: Console,
+) -> None:
+    from leadflow.worker import run_worker
+
+    server = _Server(_uvicorn_config(settings, url, host, port))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            server.force_exit = True
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(server.serve(), name="api"),
+        asyncio.create_task(run_worker(settings, url, concurrency=concurrency), name="worker"),
+    ]
+    with contextlib.ExitStack() as resources:
+        if demo:
+            tasks.append(await _start_demo(settings, url, host, port, resources))
+        else:
+            console.print(f"leadflow is up: http://{host}:{port}/docs  (Ctrl-C stops)")
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([waiter, tasks[0]], return_when=asyncio.FIRST_COMPLETED)
+        console.print("stopping: finishing the requests and jobs in hand…")
+        server.should_exit = True
+        for task in tasks[1:]:
+            task.cancel()
+        waiter.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                console.print(f"[red]{task.get_name()} stopped with an error: {result!r}[/red]")
+
+
+async def _start_demo(
+    settings: Settings,
+    url: str,
+    host: str,
+    port: int,
+    resources: contextlib.ExitStack,
+) -> asyncio.Task[None]:
+    from leadflow import demo_marketplace
+    from leadflow.services import auth
+
+    p = resources.enter_context(pool(settings, url, max_size=2))
+    setup = await asyncio.to_thread(demo_marketplace.prepare, p, passwords=auth.Passwords())
+    # Plain print: the credentials must not be wrapped or styled, so they can be copied.
+    print(
+        f"""
+leadflow demo is up
+  API docs:     http://{host}:{port}/docs
+  admin e-mail: {setup.admin.email}
+  password:     {setup.password}
+  TOTP secret:  {setup.admin.mfa_secret}
+  otpauth URI:  {setup.admin.otpauth_uri}
+  a current code: .venv/bin/python -c "import pyotp; print(pyotp.TOTP('{setup.admin.mfa_secret}').now())"
+
+A demo lead arrives every few seconds and is approved and distributed. Ctrl-C stops.
+""",
+        flush=True,
+    )
+    return asyncio.create_task(demo_marketplace.feed_leads(p, settings, setup), name="demo-leads")

@@ -1,0 +1,90 @@
+"""``leadflow up --demo``: the demo marketplace, its admin, and a gentle stream of demo leads
+through intake, approval and distribution (the real services and the real worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+from dataclasses import dataclass
+from uuid import UUID
+
+import structlog
+from psycopg_pool import ConnectionPool
+
+from leadflow.db.connection import Connection
+from leadflow.domain.errors import DomainError
+from leadflow.domain.model import Actor
+from leadflow.services import auth, billing, demo, intake, jobs, leads
+from leadflow.settings import Settings
+
+log = structlog.get_logger(__name__)
+DEMO_ADMIN_EMAIL = "admin@leadflow.demo"
+DEMO_SLUG = "movers"
+LEAD_INTERVAL_SECONDS = 3.0
+TOP_UP_CENTS = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSetup:
+    market: demo.DemoMarketplace
+    admin: auth.AdminCreated
+    password: str
+
+
+def prepare(pool: ConnectionPool[Connection], *, passwords: auth.Passwords) -> DemoSetup:
+    """Seed the marketplace (reused if present) and give the demo admin fresh credentials."""
+    market = demo.seed(pool, actor=Actor.system(), slug=DEMO_SLUG)
+    password = secrets.token_urlsafe(12)
+    admin = auth.reset_admin(pool, passwords=passwords, email=DEMO_ADMIN_EMAIL, password=password)
+    return DemoSetup(market=market, admin=admin, password=password)
+
+
+def feed_one(
+    pool: ConnectionPool[Connection],
+    settings: Settings,
+    setup: DemoSetup,
+    rng: random.Random,
+    n: int,
+) -> UUID | None:
+    """One demo lead: submitted, approved by the demo admin, distributed by the worker."""
+    actor = Actor.admin(str(setup.admin.user_id))
+    fields = demo.random_lead(rng, n)
+    form = intake.LeadForm(niche=DEMO_SLUG, **fields)
+    submitted = intake.submit_lead(pool, form=form, client_address="demo", rate=None)
+    if submitted.status != "pending_approval":
+        return None
+    approval = leads.approve_lead(pool, settings=settings, actor=actor, lead_id=submitted.id)
+    if approval.distribution_job_id is None:
+        jobs.request_distribution(pool, actor=actor, lead_id=submitted.id)
+    # Now and then a provider tops up its balance, so paused subscriptions come back.
+    if rng.random() < 0.1:
+        provider_id = rng.choice(list(setup.market.providers))
+        billing.deposit(
+            pool,
+            actor=actor,
+            provider_id=provider_id,
+            amount_cents=TOP_UP_CENTS,
+            note="demo top-up",
+        )
+    return submitted.id
+
+
+async def feed_leads(
+    pool: ConnectionPool[Connection],
+    settings: Settings,
+    setup: DemoSetup,
+    *,
+    interval: float = LEAD_INTERVAL_SECONDS,
+) -> None:
+    """Submit a demo lead every ``interval`` seconds until cancelled."""
+    rng = random.Random()
+    n = 0
+    while True:
+        n += 1
+        try:
+            lead_id = await asyncio.to_thread(feed_one, pool, settings, setup, rng, n)
+            log.info("demo_lead", lead_id=str(lead_id))
+        except DomainError as exc:
+            log.warning("demo_lead_refused", error=exc.detail)
+        await asyncio.sleep(interval)
