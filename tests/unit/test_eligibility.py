@@ -33,6 +33,19 @@ def rule(op: str, value: Any, field: str = "x") -> FilterRule:
     return parsed
 
 
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
 # --- parse_filters: well-formed rules -------------------------------------------------------
 
 
@@ -158,6 +171,33 @@ def test_too_many_filters_is_refused() -> None:
         parse_filters(raw)
 
 
+rule_parts = st.one_of(json_values, st.sampled_from(["eq", "in", "gte", "lte", "between", "x"]))
+
+
+@settings(max_examples=150)
+@given(
+    raw=st.dictionaries(
+        st.sampled_from(["field", "op", "value", "other"]), rule_parts, min_size=2, max_size=4
+    )
+    | st.fixed_dictionaries(
+        {
+            "field": st.text(max_size=3),
+            "op": st.sampled_from(["eq", "in", "gte", "lte", "between", "ne"]),
+            "value": json_values,
+        }
+    )
+)
+def test_any_rule_is_accepted_as_is_or_refused_with_invalid_input(raw: dict[str, Any]) -> None:
+    try:
+        (parsed,) = parse_filters([raw])
+    except InvalidInput:
+        return
+    assert parsed.as_json() == raw
+    # What is accepted can be evaluated against any lead without raising.
+    for actual in (None, True, 1, 2.5, "s", [1], {"a": 1}):
+        assert evaluate_rule(parsed, {parsed.field: actual}) in set(Eligibility)
+
+
 # --- json_equal -----------------------------------------------------------------------------
 
 
@@ -201,19 +241,6 @@ def test_json_equal_values(left: object, right: object) -> None:
 def test_json_unequal_values(left: object, right: object) -> None:
     assert not json_equal(left, right)
     assert not json_equal(right, left)
-
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(10**6), 10**6)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=5),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
-    ),
-    max_leaves=8,
-)
 
 
 @settings(max_examples=150)

@@ -283,6 +283,14 @@ def check_round(market: Marketplace, outcome: Round) -> None:
     plan, mode = outcome.plan, market.mode
     traversal = list(outcome.rotation.traversal)
     sold_in_order = [s.candidate.provider_id for s in plan.sales]
+    # Every run advances the pointer, no_eligible included (SPEC §8 "Rotation").
+    active = sorted(lv.order_position for lv in market.levels.values() if lv.is_active)
+    if active:
+        start = first_at_or_after(active, outcome.pointer_before)
+        assert [lv.order_position for lv in traversal][:1] == [start]
+        assert market.pointer == circular_successor(active, start)
+    else:
+        assert traversal == [] and market.pointer == outcome.pointer_before
     # No provider twice per lead.
     assert len(sold_in_order) == len(set(sold_in_order))
 

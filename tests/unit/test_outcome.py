@@ -8,6 +8,7 @@ import pytest
 
 from leadflow.domain.model import DistributionMode, RunStatus
 from leadflow.domain.outcome import classify
+from leadflow.domain.results import MAX_STORED_SKIPS, AssignmentDetail, DistributionResult
 from leadflow.domain.rotation import Level
 from leadflow.domain.selection import Candidate, Plan, plan_distribution
 
@@ -95,3 +96,24 @@ def test_same_plan_differs_between_modes() -> None:
     first_plan, _ = plan_for(FIRST, (1, 0), (1, 1))
     assert classify(all_plan, ALL) is RunStatus.PARTIAL
     assert classify(first_plan, FIRST) is RunStatus.SUCCESS
+
+
+def test_result_counts_its_assignments() -> None:
+    detail = AssignmentDetail(UUID(int=1), UUID(int=2), UUID(int=3), UUID(int=4), 4900)
+    result = DistributionResult(
+        lead_id=UUID(int=9),
+        run_id=UUID(int=10),
+        status=RunStatus.PARTIAL,
+        start_level_order_position=1,
+        traversal_order=(UUID(int=4),),
+        assignments=(detail, detail),
+        skipped=(),
+        skipped_total=0,
+        duration_ms=3,
+    )
+    assert result.assignments_created == 2
+    assert result.already_distributed is False
+
+
+def test_a_run_stores_at_most_a_hundred_skips() -> None:
+    assert MAX_STORED_SKIPS == 100
