@@ -76,20 +76,29 @@ def test_3_start_level_rotates_and_wraps(market: Marketplace) -> None:
 
 
 def test_4_insufficient_funds_is_skipped_and_the_level_goes_on(market: Marketplace) -> None:
-    niche = market.niche(levels=[("Silver", 2, 2500)])
+    niche = market.niche(levels=[("Silver", 3, 2500)])
     silver = niche["levels"][0]["id"]
     poor = market.provider("Poor", balance_cents=3000, levels=[silver])
     rich1 = market.provider("Rich1", balance_cents=100_000, levels=[silver])
     rich2 = market.provider("Rich2", balance_cents=100_000, levels=[silver])
-    first, _ = market.approved_lead()
-    market.wait_settled(first)
-    # Poor paid 25.00 of 30.00 for the first lead or was skipped; a second lead makes it short for sure.
-    second, _ = market.approved_lead()
-    market.wait_settled(second)
-    sold_to = {a["provider_id"] for a in _assignments(market, second)}
-    assert poor["id"] not in sold_to
+    # A new price does not re-evaluate subscriptions: Poor stays active but can no longer pay.
+    market.client.patch(
+        f"/api/v1/admin/levels/{silver}",
+        json={"price_per_lead_cents": 3500},
+        headers=market.admin.headers,
+    ).raise_for_status()
+    lead_id, _ = market.approved_lead()
+    status = market.wait_settled(lead_id)
+    assert status["last_attempt_status"] == "partial"
+    sold_to = {a["provider_id"] for a in _assignments(market, lead_id)}
     assert sold_to == {rich1["id"], rich2["id"]}
-    assert _balance(market, poor["id"]) >= 0
+    assert _balance(market, poor["id"]) == 3000
+    skips = market.get(
+        "/admin/audit-log", action="distribution.skipped_provider", entity_id=lead_id
+    )["items"]
+    assert [(s["metadata"]["provider_id"], s["metadata"]["reason"]) for s in skips] == [
+        (poor["id"], "insufficient_balance")
+    ]
     poor_sub = market.get(f"/admin/subscriptions/{poor['subscriptions'][0]['id']}")
     assert poor_sub["status"] == "paused_low_balance"
 
@@ -177,16 +186,29 @@ def test_8_zero_eligible_providers(market: Marketplace) -> None:
 
 
 def test_9_all_providers_short_of_funds(market: Marketplace) -> None:
-    niche = market.niche(levels=[("Gold", 2, 4900)])
+    niche = market.niche(levels=[("Gold", 2, 100)])
     gold = niche["levels"][0]["id"]
     a = market.provider("A", balance_cents=4000, levels=[gold])
     b = market.provider("B", balance_cents=100, levels=[gold])
+    # Both subscriptions stay active at the new price (no re-evaluation), but neither can pay it.
+    market.client.patch(
+        f"/api/v1/admin/levels/{gold}",
+        json={"price_per_lead_cents": 4900},
+        headers=market.admin.headers,
+    ).raise_for_status()
     lead_id, _ = market.approved_lead()
     status = market.wait_settled(lead_id)
     assert status["last_attempt_status"] == "no_eligible"
+    assert status["lead_status"] == "approved"
     assert _assignments(market, lead_id) == []
     assert _balance(market, a["id"]) == 4000
     assert _balance(market, b["id"]) == 100
+    skips = market.get(
+        "/admin/audit-log", action="distribution.skipped_provider", entity_id=lead_id
+    )["items"]
+    assert sorted((s["metadata"]["provider_id"], s["metadata"]["reason"]) for s in skips) == sorted(
+        [(a["id"], "insufficient_balance"), (b["id"], "insufficient_balance")]
+    )
 
 
 def _distributed_twice(market: Marketplace) -> None:
