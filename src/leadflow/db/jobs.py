@@ -66,9 +66,12 @@ class JobRow:
     started_at: datetime | None
 
 
+# A job deferred to run at once has no ``scheduled_at``: it was scheduled when it was deferred.
 # The latest failed run of the job carries its error (the engine records one per failed attempt).
 _JOB_COLUMNS = sql.SQL("""
-    j.id, j.queue_name, j.task_name, j.status::text AS status, j.attempts, j.scheduled_at, j.lock,
+    j.id, j.queue_name, j.task_name, j.status::text AS status, j.attempts, j.lock,
+    COALESCE(j.scheduled_at, (SELECT min(e.at) FROM procrastinate_events e
+                              WHERE e.job_id = j.id AND e.type = 'deferred')) AS scheduled_at,
     (j.args->>'lead_id')::uuid AS lead_id,
     (SELECT r.error FROM distribution_runs r
       WHERE j.task_name = 'distribute_lead' AND r.lead_id = (j.args->>'lead_id')::uuid

@@ -59,6 +59,7 @@ def test_list_jobs_maps_statuses_and_paginates(pool: Any) -> None:
 
     everything = jobs.list_jobs(pool, status=None, page=PageRequest(page=1, limit=3))
     assert (everything.total, len(everything.items)) == (4, 3)
+    assert all(j.scheduled_at is not None for j in everything.items)
     assert [j.id for j in everything.items] == [made[3][1], made[2][1], made[1][1]]
     second = jobs.list_jobs(pool, status=None, page=PageRequest(page=2, limit=3))
     assert [j.id for j in second.items] == [made[0][1]]
