@@ -74,12 +74,15 @@ class RequestContext:
             metrics.http_request_duration_seconds.labels(
                 method=scope["method"], route=route, status=str(status)
             ).observe(elapsed)
+            # Ids from the path (lead, job, ...) make a request findable; never bodies or queries.
+            ids = {k: str(v) for k, v in scope.get("path_params", {}).items() if k.endswith("_id")}
             log.info(
                 "http_request",
                 method=scope["method"],
                 route=route,
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
+                **ids,
             )
 
 

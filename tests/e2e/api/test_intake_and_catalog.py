@@ -1,0 +1,160 @@
+"""Intake with confirmation and its limits, approval and rejection, deposits, the portal."""
+
+from __future__ import annotations
+
+import psycopg
+
+from leadflow.settings import Settings
+from tests.e2e.api.conftest import Marketplace, make_client
+
+LEAD = {
+    "niche": "movers",
+    "name": "Jane Doe",
+    "email": "jane@example.com",
+    "phone": "+1 212 555 0100",
+    "postal_code": "10001",
+}
+
+
+def _confirmation_mails(db_url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT subject, body_text FROM email_outbox WHERE template = 'lead_confirmation' ORDER BY created_at"
+        ).fetchall()
+    return [(str(s), str(b)) for s, b in rows]
+
+
+def test_confirmation_by_mailed_token(market: Marketplace, db_url: str) -> None:
+    market.niche(levels=[("Gold", 1, 100)], require_confirmation=True)
+    lead = market.lead()
+    assert lead["status"] == "pending_confirmation"
+    [(subject, body)] = _confirmation_mails(db_url)
+    assert "Confirm" in subject
+    token = body.split("Your confirmation token: ")[1].split()[0]
+    # Approval must wait for the confirmation.
+    market.post(f"/admin/leads/{lead['id']}/approve", {}, expect=409)
+    confirmed = market.client.post("/api/v1/leads/confirm", json={"token": token})
+    assert confirmed.status_code == 200
+    assert confirmed.json() == {"id": lead["id"], "status": "pending_approval"}
+    assert market.client.post("/api/v1/leads/confirm", json={"token": token}).status_code == 404
+    stored = market.get(f"/admin/leads/{lead['id']}")
+    assert stored["confirmed_at"] is not None
+    assert stored["niche"] == "movers"
+
+
+def test_one_confirmation_mail_per_recipient_per_ten_minutes(
+    market: Marketplace, db_url: str
+) -> None:
+    market.niche(levels=[("Gold", 1, 100)], require_confirmation=True)
+    first = market.lead()
+    second = market.lead()
+    other = market.lead(email="someone.else@example.com")
+    assert first["status"] == second["status"] == other["status"] == "pending_confirmation"
+    assert len(_confirmation_mails(db_url)) == 2
+
+
+def test_intake_rate_limit_per_address(
+    market: Marketplace, api_settings: Settings, db_url: str
+) -> None:
+    market.niche(levels=[("Gold", 1, 100)])
+    limited = api_settings.model_copy(update={"intake_rate_limit": "3/day"})
+    with make_client(limited, db_url, address="192.0.2.10") as c:
+        for _ in range(3):
+            assert c.post("/api/v1/leads", json=LEAD).status_code == 201
+        refused = c.post("/api/v1/leads", json=LEAD)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+    with make_client(limited, db_url, address="192.0.2.11") as c:
+        assert c.post("/api/v1/leads", json=LEAD).status_code == 201
+    assert market.get("/admin/leads")["total"] == 4
+
+
+def test_approve_and_reject(market: Marketplace) -> None:
+    market.niche(levels=[("Gold", 1, 100)])
+    lead = market.lead()
+    approval = market.post(f"/admin/leads/{lead['id']}/approve", {}, expect=200)
+    assert approval["status"] == "approved"
+    assert isinstance(approval["distribution_job_id"], int)
+    audit = market.get("/admin/audit-log", action="lead.approved", entity_id=lead["id"])["items"]
+    assert audit[0]["metadata"]["distribution_job_id"] == approval["distribution_job_id"]
+    assert audit[0]["actor_role"] == "admin"
+    market.post(f"/admin/leads/{lead['id']}/approve", {}, expect=409)
+    rejected = market.post(f"/admin/leads/{lead['id']}/reject", {"reason": "duplicate"}, expect=200)
+    assert rejected["status"] == "rejected"
+    assert rejected["rejection_reason"] == "duplicate"
+    market.post(f"/admin/leads/{lead['id']}/approve", {}, expect=409)
+    assert market.get("/admin/leads", status="rejected")["total"] == 1
+    assert market.get("/admin/leads", status="approved")["total"] == 0
+
+
+def test_deposit_is_idempotent_and_resumes_paused_subscriptions(market: Marketplace) -> None:
+    niche = market.niche(levels=[("Gold", 1, 4900)])
+    provider = market.provider("Acme", levels=[niche["levels"][0]["id"]])
+    sub = provider["subscriptions"][0]
+    assert sub["status"] == "paused_low_balance"
+    path = f"/admin/providers/{provider['id']}/deposits"
+    first = market.post(
+        path, {"amount_cents": 5000, "idempotency_key": "wire-1", "note": "wire"}, expect=201
+    )
+    again = market.post(path, {"amount_cents": 5000, "idempotency_key": "wire-1"}, expect=200)
+    assert again == first
+    assert first["balance_cents"] == 5000
+    market.post(path, {"amount_cents": 6000, "idempotency_key": "wire-1"}, expect=409)
+    assert market.get(f"/admin/subscriptions/{sub['id']}")["status"] == "active"
+    ledger = market.get(f"/admin/providers/{provider['id']}/ledger")
+    assert ledger["total"] == 1
+    assert ledger["items"][0]["id"] == first["ledger_entry_id"]
+
+
+def test_catalog_patches_and_lists(market: Marketplace) -> None:
+    niche = market.niche(levels=[("Gold", 1, 4900), ("Silver", 2, 2500)])
+    patched = market.client.patch(
+        f"/api/v1/admin/niches/{niche['id']}",
+        json={"is_active": False, "distribution_mode": "first_level"},
+        headers=market.admin.headers,
+    ).json()
+    assert patched["is_active"] is False
+    assert patched["distribution_mode"] == "first_level"
+    assert [lv["name"] for lv in patched["levels"]] == ["Gold", "Silver"]
+    assert market.client.post("/api/v1/leads", json=LEAD).status_code == 422
+    listed = market.get("/admin/niches", limit=1)
+    assert (listed["page"], listed["limit"], listed["total"], len(listed["items"])) == (1, 1, 1, 1)
+    provider = market.provider("Acme", balance_cents=10_000, levels=[niche["levels"][0]["id"]])
+    sub = provider["subscriptions"][0]
+    changed = market.client.patch(
+        f"/api/v1/admin/subscriptions/{sub['id']}",
+        json={
+            "postal_codes": [" 10001 ", "10002"],
+            "filters": [{"field": "rooms", "op": "gte", "value": 2}],
+            "daily_cap": 3,
+        },
+        headers=market.admin.headers,
+    ).json()
+    assert changed["postal_codes"] == ["10001", "10002"]
+    assert changed["daily_cap"] == 3
+    paused = market.client.patch(
+        f"/api/v1/admin/subscriptions/{sub['id']}",
+        json={"status": "paused"},
+        headers=market.admin.headers,
+    ).json()
+    assert paused["status"] == "paused"
+    cleared = market.client.patch(
+        f"/api/v1/admin/subscriptions/{sub['id']}",
+        json={"daily_cap": None},
+        headers=market.admin.headers,
+    ).json()
+    assert cleared["daily_cap"] is None
+    assert market.get("/admin/providers", status="active")["total"] == 1
+
+
+def test_provider_portal_shows_own_data(market: Marketplace) -> None:
+    niche = market.niche(levels=[("Gold", 1, 4900)])
+    login = market.provider_login("Acme", balance_cents=10_000, levels=[niche["levels"][0]["id"]])
+    me = market.client.get("/api/v1/provider/me", headers=login.headers).json()
+    assert me["id"] == login.id
+    assert me["balance_cents"] == 10_000
+    assert [(s["level_name"], s["niche_name"], s["status"]) for s in me["subscriptions"]] == [
+        ("Gold", "Movers", "active")
+    ]
+    ledger = market.client.get("/api/v1/provider/ledger", headers=login.headers).json()
+    assert [e["amount_cents"] for e in ledger["items"]] == [10_000]
