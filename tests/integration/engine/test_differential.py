@@ -158,6 +158,6 @@ def _mirror_low_balance_pauses(sim: simulation.Marketplace, provider_ids: frozen
     """SPEC §8: after a run, active subscriptions of every provider it charged or skipped for
     insufficient balance are paused where the balance no longer covers the level's price."""
     for sub in sim.subscriptions:
-        if sub.active and sub.provider_id in provider_ids:
-            if sim.balances[sub.provider_id] < sim.levels[sub.level_id].price_cents:
-                sub.active = False
+        affordable = sim.balances[sub.provider_id] >= sim.levels[sub.level_id].price_cents
+        if sub.active and sub.provider_id in provider_ids and not affordable:
+            sub.active = False
