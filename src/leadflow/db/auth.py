@@ -256,3 +256,19 @@ def revoke_user_sessions(conn: Connection, user_id: UUID) -> None:
         "UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
         (user_id,),
     )
+
+
+def prune_expired(conn: Connection, *, older_than_seconds: int) -> None:
+    """Forget MFA challenges and sessions that ended long ago."""
+    conn.execute(
+        "DELETE FROM mfa_challenges WHERE expires_at < now() - make_interval(secs => %s)",
+        (older_than_seconds,),
+    )
+    conn.execute(
+        """
+        DELETE FROM sessions
+        WHERE COALESCE(revoked_at, expires_at) < now() - make_interval(secs => %s)
+          AND expires_at < now()
+        """,
+        (older_than_seconds,),
+    )

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from leadflow.db import audit
 from leadflow.db import auth as db
+from leadflow.db import limits as limits_db
 from leadflow.db.connection import Connection, transaction
 from leadflow.db.errors import translated
 from leadflow.domain.errors import InvalidInput
@@ -268,9 +269,12 @@ def logout(pool: ConnectionPool[Connection], *, token: str) -> None:
 
 
 def prune(pool: ConnectionPool[Connection]) -> None:
-    """Forget failures older than the window (housekeeping; limits never need them)."""
+    """Housekeeping (e.g. hourly): forget failed logins, rate-limit windows, MFA challenges and
+    sessions long past any limit or expiry. Limits never need what this removes."""
     with transaction(pool) as conn:
         db.prune_failures(conn, older_than_seconds=LOGIN_WINDOW_SECONDS * 4)
+        limits_db.prune(conn, older_than_seconds=2 * 86400)
+        db.prune_expired(conn, older_than_seconds=86400)
 
 
 def _limited(conn: Connection, account: str, client_address: str) -> bool:

@@ -216,3 +216,28 @@ def test_admin_create_gives_a_working_totp_secret(
     email, password, secret = create_admin(pool)
     assert len(pyotp.TOTP(secret).now()) == 6
     assert _login(client, email.upper(), password)[1]["mfa_required"] is True
+
+
+def test_prune_forgets_only_what_no_limit_needs(
+    client: TestClient, admin: Admin, db_url: str, pool: ConnectionPool[Connection]
+) -> None:
+    from leadflow.services import auth
+
+    _login(client, admin.email, "wrong-password")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO login_failures (account, client_address, at) VALUES ('old', 'x', now() - interval '2 hours')"
+        )
+        conn.execute(
+            "INSERT INTO rate_limit_windows VALUES ('intake:x', now() - interval '3 days', 5)"
+        )
+        conn.execute("UPDATE mfa_challenges SET expires_at = now() - interval '2 days'")
+    auth.prune(pool)
+    with psycopg.connect(db_url) as conn:
+        accounts = [r[0] for r in conn.execute("SELECT account FROM login_failures").fetchall()]
+        windows = conn.execute("SELECT count(*) FROM rate_limit_windows").fetchone()
+        challenges = conn.execute("SELECT count(*) FROM mfa_challenges").fetchone()
+    assert accounts == [admin.email]
+    assert windows == (0,)
+    assert challenges == (0,)
+    assert client.get(ADMIN_ROUTE, headers=admin.headers).status_code == 200
