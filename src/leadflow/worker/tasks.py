@@ -101,12 +101,9 @@ async def distribute_lead(
     except Exception as exc:
         await asyncio.to_thread(_record_failure, runtime, context, exc, lead_id)
         raise
-    if result.assignments and not result.already_distributed:
-        if runtime.settings.smtp_url:
-            await asyncio.to_thread(_defer_delivery, runtime)
-        else:
-            # Nothing can be sent: the new mails are logged now and stay in the outbox.
-            await mailer.deliver_due(runtime.settings, runtime.pool)
+    if not result.already_distributed:
+        # The run may have written mails (sales, low-balance pauses): send them now.
+        await _deliver_soon(runtime)
     return {
         "outcome": str(result.status),
         "assignments": len(result.assignments),
@@ -192,6 +189,18 @@ def _record_failure(
             )
     except Exception:
         log.exception("dead_letter_not_audited", job_id=job.id)
+
+
+async def _deliver_soon(runtime: Runtime) -> None:
+    """Queue a delivery; without SMTP, log the new mails now (they stay in the outbox).
+    Best effort: whatever is missed here, the next maintenance tick picks up."""
+    if runtime.settings.smtp_url:
+        await asyncio.to_thread(_defer_delivery, runtime)
+        return
+    try:
+        await mailer.deliver_due(runtime.settings, runtime.pool)
+    except Exception:
+        log.warning("mail_not_logged", exc_info=True)
 
 
 def _defer_delivery(runtime: Runtime) -> int | None:

@@ -205,3 +205,23 @@ def test_a_released_niche_lock_wakes_the_workers(
         set_job(pool, second, "succeeded", attempts=1)  # todo -> succeeded: no lock was held
         payloads = [json.loads(n.payload) for n in listener.notifies(timeout=1, stop_after=2)]
     assert payloads == [{"type": "job_inserted", "job_id": first}]
+
+
+def test_jobs_of_one_niche_run_one_at_a_time(pool: Any) -> None:
+    busy = factories.market(pool)
+    other = factories.market(pool)
+    _, running = queued_lead(pool, busy.niche_id)
+    _, held_back = queued_lead(pool, busy.niche_id)
+    _, free = queued_lead(pool, other.niche_id)
+    set_job(pool, running, "doing")
+
+    with transaction(pool) as conn:
+        fetched = [
+            conn.execute(
+                "SELECT id FROM procrastinate_fetch_job_v2(ARRAY['distribute_lead'], NULL)"
+            ).fetchone()
+            for _ in range(2)
+        ]
+
+    assert [row["id"] if row else None for row in fetched] == [free, None]
+    assert held_back not in [row["id"] for row in fetched if row]
