@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from leadflow.db.catalog import LevelRecord
 from leadflow.db.connection import Connection
+from leadflow.db.leads import LeadRecord
 from leadflow.domain.model import Actor
 
 
@@ -56,6 +59,40 @@ def niche_state(conn: Connection, niche_id: UUID, *, lock: bool) -> NicheState:
     row = conn.execute(_NICHE_LOCKED if lock else _NICHE, (niche_id,)).fetchone()
     assert row is not None, "a lead's niche always exists (foreign key)"
     return NicheState(**row)
+
+
+def lock_lead_and_niche(
+    conn: Connection, lead_id: UUID
+) -> tuple[LeadRecord | None, NicheState | None, list[LevelRecord]]:
+    """Lock the lead, then (only if it is approved) its niche, and read the niche's levels: three
+    statements sent in one round trip, run by the server one after the other, so the lock order
+    stays lead -> niche and the levels are read after the niche lock is held."""
+    with conn.pipeline():
+        lead_cur = conn.cursor(row_factory=class_row(LeadRecord))
+        lead_cur.execute("SELECT * FROM leads WHERE id = %s FOR NO KEY UPDATE", (lead_id,))
+        niche_cur = conn.cursor(row_factory=class_row(NicheState))
+        niche_cur.execute(
+            """
+            SELECT id, name, distribution_mode, next_start_level_order_position, lru_counter
+            FROM niches
+            WHERE id = (SELECT niche_id FROM leads WHERE id = %s AND status = 'approved')
+            FOR NO KEY UPDATE
+            """,
+            (lead_id,),
+        )
+        levels_cur = conn.cursor(row_factory=class_row(LevelRecord))
+        levels_cur.execute(
+            """
+            SELECT l.* FROM competition_levels l
+            WHERE l.niche_id = (SELECT niche_id FROM leads WHERE id = %s AND status = 'approved')
+            ORDER BY l.order_position
+            """,
+            (lead_id,),
+        )
+        lead = lead_cur.fetchone()
+        niche = niche_cur.fetchone()
+        levels = levels_cur.fetchall()
+    return lead, niche, levels
 
 
 def candidates(

@@ -92,7 +92,9 @@ def distribute_lead(
     started = time.perf_counter()
     for retry in range(MAX_IN_PROCESS_RETRIES + 1):
         try:
-            with transaction(pool) as conn:
+            # Pipeline mode: statements whose results are not needed at once (savepoint, writes,
+            # mails, audit, COMMIT) travel with the next one that is, saving round trips.
+            with pool.connection() as conn, conn.pipeline(), conn.transaction():
                 result, observation = _distribute(conn, lead_id, triggered_by, job_id, started)
         except _RETRYABLE as exc:
             metrics.distribution_retries_total.labels(error=type(exc).__name__).inc()
@@ -128,7 +130,8 @@ def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> 
         if lead.status == LeadStatus.REJECTED:
             raise LeadNotApproved(f"lead {lead_id} is rejected")
         niche = distribution.niche_state(conn, lead.niche_id, lock=False)
-        snapshot = _snapshot(conn, niche, lead.postal_code, lead.attributes)
+        level_rows = catalog.list_levels(conn, niche.id)
+        snapshot = _snapshot(conn, niche, level_rows, lead.postal_code, lead.attributes)
         plan = _plan(snapshot, snapshot.balances)
         return Preview(
             lead_id=lead_id,
@@ -148,16 +151,16 @@ def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> 
 def _distribute(
     conn: Connection, lead_id: UUID, actor: Actor, job_id: int | None, started: float
 ) -> tuple[DistributionResult, _Observation | None]:
-    lead = leads.get_lead(conn, lead_id, lock=True)
+    lead, niche, level_rows = distribution.lock_lead_and_niche(conn, lead_id)
     if lead is None:
         raise NotFound("lead", lead_id)
     if lead.status == LeadStatus.DISTRIBUTED:
         return _existing_result(conn, lead_id, started), None
     if lead.status != LeadStatus.APPROVED:
         raise LeadNotApproved(f"lead {lead_id} is {lead.status}, not approved")
+    assert niche is not None, "an approved lead's niche is locked with it"
 
-    niche = distribution.niche_state(conn, lead.niche_id, lock=True)
-    snapshot = _snapshot(conn, niche, lead.postal_code, lead.attributes)
+    snapshot = _snapshot(conn, niche, level_rows, lead.postal_code, lead.attributes)
     plan = _lock_and_plan(conn, snapshot)
     while plan.needs_more:
         # Exact balances made the walk go deeper than the candidates read: read more, lock again.
@@ -165,6 +168,7 @@ def _distribute(
         snapshot = _snapshot(
             conn,
             niche,
+            level_rows,
             lead.postal_code,
             lead.attributes,
             limits={
@@ -240,6 +244,7 @@ def _distribute(
 def _snapshot(
     conn: Connection,
     niche: distribution.NicheState,
+    level_rows: Sequence[catalog.LevelRecord],
     postal_code: str,
     attributes: Mapping[str, object],
     *,
@@ -254,7 +259,7 @@ def _snapshot(
             lv.price_per_lead_cents,
             lv.is_active,
         )
-        for lv in catalog.list_levels(conn, niche.id)
+        for lv in level_rows
     ]
     rotation = plan_rotation(levels, niche.next_start_level_order_position)
     mode = DistributionMode(niche.distribution_mode)
