@@ -378,6 +378,16 @@ def approved_leads(url: str, limit: int) -> list[Any]:
     return [r[0] for r in rows]
 
 
+def still_approved(url: str, lead_ids: Sequence[Any]) -> list[Any]:
+    """Those of ``lead_ids`` still waiting for distribution, in the order given."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT id FROM leads WHERE id = ANY(%s) AND status = 'approved'", (list(lead_ids),)
+        ).fetchall()
+    waiting = {r[0] for r in rows}
+    return [i for i in lead_ids if i in waiting]
+
+
 def _get(row: Any, key: str) -> Any:
     return row[key] if isinstance(row, dict) else row[0 if key == "id" else 1]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,8 +68,10 @@ def run(
         return [f.result() for f in futures]
 
 
-def summary(reports: Sequence[DistributorReport]) -> dict[str, Any]:
-    elapsed = max(r.elapsed_s for r in reports)
+def summary(rounds: Sequence[Sequence[DistributorReport]]) -> dict[str, Any]:
+    """Totals over rounds: each round lasts as long as its slowest distributor."""
+    reports = [r for one in rounds for r in one]
+    elapsed = sum(max(r.elapsed_s for r in one) for one in rounds)
     latencies = [x for r in reports for x in r.latencies_ms]
     statuses: dict[str, int] = {}
     for r in reports:
@@ -78,6 +80,7 @@ def summary(reports: Sequence[DistributorReport]) -> dict[str, Any]:
     leads = sum(r.leads for r in reports)
     sales = sum(r.sales for r in reports)
     return {
+        "rounds": len(rounds),
         "elapsed_s": round(elapsed, 3),
         "leads": leads,
         "sales": sales,
@@ -88,3 +91,33 @@ def summary(reports: Sequence[DistributorReport]) -> dict[str, Any]:
         "statuses": statuses,
         "distributor_peak_rss_bytes": max(r.peak_rss_bytes for r in reports),
     }
+
+
+def alternate(
+    url: str,
+    lead_ids: Sequence[UUID],
+    *,
+    seconds: float,
+    rounds: int,
+    reference: Callable[[float], common.PgbenchResult],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Alternate the reference and the engine in ``rounds`` rounds of ``seconds / rounds`` each,
+    so that load from outside (a shared machine) falls on both alike. Leads are split between
+    two distributors: lead i goes to distributor i % 2. Returns (engine summary, reference)."""
+    per_round = seconds / rounds
+    done: list[list[DistributorReport]] = []
+    refs: list[common.PgbenchResult] = []
+    for _ in range(rounds):
+        refs.append(reference(per_round))
+        waiting = common.still_approved(url, lead_ids)
+        done.append(run(url, [waiting[0::2], waiting[1::2]], per_round))
+    transactions = sum(r.transactions for r in refs)
+    ref = {
+        "command": refs[0].command,
+        "rounds": rounds,
+        "tps": sum(r.tps for r in refs) / rounds,
+        "tps_by_round": [r.tps for r in refs],
+        "transactions": transactions,
+        "latency_ms": [r.latency_ms for r in refs],
+    }
+    return summary(done), ref
