@@ -95,42 +95,74 @@ def lock_lead_and_niche(
     return lead, niche, levels
 
 
+# Each level's first ``lim`` candidates are the first ``lim`` of two disjoint kinds, each read
+# from the index that suits it, so the work stays flat as a level grows:
+# - subscriptions covering every postal code, in LRU order from their partial index;
+# - subscriptions listing the lead's code, found through the GIN index and then sorted
+#   (OFFSET 0 keeps the planner from walking the whole level in LRU order and filtering,
+#   which costs as many rows as the level has when few subscriptions list the code).
+# Cap counts are read last, for the chosen rows only, from the (subscription_id, assigned_at)
+# index.
+_CANDIDATES = """
+    SELECT l.level_id, c.subscription_id, c.provider_id, c.provider_name, c.provider_email,
+           c.lru_order, c.postal_codes, c.filters, c.balance_cents,
+           c.daily_cap,
+           CASE WHEN c.daily_cap IS NULL THEN 0 ELSE (
+               SELECT count(*) FROM lead_assignments a
+               WHERE a.subscription_id = c.subscription_id
+                 AND a.assigned_at >= date_trunc('day', now(), 'UTC')
+           ) END AS daily_count,
+           c.monthly_cap,
+           CASE WHEN c.monthly_cap IS NULL THEN 0 ELSE (
+               SELECT count(*) FROM lead_assignments a
+               WHERE a.subscription_id = c.subscription_id
+                 AND a.assigned_at >= date_trunc('month', now(), 'UTC')
+           ) END AS monthly_count
+    FROM unnest(%(level_ids)s::uuid[], %(limits)s::int[]) AS l(level_id, lim)
+    CROSS JOIN LATERAL (
+        SELECT * FROM (
+            (SELECT s.id AS subscription_id, s.provider_id, p.name AS provider_name,
+                    p.email AS provider_email, s.lru_order, s.postal_codes, s.filters,
+                    p.balance_cents, s.daily_cap, s.monthly_cap
+             FROM subscriptions s
+             JOIN providers p ON p.id = s.provider_id
+             WHERE s.competition_level_id = l.level_id AND s.status = 'active'
+               AND s.postal_codes = '{}'::text[] AND p.status = 'active'
+             ORDER BY COALESCE(s.lru_order, 0), s.provider_id
+             LIMIT l.lim)
+            UNION ALL
+            (SELECT s.id, s.provider_id, p.name, p.email, s.lru_order, s.postal_codes, s.filters,
+                    p.balance_cents, s.daily_cap, s.monthly_cap
+             FROM (SELECT * FROM subscriptions
+                   WHERE competition_level_id = l.level_id AND status = 'active'
+                     AND postal_codes @> ARRAY[%(postal_code)s]::text[]
+                   OFFSET 0) s
+             JOIN providers p ON p.id = s.provider_id
+             WHERE p.status = 'active'
+             ORDER BY COALESCE(s.lru_order, 0), s.provider_id
+             LIMIT l.lim)
+        ) u
+        ORDER BY COALESCE(u.lru_order, 0), u.provider_id
+        LIMIT l.lim
+    ) c
+"""
+
+
 def candidates(
     conn: Connection, *, level_limits: Mapping[UUID, int], postal_code: str
 ) -> dict[UUID, list[CandidateRow]]:
     """The first ``limit`` candidates of each level in LRU order: active subscriptions of active
     providers covering the postal code, with the balance and cap counts the plan needs.
 
+    The two kinds of subscription (everywhere, or listing the code) are disjoint; the first
+    ``limit`` of their union are the first ``limit`` of the first ``limit`` of each, so each is
+    read from the index that suits it and the work stays flat as a level grows.
     Cap counts come from the (subscription_id, assigned_at) index, only for capped rows.
     """
     if not level_limits:
         return {}
     rows = conn.execute(
-        """
-        SELECT l.level_id, c.*
-        FROM unnest(%(level_ids)s::uuid[], %(limits)s::int[]) AS l(level_id, lim)
-        CROSS JOIN LATERAL (
-            SELECT s.id AS subscription_id, s.provider_id, p.name AS provider_name, p.email AS provider_email,
-                   s.lru_order, s.postal_codes, s.filters, p.balance_cents,
-                   s.daily_cap,
-                   CASE WHEN s.daily_cap IS NULL THEN 0 ELSE (
-                       SELECT count(*) FROM lead_assignments a
-                       WHERE a.subscription_id = s.id AND a.assigned_at >= date_trunc('day', now(), 'UTC')
-                   ) END AS daily_count,
-                   s.monthly_cap,
-                   CASE WHEN s.monthly_cap IS NULL THEN 0 ELSE (
-                       SELECT count(*) FROM lead_assignments a
-                       WHERE a.subscription_id = s.id AND a.assigned_at >= date_trunc('month', now(), 'UTC')
-                   ) END AS monthly_count
-            FROM subscriptions s
-            JOIN providers p ON p.id = s.provider_id
-            WHERE s.competition_level_id = l.level_id
-              AND s.status = 'active' AND p.status = 'active'
-              AND (s.postal_codes = '{}' OR s.postal_codes @> ARRAY[%(postal_code)s]::text[])
-            ORDER BY COALESCE(s.lru_order, 0), s.provider_id
-            LIMIT l.lim
-        ) c
-        """,
+        _CANDIDATES,
         {
             "level_ids": list(level_limits),
             "limits": list(level_limits.values()),

@@ -137,6 +137,15 @@ Index(
     subscriptions.c.provider_id,
     postgresql_where=text("status = 'active'"),
 )
+# Subscriptions that cover every postal code, in LRU order. With the GIN index below (for those
+# listing the lead's code) a level's candidates are read without walking the whole level.
+Index(
+    "ix_subscriptions_everywhere",
+    subscriptions.c.competition_level_id,
+    text("COALESCE(lru_order, 0)"),
+    subscriptions.c.provider_id,
+    postgresql_where=text("status = 'active' AND postal_codes = '{}'::text[]"),
+)
 Index(
     "ix_subscriptions_postal_codes",
     subscriptions.c.postal_codes,
