@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,8 +255,6 @@ def worker(api_settings: Settings, db_url: str) -> Iterator[None]:
     try:
         yield
     finally:
-        loop.call_soon_threadsafe(task_holder[0].cancel)
-        thread.join(30)
-
-
-Check = Callable[[Any], None]
+        if thread.is_alive():
+            loop.call_soon_threadsafe(task_holder[0].cancel)
+            thread.join(30)
