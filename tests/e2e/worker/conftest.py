@@ -133,6 +133,7 @@ def workers(db_url: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess
 
     def start(
         *,
+        database_url: str | None = None,
         smtp_url: str | None = None,
         retry_delays: str = "1,1,1,1,1",
         concurrency: int = 2,
@@ -141,7 +142,7 @@ def workers(db_url: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess
     ) -> WorkerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
         env.update(
-            DATABASE_URL=db_url,
+            DATABASE_URL=database_url or db_url,
             LEADFLOW_RETRY_DELAYS=retry_delays,
             LEADFLOW_HOME=str(tmp_path / "home"),
             **env_extra,
