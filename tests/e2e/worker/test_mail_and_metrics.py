@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from leadflow.db.connection import transaction
 from leadflow.services import leads
 from leadflow.settings import Settings
-from tests.e2e.worker.conftest import SmtpServer, WorkerProcess, free_port, wait_until
+from tests.e2e.worker.conftest import SmtpServer, WorkerProcess, free_port, sample, wait_until
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
 
@@ -83,19 +82,6 @@ def succeeded_jobs(pool: Any) -> int:
             "WHERE task_name = 'distribute_lead' AND status = 'succeeded'"
         ).fetchone()
     return int(row["n"]) if row else 0
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
-        if not match:
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
-        if all(found.get(k) == v for k, v in labels.items()):
-            total += float(match.group(2))
-    return total
 
 
 def test_worker_metrics_count_what_was_sold(

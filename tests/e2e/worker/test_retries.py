@@ -11,7 +11,7 @@ from leadflow.db.connection import transaction
 from leadflow.services import jobs, leads
 from leadflow.services.pages import PageRequest
 from leadflow.settings import Settings
-from tests.e2e.worker.conftest import WorkerProcess, wait_until
+from tests.e2e.worker.conftest import WorkerProcess, sample, wait_until
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
 
@@ -106,7 +106,7 @@ def test_permanent_failure_is_dead_lettered_then_retried_by_an_admin(
 ) -> None:
     market = factories.market(pool)
     inject_failures(pool, times=None)
-    workers(retry_delays="0,1,0,1,0")
+    worker = workers(retry_delays="0,1,0,1,0", metrics=True)
     lead_id = factories.lead(pool, market.niche_id)
     approval = leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
     job_id = approval.distribution_job_id
@@ -129,6 +129,12 @@ def test_permanent_failure_is_dead_lettered_then_retried_by_an_admin(
     assert status.notes.startswith("Distribution failed after all retries: ")
     assert audit_count(pool, "distribution.failed", lead_id) == 6
     assert audit_count(pool, "job.dead_lettered", lead_id) == 1
+    scraped = worker.metrics()
+    queue = {"queue": "distribute_lead"}
+    assert sample(scraped, "job_failures_total", **queue) == 6
+    assert sample(scraped, "job_retries_total", **queue) == 5
+    assert sample(scraped, "job_dead_letters_total", **queue) == 1
+    assert sample(scraped, "distribution_total", status="failed") == 6
     with transaction(pool) as conn:
         attempts = conn.execute(
             "SELECT distribution_attempts FROM leads WHERE id = %s", (lead_id,)
