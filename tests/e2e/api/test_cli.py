@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
@@ -90,3 +98,99 @@ def test_demo_marketplace_flows_through_the_api(
     assert again.admin.user_id == setup.admin.user_id
     assert again.admin.mfa_secret != setup.admin.mfa_secret
     assert client.get("/api/v1/admin/niches", headers=admin.headers).status_code == 401
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+    except OSError:
+        return 0, ""
+
+
+def _wait(what: str, check: Callable[[], bool], deadline_s: float = 90.0) -> None:
+    stop = time.monotonic() + deadline_s
+    while not check():
+        if time.monotonic() > stop:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_up_demo_serves_distributes_and_stops_gracefully(db_url: str) -> None:
+    """`leadflow up --demo` as a newcomer runs it: API, worker and demo leads in one process;
+    Ctrl-C (SIGINT) stops it cleanly."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, "LEADFLOW_INTAKE_RATE_LIMIT": "0"}
+    process = subprocess.Popen(
+        [LEADFLOW, "up", "--demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    output: list[str] = []
+    reader = threading.Thread(
+        target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True
+    )  # type: ignore[union-attr]
+    reader.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait("readiness", lambda: _get(f"{base}/readyz")[0] == 200)
+        _wait(
+            "a demo lead sold",
+            lambda: (
+                'distribution_total{status="success"}' in _get(f"{base}/metrics")[1]
+                or 'distribution_total{status="partial"}' in _get(f"{base}/metrics")[1]
+            ),
+        )
+        text = "".join(output)
+        assert "admin e-mail: admin@leadflow.demo" in text
+        assert "TOTP secret:" in text
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(10)
+    assert "leadflow stopped" in "".join(output)
+
+
+def test_serve_refuses_an_unmigrated_database_and_serves_a_migrated_one(
+    db_url: str, server_url: str
+) -> None:
+    from tests.conftest import url_for
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS lf_unmigrated_serve")
+        conn.execute("CREATE DATABASE lf_unmigrated_serve")
+    try:
+        refused = leadflow(
+            url_for(server_url, "lf_unmigrated_serve"), "serve", "--port", str(_free_port())
+        )
+        assert refused.returncode == 1
+        assert "leadflow migrate" in refused.stderr
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS lf_unmigrated_serve WITH (FORCE)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [LEADFLOW, "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "DATABASE_URL": db_url},
+    )
+    try:
+        _wait("readiness", lambda: _get(f"http://127.0.0.1:{port}/readyz")[0] == 200)
+        assert _get(f"http://127.0.0.1:{port}/openapi.json")[0] == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
