@@ -28,6 +28,9 @@ EMAIL_QUEUE = "email"
 MAINTENANCE_QUEUE = "maintenance"
 # The queues an operator sees in the jobs list; maintenance ticks are internal.
 VISIBLE_QUEUES = (DISTRIBUTE_QUEUE, EMAIL_QUEUE)
+# Workers take higher priorities first: recovery, then mail, then the distribution backlog.
+MAINTENANCE_PRIORITY = 10
+MAIL_PRIORITY = 5
 
 # API status -> Procrastinate statuses. ``failed`` is a dead letter (or a job stopped for good).
 STATUS_FILTERS: dict[str, tuple[str, ...]] = {
@@ -107,12 +110,12 @@ def defer_mail_delivery(conn: Connection) -> int | None:
     row = conn.execute(
         """
         SELECT unnest(procrastinate_defer_jobs_v1(
-                   ARRAY[ROW(%(queue)s, %(task)s, 0, NULL, NULL, '{}'::jsonb, NULL)]
+                   ARRAY[ROW(%(queue)s, %(task)s, %(priority)s, NULL, NULL, '{}'::jsonb, NULL)]
                    ::procrastinate_job_to_defer_v1[])) AS id
         WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs
                           WHERE task_name = %(task)s AND status = 'todo')
         """,
-        {"queue": EMAIL_QUEUE, "task": DELIVER_TASK},
+        {"queue": EMAIL_QUEUE, "task": DELIVER_TASK, "priority": MAIL_PRIORITY},
     ).fetchone()
     return None if row is None else int(row["id"])
 

@@ -63,13 +63,20 @@ def register(app: App, settings: Settings) -> None:
     app.task(name=jobs.DELIVER_TASK, queue=jobs.EMAIL_QUEUE, pass_context=True, retry=retry)(
         deliver_mail
     )
-    tick = app.task(name="maintenance_tick", queue=jobs.MAINTENANCE_QUEUE, pass_context=True)(
-        maintenance_tick
-    )
+    # Maintenance goes first when slots free up, so a backlog never delays crash recovery.
+    tick = app.task(
+        name="maintenance_tick",
+        queue=jobs.MAINTENANCE_QUEUE,
+        pass_context=True,
+        priority=jobs.MAINTENANCE_PRIORITY,
+    )(maintenance_tick)
     app.periodic(cron=f"* * * * * */{TICK_SECONDS}")(tick)
-    cleanup = app.task(name="cleanup_jobs", queue=jobs.MAINTENANCE_QUEUE, pass_context=True)(
-        cleanup_jobs
-    )
+    cleanup = app.task(
+        name="cleanup_jobs",
+        queue=jobs.MAINTENANCE_QUEUE,
+        pass_context=True,
+        priority=jobs.MAINTENANCE_PRIORITY,
+    )(cleanup_jobs)
     app.periodic(cron="17 * * * *")(cleanup)
 
 
