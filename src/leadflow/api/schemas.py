@@ -6,6 +6,7 @@ value can overflow a column; unknown fields are refused.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
@@ -37,7 +38,9 @@ def _clean_text(value: str) -> str:
 
 
 def check_json_strings(value: Any) -> Any:
-    """Every string inside a JSON value obeys the ``Text`` rules."""
+    """Every string inside a JSON value obeys the ``Text`` rules; numbers are finite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite (no NaN or Infinity)")
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
             raise ValueError(f"strings must be at most {MAX_TEXT} characters")

@@ -63,7 +63,13 @@ def validate(form: LeadForm) -> LeadForm:
     postal_code = form.postal_code.strip()
     if not _POSTAL.match(postal_code):
         raise InvalidInput("postal_code must be 3..16 letters, digits, spaces or dashes")
-    if len(json.dumps(form.attributes, ensure_ascii=False).encode()) > MAX_ATTRIBUTES_BYTES:
+    try:
+        encoded = json.dumps(form.attributes, ensure_ascii=False, allow_nan=False).encode()
+    except (ValueError, TypeError, UnicodeEncodeError) as exc:
+        raise InvalidInput(
+            "attributes must be a JSON object of finite numbers and valid text"
+        ) from exc
+    if len(encoded) > MAX_ATTRIBUTES_BYTES:
         raise InvalidInput(f"attributes must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON")
     _check_strings(form.attributes, "attributes")
     return LeadForm(

@@ -129,6 +129,15 @@ CASES = [
         admin=False,
     ),
     Case(
+        "lead: NaN in attributes",
+        "POST",
+        lambda i: "/api/v1/leads",
+        raw=json.dumps(lead(attributes={"rooms": 1}))
+        .replace('"rooms": 1', '"rooms": NaN')
+        .encode(),
+        admin=False,
+    ),
+    Case(
         "confirm: unknown token",
         "POST",
         lambda i: "/api/v1/leads/confirm",
@@ -308,6 +317,12 @@ CASES = [
         "PATCH",
         lambda i: f"/api/v1/admin/subscriptions/{i.subscription}",
         {"filters": [{"field": "rooms", "op": "gte", "value": "two"}]},
+    ),
+    Case(
+        "subscription: Infinity in a filter",
+        "PATCH",
+        lambda i: f"/api/v1/admin/subscriptions/{i.subscription}",
+        raw=b'{"filters": [{"field": "rooms", "op": "gte", "value": Infinity}]}',
     ),
     # Leads, distribution, jobs, audit.
     Case("leads: limit over 200", "GET", lambda i: "/api/v1/admin/leads?limit=201"),
