@@ -4,6 +4,7 @@ revocation on logout and on suspension."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import psycopg
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from leadflow.db.connection import Connection
+from leadflow.services import auth
 from leadflow.settings import Settings
 from tests.e2e.api.conftest import Admin, Marketplace, create_admin, make_client, totp_code
 
@@ -221,8 +223,6 @@ def test_admin_create_gives_a_working_totp_secret(
 def test_prune_forgets_only_what_no_limit_needs(
     client: TestClient, admin: Admin, db_url: str, pool: ConnectionPool[Connection]
 ) -> None:
-    from leadflow.services import auth
-
     _login(client, admin.email, "wrong-password")
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(
@@ -241,3 +241,12 @@ def test_prune_forgets_only_what_no_limit_needs(
     assert windows == (0,)
     assert challenges == (0,)
     assert client.get(ADMIN_ROUTE, headers=admin.headers).status_code == 200
+
+
+def test_concurrent_guesses_are_all_counted(client: TestClient, admin: Admin) -> None:
+    """Ten wrong passwords at once: exactly five are checked, the rest are refused."""
+    with ThreadPoolExecutor(max_workers=10) as pool_:
+        statuses = list(
+            pool_.map(lambda _: _login(client, admin.email, "wrong-password")[0], range(10))
+        )
+    assert sorted(statuses) == [401] * 5 + [429] * 5
