@@ -236,7 +236,7 @@ def verify_mfa(
             if _limited(conn, account, client_address):
                 outcome = "limited"
             else:
-                step = _accepted_step(user, code)
+                step = _accepted_step(user, code) if user.is_active else None
                 if step is None:
                     outcome = "wrong"
                     db.fail_challenge(conn, challenge.id, max_failures=MFA_MAX_WRONG_CODES)
