@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import structlog
 from psycopg_pool import ConnectionPool
 
 from leadflow.db import audit, jobs, limits, outbox
@@ -24,6 +25,7 @@ from leadflow.mail.render import render
 from leadflow.services.auth import hash_token
 from leadflow.services.limits import Rate, RateLimited
 
+log = structlog.get_logger(__name__)
 CONFIRMATION_TEMPLATE = "lead_confirmation"
 CONFIRMATION_THROTTLE_SECONDS = 10 * 60
 MAX_ATTRIBUTES_BYTES = 16 * 1024
@@ -107,6 +109,7 @@ def submit_lead(
             raise InvalidInput("niche must be the slug of an active niche")
         if row.status == "pending_confirmation":
             _mail_confirmation(conn, row.id, row.niche_name, form, token)
+    log.info("lead_submitted", lead_id=str(row.id), status=row.status)
     return IntakeResult(id=row.id, status=row.status)
 
 
