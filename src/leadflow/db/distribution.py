@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
@@ -61,41 +62,39 @@ def niche_state(conn: Connection, niche_id: UUID, *, lock: bool) -> NicheState:
     return NicheState(**row)
 
 
+_LEADS_NICHE_LOCKED = """
+    SELECT id, name, distribution_mode, next_start_level_order_position, lru_counter FROM niches
+    WHERE id = (SELECT niche_id FROM leads WHERE id = %s AND status = 'approved')
+    FOR NO KEY UPDATE"""
+
+
 def lock_lead_and_niche(
     conn: Connection, lead_id: UUID
 ) -> tuple[LeadRecord | None, NicheState | None, list[LevelRecord]]:
     """Lock the lead, then (only if it is approved) its niche, and read the niche's levels: three
-    statements sent in one round trip, run by the server one after the other, so the lock order
-    stays lead -> niche and the levels are read after the niche lock is held."""
-    with conn.pipeline():
-        # The engine's statements are prepared after a few runs; their generic plans are as good
-        # as custom ones (the candidate query is shaped for that), and re-planning the candidate
-        # query each time cost more than running it. Only for this transaction.
-        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        lead_cur = conn.cursor(row_factory=class_row(LeadRecord))
-        lead_cur.execute("SELECT * FROM leads WHERE id = %s FOR NO KEY UPDATE", (lead_id,))
-        niche_cur = conn.cursor(row_factory=class_row(NicheState))
-        niche_cur.execute(
-            """
-            SELECT id, name, distribution_mode, next_start_level_order_position, lru_counter
-            FROM niches
-            WHERE id = (SELECT niche_id FROM leads WHERE id = %s AND status = 'approved')
-            FOR NO KEY UPDATE
-            """,
-            (lead_id,),
-        )
-        levels_cur = conn.cursor(row_factory=class_row(LevelRecord))
-        levels_cur.execute(
-            """
-            SELECT l.* FROM competition_levels l
-            WHERE l.niche_id = (SELECT niche_id FROM leads WHERE id = %s AND status = 'approved')
-            ORDER BY l.order_position
-            """,
-            (lead_id,),
-        )
-        lead = lead_cur.fetchone()
-        niche = niche_cur.fetchone()
-        levels = levels_cur.fetchall()
+    statements that, on a connection in pipeline mode, go out in one round trip; the server runs
+    them one after the other, so the lock order stays lead -> niche and the levels are read after
+    the niche lock is held."""
+    # Generic plans are as good as custom ones for the engine's statements (the candidate query
+    # is shaped for that) and far cheaper to make: custom planning of the candidate query cost
+    # more than running it. Only for this transaction.
+    conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    lead_cur = conn.cursor(row_factory=class_row(LeadRecord))
+    lead_cur.execute("SELECT * FROM leads WHERE id = %s FOR NO KEY UPDATE", (lead_id,))
+    niche_cur = conn.cursor(row_factory=class_row(NicheState))
+    niche_cur.execute(_LEADS_NICHE_LOCKED, (lead_id,))
+    levels_cur = conn.cursor(row_factory=class_row(LevelRecord))
+    levels_cur.execute(
+        """
+        SELECT l.* FROM competition_levels l
+        WHERE l.niche_id = (SELECT niche_id FROM leads WHERE id = %s AND status = 'approved')
+        ORDER BY l.order_position
+        """,
+        (lead_id,),
+    )
+    lead = lead_cur.fetchone()
+    niche = niche_cur.fetchone()
+    levels = levels_cur.fetchall()
     return lead, niche, levels
 
 
@@ -191,6 +190,27 @@ def lock_providers(conn: Connection, provider_ids: Sequence[UUID]) -> dict[UUID,
     return {row["id"]: LockedProvider(**row) for row in rows}
 
 
+def lock_providers_for_sale(conn: Connection, provider_ids: Sequence[UUID]) -> None:
+    """Lock the providers in id order without waiting for the answer: in a pipeline this goes
+    out with the guarded write that follows, which checks what the plan assumed of them."""
+    if provider_ids:
+        conn.execute(
+            "SELECT id FROM providers WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+            (sorted(provider_ids),),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What a plan made before the provider locks assumed: the balances of the providers whose
+    balance decided something, all of them active (and, as a check, the locked niche's LRU
+    counter and rotation pointer)."""
+
+    lru_counter: int
+    pointer: int
+    balances: Mapping[UUID, int]
+
+
 @dataclass(frozen=True, slots=True)
 class SaleRow:
     assignment_id: UUID
@@ -224,24 +244,42 @@ def write_run(
     sales: Sequence[SaleRow],
     next_pointer: int,
     lru_counter: int,
-) -> None:
+    expected: Expected | None = None,
+) -> psycopg.Cursor[dict[str, Any]]:
     """Everything a committed run changes, in one statement: the run record, each sale's charge,
     ledger entry, assignment and LRU move, the lead's status and attempt count, and the niche's
-    rotation pointer and LRU counter. The balance CHECK is the last line of defence."""
-    conn.execute(
+    rotation pointer and LRU counter. The balance CHECK is the last line of defence.
+
+    With ``expected``, nothing is written unless the locked niche and providers are still as
+    the plan assumed; ``was_written`` on the returned cursor tells."""
+    balances = dict(expected.balances) if expected else {}
+    return conn.execute(
         """
-        WITH sale AS (
+        WITH guard AS (
+            SELECT %(unguarded)s::bool OR (
+                EXISTS (SELECT 1 FROM niches WHERE id = %(niche_id)s AND lru_counter = %(expect_lru)s
+                                                  AND next_start_level_order_position = %(expect_pointer)s)
+                AND (SELECT count(*) FROM providers p
+                     JOIN unnest(%(expect_ids)s::uuid[], %(expect_balances)s::bigint[]) AS e(id, balance)
+                       ON p.id = e.id
+                     WHERE p.balance_cents = e.balance AND p.status = 'active')
+                    = cardinality(%(expect_ids)s::uuid[])
+            ) AS ok
+        ),
+        sale AS (
             SELECT * FROM unnest(%(assignment_ids)s::uuid[], %(provider_ids)s::uuid[], %(subscription_ids)s::uuid[],
                                  %(level_ids)s::uuid[], %(prices)s::bigint[], %(lru_orders)s::bigint[])
                      AS t(assignment_id, provider_id, subscription_id, level_id, price, lru_order)
+            WHERE (SELECT ok FROM guard)
         ),
         run AS (
             INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role, job_id,
                                            status, start_level_order_position, traversal_order,
                                            assignments_created, skipped, skipped_total, finished_at, duration_ms)
-            VALUES (%(run_id)s, %(lead_id)s, %(niche_id)s, %(actor_id)s, %(actor_role)s, %(job_id)s, %(status)s,
-                    %(start)s, %(traversal)s, %(sold)s, %(skipped)s, %(skipped_total)s, clock_timestamp(),
-                    %(duration_ms)s)
+            SELECT %(run_id)s, %(lead_id)s, %(niche_id)s, %(actor_id)s, %(actor_role)s, %(job_id)s, %(status)s,
+                   %(start)s, %(traversal)s, %(sold)s, %(skipped)s, %(skipped_total)s, clock_timestamp(),
+                   %(duration_ms)s
+            WHERE (SELECT ok FROM guard)
             RETURNING id
         ),
         charged AS (
@@ -272,15 +310,15 @@ def write_run(
             UPDATE leads SET distribution_attempts = distribution_attempts + 1,
                              status = CASE WHEN %(sold)s > 0 THEN 'distributed' ELSE status END,
                              distributed_at = CASE WHEN %(sold)s > 0 THEN now() ELSE distributed_at END
-            WHERE id = %(lead_id)s
+            WHERE id = %(lead_id)s AND (SELECT ok FROM guard)
             RETURNING id
         ),
         niche AS (
             UPDATE niches SET next_start_level_order_position = %(next_pointer)s, lru_counter = %(lru_counter)s
-            WHERE id = %(niche_id)s
+            WHERE id = %(niche_id)s AND (SELECT ok FROM guard)
             RETURNING id
         )
-        SELECT (SELECT count(*) FROM charged) AS charged, (SELECT count(*) FROM assigned) AS assigned,
+        SELECT (SELECT ok FROM guard) AS ok, (SELECT count(*) FROM charged) AS charged, (SELECT count(*) FROM assigned) AS assigned,
                (SELECT count(*) FROM ledger) AS ledger, (SELECT count(*) FROM served) AS served,
                (SELECT count(*) FROM lead) AS lead, (SELECT count(*) FROM niche) AS niche
         """,
@@ -306,8 +344,20 @@ def write_run(
             "duration_ms": run.duration_ms,
             "next_pointer": next_pointer,
             "lru_counter": lru_counter,
+            "unguarded": expected is None,
+            "expect_lru": expected.lru_counter if expected else 0,
+            "expect_pointer": expected.pointer if expected else 0,
+            "expect_ids": list(balances),
+            "expect_balances": list(balances.values()),
         },
     )
+
+
+def was_written(cursor: psycopg.Cursor[dict[str, Any]]) -> bool:
+    """Whether ``write_run`` wrote (its guard held)."""
+    row = cursor.fetchone()
+    assert row is not None
+    return bool(row["ok"])
 
 
 def record_failed_run(

@@ -2,14 +2,18 @@
 
 Lock order, the same everywhere, so concurrent distributions never deadlock:
 lead -> niche (FOR NO KEY UPDATE) -> providers by id. The candidates are read after the niche
-lock (so the LRU order is exact: only this niche's runs move it), a plan is made from that
-snapshot, the providers whose balance matters to the plan are locked in id order, and the plan
-is redone with the balances found; when that needs a provider below one already held, the locks
-are released to a savepoint and taken again in order.
+lock (so the LRU order is exact: only this niche's runs move it) and a plan is made from that
+snapshot. The provider locks (in id order) and the write then go out together, the write
+guarded: it happens only if every balance the plan relied on is unchanged and every provider
+still active, so its result is exactly what re-planning under the locks would give. Otherwise
+the providers whose balances matter to the plan are locked and the plan is redone with the
+balances found; when that needs a provider below one already held, the locks are released to
+a savepoint and taken again in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -92,10 +96,8 @@ def distribute_lead(
     started = time.perf_counter()
     for retry in range(MAX_IN_PROCESS_RETRIES + 1):
         try:
-            # Pipeline mode: statements whose results are not needed at once (savepoint, writes,
-            # mails, audit, COMMIT) travel with the next one that is, saving round trips.
-            with pool.connection() as conn, conn.pipeline(), conn.transaction():
-                result, observation = _distribute(conn, lead_id, triggered_by, job_id, started)
+            with pool.connection() as conn:
+                result, observation = _in_pipeline(conn, lead_id, triggered_by, job_id, started)
         except _RETRYABLE as exc:
             metrics.distribution_retries_total.labels(error=type(exc).__name__).inc()
             if retry < MAX_IN_PROCESS_RETRIES:
@@ -148,6 +150,23 @@ def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> 
         )
 
 
+def _in_pipeline(
+    conn: Connection, lead_id: UUID, actor: Actor, job_id: int | None, started: float
+) -> tuple[DistributionResult, _Observation | None]:
+    """One transaction in pipeline mode: statements whose answers are not needed at once
+    (savepoint, locks, writes, mails, audit, COMMIT) travel with the next one whose answer is.
+    Not ``conn.transaction()``: its exit would wait for the queued statements before COMMIT."""
+    try:
+        with conn.pipeline():
+            done = _distribute(conn, lead_id, actor, job_id, started)
+            conn.commit()
+    except BaseException:
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
+        raise
+    return done
+
+
 def _distribute(
     conn: Connection, lead_id: UUID, actor: Actor, job_id: int | None, started: float
 ) -> tuple[DistributionResult, _Observation | None]:
@@ -161,6 +180,20 @@ def _distribute(
     assert niche is not None, "an approved lead's niche is locked with it"
 
     snapshot = _snapshot(conn, niche, level_rows, lead.postal_code, lead.attributes)
+    # The sale in one round trip: provider locks, guarded write and low-balance pause together.
+    plan = _plan(snapshot, snapshot.balances)
+    expected = distribution.Expected(
+        lru_counter=niche.lru_counter,
+        pointer=niche.next_start_level_order_position,
+        balances={pid: snapshot.balances[pid] for pid in plan.balance_provider_ids},
+    )
+    conn.execute("SAVEPOINT planned_sale")
+    distribution.lock_providers_for_sale(conn, sorted(plan.balance_provider_ids))
+    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected)
+    if done is not None:
+        return done
+    # A balance moved (or a provider was suspended) since the snapshot: plan with the locks.
+    conn.execute("ROLLBACK TO SAVEPOINT planned_sale")
     plan = _lock_and_plan(conn, snapshot)
     while plan.needs_more:
         # Exact balances made the walk go deeper than the candidates read: read more, lock again.
@@ -177,6 +210,23 @@ def _distribute(
             },
         )
         plan = _lock_and_plan(conn, snapshot)
+    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, None)
+    assert done is not None, "an unguarded write always writes"
+    return done
+
+
+def _write(
+    conn: Connection,
+    lead_id: UUID,
+    actor: Actor,
+    job_id: int | None,
+    started: float,
+    niche: distribution.NicheState,
+    snapshot: _Snapshot,
+    plan: Plan,
+    expected: distribution.Expected | None,
+) -> tuple[DistributionResult, _Observation] | None:
+    """Write the run of ``plan``: sales, pauses, mails, audit. None if the guard refused."""
     status = classify(plan, snapshot.mode)
     run_id = uuid.uuid4()
     skipped = _skipped(plan)
@@ -206,14 +256,18 @@ def _distribute(
         skipped_total=len(skipped),
         duration_ms=duration_ms,
     )
-    distribution.write_run(
+    written = distribution.write_run(
         conn,
         run=run,
         sales=sales,
         next_pointer=snapshot.rotation.next_pointer,
         lru_counter=niche.lru_counter + len(sales),
+        expected=expected,
     )
+    # Sent with the write (pipeline); when the guard refused, the savepoint undoes it.
     paused = catalog.pause_unaffordable(conn, sorted(plan.balance_provider_ids))
+    if not distribution.was_written(written):
+        return None
     _queue_mails(conn, lead_id, niche.name, plan, sales, snapshot.rows, paused)
     _audit(conn, actor, run, sales, skipped, paused, status)
     result = DistributionResult(
