@@ -430,19 +430,20 @@ class TraceCount:
 
     @classmethod
     def parse(cls, text: str) -> TraceCount:
-        # Every round trip ends with the server's ReadyForQuery; each Execute or simple Query
-        # is one statement.
+        # A round trip is the client waiting for the server: messages from the client (F)
+        # followed by an answer (B). Counting ReadyForQuery would miss the pipeline's flushes.
+        # Each Execute or simple Query is one statement.
         found = cls()
+        previous = ""
         for line in text.splitlines():
             parts = line.split("\t")
-            if len(parts) < 3:
+            if len(parts) < 3 or parts[0] not in ("B", "F"):
                 continue
-            if parts[0] == "B" and parts[2].startswith("ReadyForQuery"):
+            if parts[0] == "B" and previous == "F":
                 found.round_trips += 1
-            elif parts[0] == "F" and (
-                parts[2].startswith("Execute") or parts[2].startswith("Query")
-            ):
+            elif parts[0] == "F" and parts[2].startswith(("Execute", "Query")):
                 found.statements += 1
+            previous = parts[0]
         return found
 
 
