@@ -21,7 +21,7 @@ BALANCE_CENTS = 10**12
 
 
 def run(server_url: str, *, quick: bool = False) -> common.Row:
-    seconds = 4 if quick else 30
+    seconds = 3 if quick else 30
     scale = 1 if quick else 10
 
     ref_url = common.pgbench_database(server_url, scale)

@@ -21,7 +21,7 @@ HOT_ROW = "UPDATE pgbench_branches SET bbalance = bbalance + 1 WHERE bid = 1;\n"
 
 
 def run(server_url: str, *, quick: bool = False) -> common.Row:
-    seconds = 4 if quick else 30
+    seconds = 3 if quick else 30
 
     ref_url = common.pgbench_database(server_url, 1 if quick else 10)
     script = common.pgbench_script(HOT_ROW)

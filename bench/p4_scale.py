@@ -28,8 +28,8 @@ BALANCE_CENTS = 10**12
 
 
 def run(server_url: str, *, quick: bool = False) -> common.Row:
-    sizes = [100, 1_000, 5_000] if quick else [100, 10_000, 100_000]
-    leads_per_case = 30 if quick else 200
+    sizes = [100, 1_000, 3_000] if quick else [100, 10_000, 100_000]
+    leads_per_case = 20 if quick else 200
 
     url = common.fresh_database(server_url, "bench_p4")
     started = time.perf_counter()
@@ -258,9 +258,7 @@ def _measure(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--quick", action="store_true", help="smaller niches (100 / 1,000 / 10,000)"
-    )
+    parser.add_argument("--quick", action="store_true", help="smaller niches (100 / 1,000 / 3,000)")
     args = parser.parse_args(argv)
     with common.server() as url:
         print(common.table([run(url, quick=args.quick)]))

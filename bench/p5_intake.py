@@ -38,7 +38,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     except ImportError as exc:
         return _missing(f"prerequisite missing: the API ({exc})")
 
-    seconds = 3 if quick else 20
+    seconds = 2 if quick else 20
     url = common.fresh_database(server_url, "bench_p5")
     with psycopg.connect(url) as conn:
         common.seed_niches(
