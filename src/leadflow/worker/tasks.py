@@ -20,7 +20,7 @@ from leadflow.db import audit, jobs, mail
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, ActorRole
-from leadflow.services import distribution
+from leadflow.services import auth, distribution
 from leadflow.settings import Settings
 from leadflow.worker import mailer
 from leadflow.worker.retry import ScheduleRetry
@@ -153,7 +153,9 @@ async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int
 
 
 async def cleanup_jobs(context: JobContext, timestamp: int) -> None:
-    """Delete finished jobs once nobody needs them; dead letters are kept longest."""
+    """Delete finished jobs once nobody needs them (dead letters are kept longest), and forget
+    failed logins, rate-limit windows, MFA challenges and sessions past any limit or expiry."""
+    await asyncio.to_thread(auth.prune, runtime_of(context).pool)
     manager = context.app.job_manager
     for queue in jobs.VISIBLE_QUEUES:
         await manager.delete_old_jobs(nb_hours=KEEP_SUCCEEDED_HOURS, queue=queue)
