@@ -419,14 +419,21 @@ class DistributeOut(Out):
     job_id: int
 
 
-class JobOut(Out):
+class LeadJobOut(Out):
+    """The lead's latest job, as the distribution status shows it (SPEC §8)."""
+
     id: int
-    lead_id: UUID | None
-    queue: str
     status: str
     attempts: int
     scheduled_at: datetime | None
     last_error: str | None
+
+
+class JobOut(LeadJobOut):
+    """A job in the jobs list."""
+
+    lead_id: UUID | None
+    queue: str
 
 
 class DistributionStatusOut(Out):
@@ -437,7 +444,7 @@ class DistributionStatusOut(Out):
     assignments_created: int
     start_level_order_position: int | None
     notes: str
-    job: JobOut | None
+    job: LeadJobOut | None
 
 
 class AssignmentOut(Out):

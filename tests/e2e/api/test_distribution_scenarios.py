@@ -143,6 +143,7 @@ def _manual_trigger(market: Marketplace) -> None:
     assert status["last_attempt_status"] == "success"
     assert status["job"]["id"] == queued["job_id"]
     assert status["job"]["status"] == "succeeded"
+    assert set(status["job"]) == {"id", "status", "attempts", "scheduled_at", "last_error"}
     # Distributed now: a second trigger is a conflict; unknown lead 404; not approved 400.
     market.post(f"/admin/leads/{lead_id}/distribute", {}, expect=409)
     market.post("/admin/leads/00000000-0000-0000-0000-000000000000/distribute", {}, expect=404)

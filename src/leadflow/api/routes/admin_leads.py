@@ -165,7 +165,10 @@ def list_jobs(
 
 
 @router.post(
-    "/jobs/{job_id}/retry", response_model=JobOut, responses=errors(404, 409), tags=["admin: jobs"]
+    "/jobs/{job_id}/retry",
+    response_model=JobOut,
+    responses=errors(400, 404, 409),
+    tags=["admin: jobs"],
 )
 def retry_job(job_id: JobId, admin: CurrentAdmin, pool: PoolDep) -> JobOut:
     """Requeue a dead-lettered job (409 while another job of its lead is queued or running)."""
