@@ -40,7 +40,9 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         from leadflow.services.leads import approve_lead  # noqa: F401
         from leadflow.worker import runner  # noqa: F401
     except ImportError as exc:
-        return _missing(f"prerequisite missing: the worker / approval service ({exc})")
+        return _missing(
+            f"prerequisite missing or not importable: the worker / approval service ({exc})"
+        )
 
     seconds = 2 if quick else 20
     drain = QUICK_DRAIN_TIMEOUT_S if quick else DRAIN_TIMEOUT_S

@@ -36,7 +36,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     try:
         from leadflow.api.app import create_app  # noqa: F401
     except ImportError as exc:
-        return _missing(f"prerequisite missing: the API ({exc})")
+        return _missing(f"prerequisite missing or not importable: the API ({exc})")
 
     seconds = 2 if quick else 20
     url = common.fresh_database(server_url, "bench_p5")
