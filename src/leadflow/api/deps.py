@@ -14,9 +14,10 @@ from psycopg_pool import ConnectionPool
 
 from leadflow.db.auth import SessionPrincipal
 from leadflow.db.connection import Connection
+from leadflow.domain.errors import AccessDenied, AuthenticationFailed
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.services import auth
-from leadflow.services.limits import AccessDenied, AuthenticationFailed, Rate
+from leadflow.services.limits import Rate
 from leadflow.services.pages import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from leadflow.settings import Settings
 

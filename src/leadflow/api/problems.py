@@ -13,8 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadflow.domain.errors import Conflict, DomainError, InvalidInput, LeadNotApproved, NotFound
-from leadflow.services.limits import AccessDenied, AuthenticationFailed, RateLimited
+from leadflow.domain.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    LeadNotApproved,
+    NotFound,
+    RateLimited,
+)
 
 log = structlog.get_logger(__name__)
 MEDIA_TYPE = "application/problem+json"

@@ -70,3 +70,21 @@ class JobAlreadyActive(Conflict):
     """Another job of the same lead is queued or running (HTTP 409)."""
 
     title = "Job already active"
+
+
+class RateLimited(DomainError):
+    """Too many requests from one client (HTTP 429)."""
+
+    title = "Too many requests"
+
+
+class AuthenticationFailed(DomainError):
+    """Missing, wrong, expired or revoked credentials (HTTP 401)."""
+
+    title = "Unauthorized"
+
+
+class AccessDenied(DomainError):
+    """Authenticated, but not allowed (HTTP 403)."""
+
+    title = "Forbidden"

@@ -26,9 +26,8 @@ from leadflow.db import auth as db
 from leadflow.db import limits as limits_db
 from leadflow.db.connection import Connection, transaction
 from leadflow.db.errors import translated
-from leadflow.domain.errors import InvalidInput
+from leadflow.domain.errors import AccessDenied, AuthenticationFailed, InvalidInput, RateLimited
 from leadflow.domain.model import Actor, ActorRole
-from leadflow.services.limits import AccessDenied, AuthenticationFailed, RateLimited
 
 LOGIN_WINDOW_SECONDS = 15 * 60
 MAX_FAILURES_PER_ACCOUNT_ADDRESS = 5

@@ -19,11 +19,11 @@ from psycopg_pool import ConnectionPool
 from leadflow.db import audit, jobs, limits, outbox
 from leadflow.db import lead_views as db
 from leadflow.db.connection import Connection, transaction
-from leadflow.domain.errors import InvalidInput, NotFound
+from leadflow.domain.errors import InvalidInput, NotFound, RateLimited
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.mail.render import render
 from leadflow.services.auth import hash_token
-from leadflow.services.limits import Rate, RateLimited
+from leadflow.services.limits import Rate
 
 log = structlog.get_logger(__name__)
 CONFIRMATION_TEMPLATE = "lead_confirmation"

@@ -1,32 +1,14 @@
-"""Request limits: parsing ``N/period`` settings and the errors a limit raises."""
+"""Request limits: parsing ``N/period`` settings such as ``LEADFLOW_INTAKE_RATE_LIMIT``."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from leadflow.domain.errors import DomainError, InvalidInput
+from leadflow.domain.errors import InvalidInput
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*(?:/\s*(second|minute|hour|day))?\s*$")
-
-
-class RateLimited(DomainError):
-    """Too many requests from one client (HTTP 429)."""
-
-    title = "Too many requests"
-
-
-class AuthenticationFailed(DomainError):
-    """Missing, wrong, expired or revoked credentials (HTTP 401)."""
-
-    title = "Unauthorized"
-
-
-class AccessDenied(DomainError):
-    """Authenticated, but not allowed (HTTP 403)."""
-
-    title = "Forbidden"
 
 
 @dataclass(frozen=True, slots=True)
