@@ -140,15 +140,15 @@ def set_price(pool: Pool, level_id: Any, price_cents: int) -> None:
 
 def test_insufficient_balance_is_skipped_and_the_next_candidate_fills_the_slot(pool: Pool) -> None:
     m = market(pool, [("Gold", 3, 1000)])
-    first = m.add_provider("first", balance_cents=2000, levels=[1])
     for name in ("second", "third", "fourth"):
         m.add_provider(name, balance_cents=10_000, levels=[1])
+    distribute(m, m.lead())  # all three served once: each has an order key now
+    # Never served, so first in LRU order; then the price rises beyond its balance.
+    first = m.add_provider("first", balance_cents=2000, levels=[1])
     set_price(pool, m.level(1).id, 4900)
 
     result = distribute(m, m.lead())
 
-    # Three seats, four candidates: whatever the order, "first" is walked and skipped and
-    # the level still fills its three seats from the others.
     assert sorted(sold_names(m, result)) == ["fourth", "second", "third"]
     assert [(m.name_of(s.provider_id), s.reason) for s in result.skipped] == [
         ("first", SkipReason.INSUFFICIENT_BALANCE)
