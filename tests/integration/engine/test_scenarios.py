@@ -141,7 +141,7 @@ def set_price(pool: Pool, level_id: Any, price_cents: int) -> None:
 def test_insufficient_balance_is_skipped_and_the_next_candidate_fills_the_slot(pool: Pool) -> None:
     m = market(pool, [("Gold", 3, 1000)])
     for name in ("second", "third", "fourth"):
-        m.add_provider(name, balance_cents=10_000, levels=[1])
+        m.add_provider(name, balance_cents=20_000, levels=[1])
     distribute(m, m.lead())  # all three served once: each has an order key now
     # Never served, so first in LRU order; then the price rises beyond its balance.
     first = m.add_provider("first", balance_cents=2000, levels=[1])
