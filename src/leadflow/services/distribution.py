@@ -17,7 +17,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
@@ -26,12 +26,11 @@ from psycopg import errors as pg
 from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
-from leadflow.db import audit, catalog, distribution, leads, outbox
+from leadflow.db import audit, catalog, distribution, leads
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.eligibility import cap_reached, evaluate_stored, normalize_postal_code
 from leadflow.domain.errors import LeadAlreadyDistributed, LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, DistributionMode, LeadStatus, RunStatus, SkipReason
-from leadflow.domain.money import format_dollars
 from leadflow.domain.outcome import classify
 from leadflow.domain.results import (
     MAX_STORED_SKIPS,
@@ -43,7 +42,7 @@ from leadflow.domain.results import (
 )
 from leadflow.domain.rotation import Level, Rotation, plan_rotation
 from leadflow.domain.selection import Candidate, Plan, plan_distribution
-from leadflow.mail.render import render
+from leadflow.services import run_records
 
 log = structlog.get_logger(__name__)
 
@@ -69,16 +68,6 @@ class _Snapshot:
     balances: dict[UUID, int]
     truncated: frozenset[UUID]
     limits: dict[UUID, int]
-
-
-@dataclass(frozen=True, slots=True)
-class _Observation:
-    """What Prometheus learns from a committed run."""
-
-    niche_id: UUID
-    next_pointer: int
-    sales: list[tuple[UUID, int]] = field(default_factory=list)  # (level id, price)
-    first_time_sales: int = 0
 
 
 def distribute_lead(
@@ -116,7 +105,7 @@ def distribute_lead(
             _fail(pool, lead_id, triggered_by, job_id, started, exc)
             raise
         if observation is not None:
-            _observe(result, observation)
+            run_records.observe(result, observation)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -152,7 +141,7 @@ def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> 
 
 def _in_pipeline(
     conn: Connection, lead_id: UUID, actor: Actor, job_id: int | None, started: float
-) -> tuple[DistributionResult, _Observation | None]:
+) -> tuple[DistributionResult, run_records.Observation | None]:
     """One transaction in pipeline mode: statements whose answers are not needed at once
     (savepoint, locks, writes, mails, audit, COMMIT) travel with the next one whose answer is.
     Not ``conn.transaction()``: its exit would wait for the queued statements before COMMIT."""
@@ -169,7 +158,7 @@ def _in_pipeline(
 
 def _distribute(
     conn: Connection, lead_id: UUID, actor: Actor, job_id: int | None, started: float
-) -> tuple[DistributionResult, _Observation | None]:
+) -> tuple[DistributionResult, run_records.Observation | None]:
     lead, niche, level_rows = distribution.lock_lead_and_niche(conn, lead_id)
     if lead is None:
         raise NotFound("lead", lead_id)
@@ -225,7 +214,7 @@ def _write(
     snapshot: _Snapshot,
     plan: Plan,
     expected: distribution.Expected | None,
-) -> tuple[DistributionResult, _Observation] | None:
+) -> tuple[DistributionResult, run_records.Observation] | None:
     """Write the run of ``plan``: sales, pauses, mails, audit. None if the guard refused."""
     status = classify(plan, snapshot.mode)
     run_id = uuid.uuid4()
@@ -252,7 +241,7 @@ def _write(
         status=status,
         start_level_order_position=_start_position(snapshot.rotation),
         traversal_order=[level.id for level in snapshot.rotation.traversal],
-        skipped=[_skip_json(s) for s in skipped[:MAX_STORED_SKIPS]],
+        skipped=[run_records.skip_json(s) for s in skipped[:MAX_STORED_SKIPS]],
         skipped_total=len(skipped),
         duration_ms=duration_ms,
     )
@@ -268,8 +257,8 @@ def _write(
     paused = catalog.pause_unaffordable(conn, sorted(plan.balance_provider_ids))
     if not distribution.was_written(written):
         return None
-    _queue_mails(conn, lead_id, niche.name, plan, sales, snapshot.rows, paused)
-    _audit(conn, actor, run, sales, skipped, paused, status)
+    run_records.queue_mails(conn, lead_id, niche.name, plan, sales, snapshot.rows, paused)
+    run_records.record_audit(conn, actor, run, sales, skipped, paused, status)
     result = DistributionResult(
         lead_id=lead_id,
         run_id=run_id,
@@ -286,7 +275,7 @@ def _write(
         skipped_total=len(skipped),
         duration_ms=duration_ms,
     )
-    observation = _Observation(
+    observation = run_records.Observation(
         niche_id=niche.id,
         next_pointer=snapshot.rotation.next_pointer,
         sales=[(s.level_id, s.price_cents) for s in sales],
@@ -411,133 +400,8 @@ def _skipped(plan: Plan) -> list[SkippedProvider]:
     ]
 
 
-def _skip_json(skip: SkippedProvider) -> dict[str, str]:
-    return {
-        "provider_id": str(skip.provider_id),
-        "subscription_id": str(skip.subscription_id),
-        "level_id": str(skip.level_id),
-        "reason": str(skip.reason),
-    }
-
-
 def _start_position(rotation: Rotation) -> int | None:
     return rotation.start.order_position if rotation.start else None
-
-
-def _queue_mails(
-    conn: Connection,
-    lead_id: UUID,
-    niche_name: str,
-    plan: Plan,
-    sales: Sequence[distribution.SaleRow],
-    rows: Mapping[UUID, distribution.CandidateRow],
-    paused: Sequence[Mapping[str, object]],
-) -> None:
-    mails: list[outbox.OutgoingMail] = []
-    for sale, planned in zip(sales, plan.sales, strict=True):
-        row = rows[sale.subscription_id]
-        mail = render(
-            "lead_assigned",
-            niche_name=niche_name,
-            provider_name=row.provider_name,
-            level_name=planned.level.name,
-            amount=format_dollars(sale.price_cents),
-            lead_id=lead_id,
-        )
-        mails.append(
-            outbox.OutgoingMail(
-                "lead_assigned",
-                row.provider_email,
-                mail.subject,
-                mail.body_text,
-                row.provider_id,
-                lead_id,
-            )
-        )
-    for change in paused:
-        mail = render(
-            "low_balance",
-            provider_name=change["provider_name"],
-            balance=format_dollars(int(str(change["balance_cents"]))),
-            price=format_dollars(int(str(change["price_per_lead_cents"]))),
-            level_name=change["level_name"],
-            niche_name=change["niche_name"],
-        )
-        mails.append(
-            outbox.OutgoingMail(
-                "low_balance",
-                str(change["provider_email"]),
-                mail.subject,
-                mail.body_text,
-                _uuid(change["provider_id"]),
-                None,
-            )
-        )
-    outbox.enqueue(conn, mails)
-
-
-def _uuid(value: object) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
-def _audit(
-    conn: Connection,
-    actor: Actor,
-    run: distribution.RunRow,
-    sales: Sequence[distribution.SaleRow],
-    skipped: Sequence[SkippedProvider],
-    paused: Sequence[Mapping[str, object]],
-    status: RunStatus,
-) -> None:
-    lead = str(run.lead_id)
-    base = {"run_id": str(run.id), "job_id": run.job_id}
-    entries = [
-        audit.AuditEntry(
-            "distribution.started",
-            "lead",
-            lead,
-            {
-                **base,
-                "start_level_order_position": run.start_level_order_position,
-                "traversal_order": [str(i) for i in run.traversal_order],
-            },
-        )
-    ]
-    entries += [
-        audit.AuditEntry(
-            "assignment.created",
-            "lead",
-            lead,
-            {
-                **base,
-                "assignment_id": str(s.assignment_id),
-                "provider_id": str(s.provider_id),
-                "subscription_id": str(s.subscription_id),
-                "competition_level_id": str(s.level_id),
-                "price_charged_cents": s.price_cents,
-            },
-        )
-        for s in sales
-    ]
-    entries += [
-        audit.AuditEntry("distribution.skipped_provider", "lead", lead, {**base, **_skip_json(s)})
-        for s in skipped[:MAX_STORED_SKIPS]
-    ]
-    entries.append(
-        audit.AuditEntry(
-            "distribution.completed",
-            "lead",
-            lead,
-            {
-                **base,
-                "status": str(status),
-                "assignments_created": len(sales),
-                "skipped_total": len(skipped),
-                "paused_subscription_ids": [str(p["subscription_id"]) for p in paused],
-            },
-        )
-    )
-    audit.record_many(conn, actor, entries)
 
 
 def _existing_result(conn: Connection, lead_id: UUID, started: float) -> DistributionResult:
@@ -605,17 +469,3 @@ def _fail(
     except psycopg.Error:
         # The database itself is failing; the job's retry will record the next attempt.
         log.exception("distribution_failure_not_recorded", lead_id=str(lead_id))
-
-
-def _observe(result: DistributionResult, seen: _Observation) -> None:
-    """Prometheus, after the commit, so rolled-back work is never counted."""
-    metrics.distribution_total.labels(status=result.status).inc()
-    metrics.distribution_duration_seconds.observe(result.duration_ms / 1000)
-    for skip in result.skipped:
-        metrics.distribution_skipped_total.labels(reason=skip.reason).inc()
-    niche = str(seen.niche_id)
-    for level_id, price in seen.sales:
-        metrics.distribution_assignments_total.labels(niche_id=niche, level_id=str(level_id)).inc()
-        metrics.assignment_price_cents_total.labels(level_id=str(level_id)).inc(price)
-    metrics.fairness_new_provider_priority_total.inc(seen.first_time_sales)
-    metrics.fairness_rotation_position.labels(niche_id=niche).set(seen.next_pointer)
