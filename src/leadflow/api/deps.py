@@ -1,4 +1,8 @@
-"""Shared dependencies as ``Annotated`` aliases: the pool, settings, the caller and paging."""
+"""Shared dependencies as ``Annotated`` aliases: the pool, settings, the caller and paging.
+
+Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its
+threadpool, a hop that costs more than the dependency itself. Those that query the database
+(``current_principal``) stay ``def`` so they never block the event loop."""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ class AppContext:
     head_revision: str
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     context: AppContext = request.app.state.context
     return context
 
@@ -44,7 +48,7 @@ def get_context(request: Request) -> AppContext:
 Context = Annotated[AppContext, Depends(get_context)]
 
 
-def get_pool(context: Context) -> ConnectionPool[Connection]:
+async def get_pool(context: Context) -> ConnectionPool[Connection]:
     return context.pool
 
 
@@ -54,7 +58,7 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/m
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_token(credentials: BearerDep) -> str:
+async def get_token(credentials: BearerDep) -> str:
     if credentials is None or not credentials.credentials:
         raise AuthenticationFailed("missing bearer token")
     return credentials.credentials
@@ -72,7 +76,7 @@ def current_principal(pool: PoolDep, token: TokenDep) -> SessionPrincipal:
 CurrentPrincipal = Annotated[SessionPrincipal, Depends(current_principal)]
 
 
-def current_admin(principal: CurrentPrincipal) -> Actor:
+async def current_admin(principal: CurrentPrincipal) -> Actor:
     if principal.role != ActorRole.ADMIN:
         raise AccessDenied("this route is for admins")
     return Actor.admin(str(principal.user_id))
@@ -81,7 +85,7 @@ def current_admin(principal: CurrentPrincipal) -> Actor:
 CurrentAdmin = Annotated[Actor, Depends(current_admin)]
 
 
-def current_provider(principal: CurrentPrincipal) -> UUID:
+async def current_provider(principal: CurrentPrincipal) -> UUID:
     if principal.role != ActorRole.PROVIDER or principal.provider_id is None:
         raise AccessDenied("this route is for provider users")
     return principal.provider_id
@@ -90,7 +94,7 @@ def current_provider(principal: CurrentPrincipal) -> UUID:
 CurrentProviderId = Annotated[UUID, Depends(current_provider)]
 
 
-def paging(
+async def paging(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> PageRequest:
@@ -100,7 +104,7 @@ def paging(
 Paging = Annotated[PageRequest, Depends(paging)]
 
 
-def client_address(request: Request, context: Context) -> str:
+async def client_address(request: Request, context: Context) -> str:
     """The peer, or behind a trusted proxy the rightmost X-Forwarded-For address not trusted."""
     peer = request.client.host if request.client else "unknown"
     if not _trusted(peer, context.trusted_proxies):
