@@ -60,15 +60,19 @@ def insert_intake_lead(
         ).fetchone()
 
 
-def confirm_by_token(conn: Connection, token_hash: str) -> tuple[UUID, str] | None:
-    """Move the lead holding this confirmation token to ``pending_approval``; the token dies."""
+def confirm_by_token(
+    conn: Connection, token_hash: str, *, valid_seconds: int
+) -> tuple[UUID, str] | None:
+    """Move the lead holding this confirmation token to ``pending_approval``; the token dies.
+    A token older than ``valid_seconds`` (counted from the lead's intake) confirms nothing."""
     row = conn.execute(
         """
         UPDATE leads SET status = 'pending_approval', confirmed_at = now(), confirmation_token_hash = NULL
         WHERE confirmation_token_hash = %s AND status = 'pending_confirmation'
+          AND created_at > now() - make_interval(secs => %s)
         RETURNING id, status
         """,
-        (token_hash,),
+        (token_hash, valid_seconds),
     ).fetchone()
     return None if row is None else (row["id"], row["status"])
 

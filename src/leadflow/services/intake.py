@@ -28,6 +28,8 @@ from leadflow.services.limits import Rate
 log = structlog.get_logger(__name__)
 CONFIRMATION_TEMPLATE = "lead_confirmation"
 CONFIRMATION_THROTTLE_SECONDS = 10 * 60
+# A mailed confirmation token confirms its lead for a week after intake.
+CONFIRMATION_TOKEN_VALID_SECONDS = 7 * 86400
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 MAX_TEXT = 1000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -118,7 +120,9 @@ def confirm_lead(pool: ConnectionPool[Connection], *, token: str) -> IntakeResul
     if not token or len(token) > MAX_TEXT:
         raise InvalidInput("token must be 1..1000 characters")
     with transaction(pool) as conn:
-        confirmed = db.confirm_by_token(conn, hash_token(token))
+        confirmed = db.confirm_by_token(
+            conn, hash_token(token), valid_seconds=CONFIRMATION_TOKEN_VALID_SECONDS
+        )
         if confirmed is None:
             raise NotFound("confirmation token", "given")
         lead_id, status = confirmed

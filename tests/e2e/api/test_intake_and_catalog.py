@@ -42,6 +42,20 @@ def test_confirmation_by_mailed_token(market: Marketplace, db_url: str) -> None:
     assert stored["niche"] == "movers"
 
 
+def test_a_confirmation_token_expires_a_week_after_intake(market: Marketplace, db_url: str) -> None:
+    market.niche(levels=[("Gold", 1, 100)], require_confirmation=True)
+    lead = market.lead()
+    [(_, body)] = _confirmation_mails(db_url)
+    token = body.split("Your confirmation token: ")[1].split()[0]
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "UPDATE leads SET created_at = now() - interval '8 days' WHERE id = %s", (lead["id"],)
+        )
+
+    assert market.client.post("/api/v1/leads/confirm", json={"token": token}).status_code == 404
+    assert market.get(f"/admin/leads/{lead['id']}")["status"] == "pending_confirmation"
+
+
 def test_one_confirmation_mail_per_recipient_per_ten_minutes(
     market: Marketplace, db_url: str
 ) -> None:
