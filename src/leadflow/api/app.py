@@ -12,7 +12,7 @@ from leadflow.api import problems
 from leadflow.api.deps import AppContext, parse_networks
 from leadflow.api.middleware import RequestContext
 from leadflow.api.routes import admin_catalog, admin_leads, auth, intake, ops, portal
-from leadflow.api.schemas import Problem
+from leadflow.api.schemas.base import Problem
 from leadflow.db import migrate
 from leadflow.db.connection import create_pool
 from leadflow.services.auth import Passwords

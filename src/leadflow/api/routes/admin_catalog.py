@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from leadflow.api.deps import Context, CurrentAdmin, Paging, PoolDep, current_admin
 from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
-from leadflow.api.schemas import (
+from leadflow.api.schemas.base import PageOut, Text
+from leadflow.api.schemas.catalog import (
     DepositIn,
     DepositOut,
     LedgerEntryOut,
@@ -20,7 +21,6 @@ from leadflow.api.schemas import (
     NicheIn,
     NicheOut,
     NichePatch,
-    PageOut,
     ProviderDetailOut,
     ProviderIn,
     ProviderOut,
@@ -28,7 +28,6 @@ from leadflow.api.schemas import (
     SubscriptionIn,
     SubscriptionOut,
     SubscriptionPatch,
-    Text,
 )
 from leadflow.services import billing, catalog, catalog_admin
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from leadflow.api.deps import Context, CurrentAdmin, Paging, PoolDep, current_admin
 from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
-from leadflow.api.schemas import (
+from leadflow.api.schemas.base import PageOut, Text
+from leadflow.api.schemas.leads import (
     ApprovalOut,
     AssignmentOut,
     AuditOut,
@@ -17,13 +18,11 @@ from leadflow.api.schemas import (
     DistributionStatusOut,
     JobOut,
     LeadOut,
-    PageOut,
     PreviewOut,
     RejectIn,
     RejectionOut,
     SelectionOut,
     SkipOut,
-    Text,
 )
 from leadflow.db.lead_views import AssignmentView
 from leadflow.domain.money import cents_to_dollars

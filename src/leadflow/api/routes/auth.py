@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from leadflow.api.deps import ClientAddress, Context, CurrentPrincipal, TokenDep
 from leadflow.api.routes.common import API_PREFIX, errors
-from leadflow.api.schemas import LoginIn, LoginOut, MfaIn, TokenOut
+from leadflow.api.schemas.auth import LoginIn, LoginOut, MfaIn, TokenOut
 from leadflow.services import auth
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from leadflow.api.schemas import PageOut, Problem
+from leadflow.api.schemas.base import PageOut, Problem
 from leadflow.services.pages import Page
 
 API_PREFIX = "/api/v1"

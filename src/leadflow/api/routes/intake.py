@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from leadflow.api.deps import ClientAddress, Context
 from leadflow.api.routes.common import API_PREFIX, errors
-from leadflow.api.schemas import ConfirmIn, LeadCreatedOut, LeadIn
+from leadflow.api.schemas.leads import ConfirmIn, LeadCreatedOut, LeadIn
 from leadflow.services import intake
 
 router = APIRouter(prefix=f"{API_PREFIX}/leads", tags=["intake"])

@@ -8,13 +8,9 @@ from fastapi import APIRouter, Depends
 
 from leadflow.api.deps import CurrentProviderId, Paging, PoolDep, current_provider
 from leadflow.api.routes.common import API_PREFIX, errors, page_out
-from leadflow.api.schemas import (
-    LedgerEntryOut,
-    OwnSubscriptionOut,
-    PageOut,
-    ProfileOut,
-    PurchasedLeadOut,
-)
+from leadflow.api.schemas.base import PageOut
+from leadflow.api.schemas.catalog import LedgerEntryOut
+from leadflow.api.schemas.portal import OwnSubscriptionOut, ProfileOut, PurchasedLeadOut
 from leadflow.services import portal
 
 router = APIRouter(
