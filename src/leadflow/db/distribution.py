@@ -50,14 +50,13 @@ class LockedProvider:
     active: bool
 
 
-_NICHE = "SELECT id, name, distribution_mode, next_start_level_order_position, lru_counter FROM niches WHERE id = %s"
-_NICHE_LOCKED = _NICHE + " FOR NO KEY UPDATE"
-
-
-def niche_state(conn: Connection, niche_id: UUID, *, lock: bool) -> NicheState:
-    """Read the niche; ``lock`` takes FOR NO KEY UPDATE, which serializes distributions of the
-    niche without blocking lead intake (whose foreign-key checks take FOR KEY SHARE)."""
-    row = conn.execute(_NICHE_LOCKED if lock else _NICHE, (niche_id,)).fetchone()
+def niche_state(conn: Connection, niche_id: UUID) -> NicheState:
+    """Read the niche without locking it (the preview); a distribution locks it with its lead."""
+    row = conn.execute(
+        "SELECT id, name, distribution_mode, next_start_level_order_position, lru_counter"
+        " FROM niches WHERE id = %s",
+        (niche_id,),
+    ).fetchone()
     assert row is not None, "a lead's niche always exists (foreign key)"
     return NicheState(**row)
 

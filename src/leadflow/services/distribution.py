@@ -120,10 +120,9 @@ def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> 
             raise LeadAlreadyDistributed(f"lead {lead_id} is already distributed")
         if lead.status == LeadStatus.REJECTED:
             raise LeadNotApproved(f"lead {lead_id} is rejected")
-        niche = distribution.niche_state(conn, lead.niche_id, lock=False)
+        niche = distribution.niche_state(conn, lead.niche_id)
         level_rows = catalog.list_levels(conn, niche.id)
-        snapshot = _snapshot(conn, niche, level_rows, lead.postal_code, lead.attributes)
-        plan = _plan(snapshot, snapshot.balances)
+        snapshot, plan = _snapshot(conn, niche, level_rows, lead.postal_code, lead.attributes)
         return Preview(
             lead_id=lead_id,
             start_level_order_position=_start_position(snapshot.rotation),
@@ -168,9 +167,8 @@ def _distribute(
         raise LeadNotApproved(f"lead {lead_id} is {lead.status}, not approved")
     assert niche is not None, "an approved lead's niche is locked with it"
 
-    snapshot = _snapshot(conn, niche, level_rows, lead.postal_code, lead.attributes)
+    snapshot, plan = _snapshot(conn, niche, level_rows, lead.postal_code, lead.attributes)
     # The sale in one round trip: provider locks, guarded write and low-balance pause together.
-    plan = _plan(snapshot, snapshot.balances)
     expected = distribution.Expected(
         lru_counter=niche.lru_counter,
         pointer=niche.next_start_level_order_position,
@@ -187,7 +185,7 @@ def _distribute(
     while plan.needs_more:
         # Exact balances made the walk go deeper than the candidates read: read more, lock again.
         conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
-        snapshot = _snapshot(
+        snapshot, _ = _snapshot(
             conn,
             niche,
             level_rows,
@@ -292,7 +290,9 @@ def _snapshot(
     attributes: Mapping[str, object],
     *,
     limits: dict[UUID, int] | None = None,
-) -> _Snapshot:
+) -> tuple[_Snapshot, Plan]:
+    """Read each level's candidates, enough of them for the plan made from the snapshot's
+    balances; returns the snapshot with that plan."""
     levels = [
         Level(
             lv.id,
@@ -330,7 +330,7 @@ def _snapshot(
         )
         plan = _plan(snapshot, snapshot.balances)
         if not plan.needs_more:
-            return snapshot
+            return snapshot, plan
         for level_id in plan.needs_more:
             limits[level_id] *= 4
 
