@@ -16,6 +16,12 @@ distribution_duration_seconds = Histogram(
     "Wall time of one distribution attempt.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+distribution_careful_reruns_total = Counter(
+    "distribution_careful_reruns_total",
+    "Distributions planned again with the provider locks held, after the blind commit found its"
+    " plan outdated (a balance moved) or a low-balance pause due; nothing was written.",
+    ["reason"],
+)
 distribution_retries_total = Counter(
     "distribution_retries_total",
     "In-process retries of a distribution after a deadlock or serialization failure.",

@@ -41,7 +41,7 @@ def record_many(conn: Connection, actor: Actor, entries: Iterable[AuditEntry]) -
         """
         INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id, metadata)
         SELECT %(actor_id)s, %(actor_role)s, a, t, i, m
-        FROM unnest(%(actions)s::text[], %(types)s::text[], %(ids)s::text[], %(metas)s::jsonb[]) AS x(a, t, i, m)
+        FROM unnest(%(actions)b::text[], %(types)b::text[], %(ids)b::text[], %(metas)b::jsonb[]) AS x(a, t, i, m)
         """,
         {
             "actor_id": actor.id,

@@ -69,6 +69,13 @@ def create_pool(
     return pool
 
 
+def compact(query: str) -> str:
+    """``query`` with its layout whitespace squeezed to single spaces: psycopg caches the
+    conversion of a query's placeholders only for texts up to 4 KiB. For queries without
+    comments and without literals whose whitespace matters."""
+    return " ".join(query.split())
+
+
 @contextlib.contextmanager
 def transaction(pool: ConnectionPool[Connection]) -> Iterator[Connection]:
     """One unit of work: commits when the block ends normally, rolls back on any error."""

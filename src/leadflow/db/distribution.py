@@ -12,7 +12,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from leadflow.db.catalog import LevelRecord
-from leadflow.db.connection import Connection
+from leadflow.db.connection import Connection, compact
 from leadflow.db.leads import LeadRecord
 from leadflow.domain.model import Actor
 
@@ -66,20 +66,41 @@ _LEADS_NICHE_LOCKED = """
     WHERE id = (SELECT niche_id FROM leads WHERE id = %s AND status = 'approved')
     FOR NO KEY UPDATE"""
 
+# How many candidates a level's first read takes: a few more than its seats, so that skips
+# rarely make the plan read again.
+CANDIDATES_PER_SEAT = 2
+EXTRA_CANDIDATES = 8
 
-def lock_lead_and_niche(
-    conn: Connection, lead_id: UUID
-) -> tuple[LeadRecord | None, NicheState | None, list[LevelRecord]]:
-    """Lock the lead, then (only if it is approved) its niche, and read the niche's levels: three
-    statements that, on a connection in pipeline mode, go out in one round trip; the server runs
-    them one after the other, so the lock order stays lead -> niche and the levels are read after
-    the niche lock is held."""
+
+def first_read_limit(max_recipients: int) -> int:
+    """How many candidates the first read of a level with ``max_recipients`` seats takes."""
+    return max_recipients * CANDIDATES_PER_SEAT + EXTRA_CANDIDATES
+
+
+@dataclass(frozen=True, slots=True)
+class LockedLead:
+    """What the first round trip of a distribution reads, under the lead and niche locks."""
+
+    lead: LeadRecord | None
+    niche: NicheState | None
+    levels: list[LevelRecord]
+    # The first read of each active level's candidates, and the postal code it matched: the
+    # lead's code normalized by SQL, which the engine compares with its own normalization.
+    candidates: dict[UUID, list[CandidateRow]]
+    postal_code_key: str | None
+
+
+def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
+    """Lock the lead, then (only if it is approved) its niche, and read the niche's levels and
+    each active level's first candidates: statements that, on a connection in pipeline mode, go
+    out in one round trip; the server runs them one after the other, so the lock order stays
+    lead -> niche and the levels and candidates are read after the niche lock is held."""
     # Generic plans are as good as custom ones for the engine's statements (the candidate query
     # is shaped for that) and far cheaper to make: custom planning of the candidate query cost
     # more than running it. Only for this transaction.
     conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-    lead_cur = conn.cursor(row_factory=class_row(LeadRecord))
-    lead_cur.execute("SELECT * FROM leads WHERE id = %s FOR NO KEY UPDATE", (lead_id,))
+    lead_cur = conn.cursor()
+    lead_cur.execute(_LEAD_LOCKED, (lead_id,))
     niche_cur = conn.cursor(row_factory=class_row(NicheState))
     niche_cur.execute(_LEADS_NICHE_LOCKED, (lead_id,))
     levels_cur = conn.cursor(row_factory=class_row(LevelRecord))
@@ -91,10 +112,27 @@ def lock_lead_and_niche(
         """,
         (lead_id,),
     )
-    lead = lead_cur.fetchone()
+    candidates_cur = conn.cursor()
+    candidates_cur.execute(
+        _FIRST_CANDIDATES,
+        {"lead_id": lead_id, "per_seat": CANDIDATES_PER_SEAT, "extra": EXTRA_CANDIDATES},
+    )
+    row = lead_cur.fetchone()
+    key = row.pop("postal_code_key") if row is not None else None
+    lead = LeadRecord(**row) if row is not None else None
     niche = niche_cur.fetchone()
     levels = levels_cur.fetchall()
-    return lead, niche, levels
+    found: dict[UUID, list[CandidateRow]] = {lv.id: [] for lv in levels if lv.is_active}
+    for candidate in candidates_cur.fetchall():
+        found[candidate["level_id"]].append(CandidateRow(**candidate))
+    return LockedLead(lead, niche, levels, found, key)
+
+
+# With the lead, its postal code normalized as the first candidate read matches it (the same
+# expression as in ``_FIRST_CANDIDATES``); see ``LockedLead``.
+_LEAD_LOCKED = r"""
+    SELECT *, upper(regexp_replace(postal_code, '\s', '', 'g')) AS postal_code_key
+    FROM leads WHERE id = %s FOR NO KEY UPDATE"""
 
 
 # Each level's first ``lim`` candidates are the first ``lim`` of two disjoint kinds, each read
@@ -104,8 +142,8 @@ def lock_lead_and_niche(
 #   (OFFSET 0 keeps the planner from walking the whole level in LRU order and filtering,
 #   which costs as many rows as the level has when few subscriptions list the code).
 # Cap counts are read last, for the chosen rows only, from the (subscription_id, assigned_at)
-# index.
-_CANDIDATES = """
+# index. ``{levels}`` names each level with its limit and the postal code.
+_CANDIDATES_OF = """
     SELECT l.level_id, c.subscription_id, c.provider_id, c.provider_name, c.provider_email,
            c.lru_order, c.postal_codes, c.filters, c.balance_cents,
            c.daily_cap,
@@ -120,7 +158,7 @@ _CANDIDATES = """
                WHERE a.subscription_id = c.subscription_id
                  AND a.assigned_at >= date_trunc('month', now(), 'UTC')
            ) END AS monthly_count
-    FROM unnest(%(level_ids)s::uuid[], %(limits)s::int[]) AS l(level_id, lim)
+    FROM {levels}
     CROSS JOIN LATERAL (
         SELECT * FROM (
             (SELECT s.id AS subscription_id, s.provider_id, p.name AS provider_name,
@@ -129,7 +167,7 @@ _CANDIDATES = """
              FROM subscriptions s
              JOIN providers p ON p.id = s.provider_id
              WHERE s.competition_level_id = l.level_id AND s.status = 'active'
-               AND s.postal_codes = '{}'::text[] AND p.status = 'active'
+               AND s.postal_codes = '{{}}'::text[] AND p.status = 'active'
              ORDER BY COALESCE(s.lru_order, 0), s.provider_id
              LIMIT l.lim)
             UNION ALL
@@ -137,7 +175,7 @@ _CANDIDATES = """
                     p.balance_cents, s.daily_cap, s.monthly_cap
              FROM (SELECT * FROM subscriptions
                    WHERE competition_level_id = l.level_id AND status = 'active'
-                     AND postal_codes @> ARRAY[%(postal_code)s]::text[]
+                     AND postal_codes @> ARRAY[l.postal_code]::text[]
                    OFFSET 0) s
              JOIN providers p ON p.id = s.provider_id
              WHERE p.status = 'active'
@@ -148,6 +186,19 @@ _CANDIDATES = """
         LIMIT l.lim
     ) c
 """
+_CANDIDATES = _CANDIDATES_OF.format(
+    levels="""(SELECT u.level_id, u.lim, %(postal_code)s::text
+                FROM unnest(%(level_ids)b::uuid[], %(limits)b::int[]) AS u(level_id, lim))
+               AS l(level_id, lim, postal_code)"""
+)
+# The first read, in the lock round trip: the approved lead's active levels, each with its first
+# read limit, and the lead's postal code normalized as in ``_LEAD_LOCKED``.
+_FIRST_CANDIDATES = _CANDIDATES_OF.format(
+    levels=r"""(SELECT v.id, v.max_recipients * %(per_seat)s + %(extra)s,
+                       upper(regexp_replace(d.postal_code, '\s', '', 'g'))
+                FROM leads d JOIN competition_levels v ON v.niche_id = d.niche_id AND v.is_active
+                WHERE d.id = %(lead_id)s AND d.status = 'approved') AS l(level_id, lim, postal_code)"""
+)
 
 
 def candidates(
@@ -199,6 +250,19 @@ def lock_providers_for_sale(conn: Connection, provider_ids: Sequence[UUID]) -> N
         )
 
 
+# The SQLSTATE and messages of ``leadflow_expect``: a blind write's assumption did not hold.
+ASSUMPTION_FAILED = "LF001"
+PLAN_CHANGED = "plan_changed"
+PAUSE_NEEDED = "pause_needed"
+
+
+def failed_assumption(exc: BaseException) -> str | None:
+    """``PLAN_CHANGED`` or ``PAUSE_NEEDED`` when ``exc`` is a blind write's refusal, else None."""
+    if isinstance(exc, psycopg.Error) and exc.sqlstate == ASSUMPTION_FAILED and exc.diag:
+        return exc.diag.message_primary
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Expected:
     """What a plan made before the provider locks assumed: the balances of the providers whose
@@ -236,38 +300,23 @@ class RunRow:
     duration_ms: int
 
 
-def write_run(
-    conn: Connection,
-    *,
-    run: RunRow,
-    sales: Sequence[SaleRow],
-    next_pointer: int,
-    lru_counter: int,
-    expected: Expected | None = None,
-) -> psycopg.Cursor[dict[str, Any]]:
-    """Everything a committed run changes, in one statement: the run record, each sale's charge,
-    ledger entry, assignment and LRU move, the lead's status and attempt count, and the niche's
-    rotation pointer and LRU counter. The balance CHECK is the last line of defence.
-
-    With ``expected``, nothing is written unless the locked niche and providers are still as
-    the plan assumed; ``was_written`` on the returned cursor tells."""
-    balances = dict(expected.balances) if expected else {}
-    return conn.execute(
-        """
+_WRITE_RUN = compact(
+    """
         WITH guard AS (
             SELECT %(unguarded)s::bool OR (
                 EXISTS (SELECT 1 FROM niches WHERE id = %(niche_id)s AND lru_counter = %(expect_lru)s
                                                   AND next_start_level_order_position = %(expect_pointer)s)
                 AND (SELECT count(*) FROM providers p
-                     JOIN unnest(%(expect_ids)s::uuid[], %(expect_balances)s::bigint[]) AS e(id, balance)
+                     JOIN unnest(%(expect_ids)b::uuid[], %(expect_balances)b::bigint[]) AS e(id, balance)
                        ON p.id = e.id
-                     WHERE p.balance_cents = e.balance AND p.status = 'active')
-                    = cardinality(%(expect_ids)s::uuid[])
+                     WHERE p.id = ANY(%(expect_ids)b::uuid[])
+                       AND p.balance_cents = e.balance AND p.status = 'active')
+                    = cardinality(%(expect_ids)b::uuid[])
             ) AS ok
         ),
         sale AS (
-            SELECT * FROM unnest(%(assignment_ids)s::uuid[], %(provider_ids)s::uuid[], %(subscription_ids)s::uuid[],
-                                 %(level_ids)s::uuid[], %(prices)s::bigint[], %(lru_orders)s::bigint[])
+            SELECT * FROM unnest(%(assignment_ids)b::uuid[], %(provider_ids)b::uuid[], %(subscription_ids)b::uuid[],
+                                 %(level_ids)b::uuid[], %(prices)b::bigint[], %(lru_orders)b::bigint[])
                      AS t(assignment_id, provider_id, subscription_id, level_id, price, lru_order)
             WHERE (SELECT ok FROM guard)
         ),
@@ -283,7 +332,7 @@ def write_run(
         ),
         charged AS (
             UPDATE providers p SET balance_cents = p.balance_cents - sale.price, updated_at = now()
-            FROM sale WHERE p.id = sale.provider_id
+            FROM sale WHERE p.id = sale.provider_id AND p.id = ANY(%(provider_ids)b::uuid[])
             RETURNING p.id, p.balance_cents
         ),
         assigned AS (
@@ -302,7 +351,7 @@ def write_run(
         ),
         served AS (
             UPDATE subscriptions s SET last_received_at = now(), lru_order = sale.lru_order, updated_at = now()
-            FROM sale WHERE s.id = sale.subscription_id
+            FROM sale WHERE s.id = sale.subscription_id AND s.id = ANY(%(subscription_ids)b::uuid[])
             RETURNING s.id
         ),
         lead AS (
@@ -317,10 +366,36 @@ def write_run(
             WHERE id = %(niche_id)s AND (SELECT ok FROM guard)
             RETURNING id
         )
-        SELECT (SELECT ok FROM guard) AS ok, (SELECT count(*) FROM charged) AS charged, (SELECT count(*) FROM assigned) AS assigned,
+        SELECT (SELECT ok FROM guard) AS ok,
+               leadflow_expect((SELECT ok FROM guard) OR NOT %(abort_if_refused)s, %(plan_changed)s) AS held,
+               (SELECT count(*) FROM charged) AS charged, (SELECT count(*) FROM assigned) AS assigned,
                (SELECT count(*) FROM ledger) AS ledger, (SELECT count(*) FROM served) AS served,
                (SELECT count(*) FROM lead) AS lead, (SELECT count(*) FROM niche) AS niche
-        """,
+    """
+)
+
+
+def write_run(
+    conn: Connection,
+    *,
+    run: RunRow,
+    sales: Sequence[SaleRow],
+    next_pointer: int,
+    lru_counter: int,
+    expected: Expected | None = None,
+    abort_if_refused: bool = False,
+) -> psycopg.Cursor[dict[str, Any]]:
+    """Everything a committed run changes, in one statement: the run record, each sale's charge,
+    ledger entry, assignment and LRU move, the lead's status and attempt count, and the niche's
+    rotation pointer and LRU counter. The balance CHECK is the last line of defence.
+
+    With ``expected``, nothing is written unless the locked niche and providers are still as
+    the plan assumed; ``was_written`` on the returned cursor tells, or, with
+    ``abort_if_refused``, a refusal raises ``PLAN_CHANGED`` (``leadflow_expect``) and aborts the
+    transaction, so statements queued behind this one (up to a COMMIT) cannot commit."""
+    balances = dict(expected.balances) if expected else {}
+    return conn.execute(
+        _WRITE_RUN,
         {
             "assignment_ids": [s.assignment_id for s in sales],
             "provider_ids": [s.provider_id for s in sales],
@@ -344,6 +419,8 @@ def write_run(
             "next_pointer": next_pointer,
             "lru_counter": lru_counter,
             "unguarded": expected is None,
+            "abort_if_refused": abort_if_refused,
+            "plan_changed": PLAN_CHANGED,
             "expect_lru": expected.lru_counter if expected else 0,
             "expect_pointer": expected.pointer if expected else 0,
             "expect_ids": list(balances),

@@ -34,8 +34,8 @@ def enqueue(conn: Connection, mails: Iterable[OutgoingMail]) -> list[UUID]:
     conn.execute(
         """
         INSERT INTO email_outbox (id, template, to_address, subject, body_text, message_id, provider_id, lead_id)
-        SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                             %s::uuid[], %s::uuid[])
+        SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                             %b::uuid[], %b::uuid[])
         """,
         [
             ids,

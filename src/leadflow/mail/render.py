@@ -32,6 +32,8 @@ def _environment() -> Environment:
         autoescape=False,  # text/plain bodies, never rendered as HTML
         undefined=StrictUndefined,
         keep_trailing_newline=True,
+        # Templates ship with the package: no stat of their files at every render.
+        auto_reload=False,
     )
 
 

@@ -23,6 +23,7 @@ from uuid import UUID
 import psycopg
 import structlog
 from psycopg import errors as pg
+from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
@@ -83,31 +84,41 @@ def distribute_lead(
     the attempt back, records its ``failed`` run in a second transaction, and is re-raised.
     """
     started = time.perf_counter()
-    for retry in range(MAX_IN_PROCESS_RETRIES + 1):
+    blind = True
+    retries = 0
+    while True:
         try:
             with pool.connection() as conn:
-                result, observation = _in_pipeline(conn, lead_id, triggered_by, job_id, started)
-        except _RETRYABLE as exc:
-            metrics.distribution_retries_total.labels(error=type(exc).__name__).inc()
-            if retry < MAX_IN_PROCESS_RETRIES:
+                result, observation = _in_pipeline(
+                    conn, lead_id, triggered_by, job_id, started, blind=blind
+                )
+        except (NotFound, LeadNotApproved):
+            raise
+        except Exception as exc:
+            reason = distribution.failed_assumption(exc)
+            if blind and reason is not None:
+                # The blind commit found its plan outdated and wrote nothing: plan again, with
+                # the provider locks taken before the write this time.
+                metrics.distribution_careful_reruns_total.labels(reason=reason).inc()
+                blind = False
+                continue
+            if isinstance(exc, _RETRYABLE) and retries < MAX_IN_PROCESS_RETRIES:
+                retries += 1
+                metrics.distribution_retries_total.labels(error=type(exc).__name__).inc()
                 log.warning(
                     "distribution_retrying",
                     lead_id=str(lead_id),
                     error=type(exc).__name__,
-                    retry=retry + 1,
+                    retry=retries,
                 )
                 continue
-            _fail(pool, lead_id, triggered_by, job_id, started, exc)
-            raise
-        except (NotFound, LeadNotApproved):
-            raise
-        except Exception as exc:
+            if isinstance(exc, _RETRYABLE):
+                metrics.distribution_retries_total.labels(error=type(exc).__name__).inc()
             _fail(pool, lead_id, triggered_by, job_id, started, exc)
             raise
         if observation is not None:
             run_records.observe(result, observation)
         return result
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> Preview:
@@ -139,26 +150,48 @@ def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> 
 
 
 def _in_pipeline(
-    conn: Connection, lead_id: UUID, actor: Actor, job_id: int | None, started: float
+    conn: Connection,
+    lead_id: UUID,
+    actor: Actor,
+    job_id: int | None,
+    started: float,
+    *,
+    blind: bool,
 ) -> tuple[DistributionResult, run_records.Observation | None]:
-    """One transaction in pipeline mode: statements whose answers are not needed at once
-    (savepoint, locks, writes, mails, audit, COMMIT) travel with the next one whose answer is.
-    Not ``conn.transaction()``: its exit would wait for the queued statements before COMMIT."""
+    """One transaction in pipeline mode: statements whose answers are not needed at once go out
+    with the next one whose answer is. BEGIN and COMMIT are sent as statements (on a connection
+    in autocommit mode for the while) so they travel with the others: psycopg's own BEGIN and
+    ``commit()`` each wait for the server in pipeline mode."""
+    conn.autocommit = True
     try:
         with conn.pipeline():
-            done = _distribute(conn, lead_id, actor, job_id, started)
-            conn.commit()
+            conn.execute("BEGIN")
+            done = _distribute(conn, lead_id, actor, job_id, started, blind=blind)
+            conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(psycopg.Error):
             conn.rollback()
         raise
+    finally:
+        if conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            conn.autocommit = False
     return done
 
 
 def _distribute(
-    conn: Connection, lead_id: UUID, actor: Actor, job_id: int | None, started: float
+    conn: Connection,
+    lead_id: UUID,
+    actor: Actor,
+    job_id: int | None,
+    started: float,
+    *,
+    blind: bool,
 ) -> tuple[DistributionResult, run_records.Observation | None]:
-    lead, niche, level_rows = distribution.lock_lead_and_niche(conn, lead_id)
+    """The distribution's statements, in two round trips when ``blind``: the locks with the
+    reads, then the sale with its mails, audit rows and the caller's COMMIT, sent before the
+    sale's guard is known to hold; a refusal aborts the transaction (``leadflow_expect``)."""
+    first = distribution.lock_and_read(conn, lead_id)
+    lead, niche, level_rows = first.lead, first.niche, first.levels
     if lead is None:
         raise NotFound("lead", lead_id)
     if lead.status == LeadStatus.DISTRIBUTED:
@@ -167,16 +200,32 @@ def _distribute(
         raise LeadNotApproved(f"lead {lead_id} is {lead.status}, not approved")
     assert niche is not None, "an approved lead's niche is locked with it"
 
-    snapshot, plan = _snapshot(conn, niche, level_rows, lead.postal_code, lead.attributes)
-    # The sale in one round trip: provider locks, guarded write and low-balance pause together.
+    # The first read matched the postal code as SQL normalizes it; it is the engine's read only
+    # if that is the engine's normalization too (always, for codes intake accepts).
+    usable = first.postal_code_key == normalize_postal_code(lead.postal_code)
+    snapshot, plan = _snapshot(
+        conn,
+        niche,
+        level_rows,
+        lead.postal_code,
+        lead.attributes,
+        first_read=first.candidates if usable else None,
+    )
     expected = distribution.Expected(
         lru_counter=niche.lru_counter,
         pointer=niche.next_start_level_order_position,
         balances={pid: snapshot.balances[pid] for pid in plan.balance_provider_ids},
     )
+    if blind:
+        distribution.lock_providers_for_sale(conn, sorted(plan.balance_provider_ids))
+        done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected, blind)
+        assert done is not None, "a blind write either writes or aborts the transaction"
+        return done
+    # The careful path: the sale in one round trip, provider locks, guarded write and low-balance
+    # pause together, and the mails once the pauses are known.
     conn.execute("SAVEPOINT planned_sale")
     distribution.lock_providers_for_sale(conn, sorted(plan.balance_provider_ids))
-    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected)
+    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected, blind)
     if done is not None:
         return done
     # A balance moved (or a provider was suspended) since the snapshot: plan with the locks.
@@ -197,7 +246,7 @@ def _distribute(
             },
         )
         plan = _lock_and_plan(conn, snapshot)
-    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, None)
+    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, None, False)
     assert done is not None, "an unguarded write always writes"
     return done
 
@@ -212,8 +261,13 @@ def _write(
     snapshot: _Snapshot,
     plan: Plan,
     expected: distribution.Expected | None,
+    blind: bool,
 ) -> tuple[DistributionResult, run_records.Observation] | None:
-    """Write the run of ``plan``: sales, pauses, mails, audit. None if the guard refused."""
+    """Write the run of ``plan``: sales, pauses, mails, audit. None if the guard refused.
+
+    ``blind`` sends it all without waiting: a refused guard, or a provider the sale leaves
+    unable to pay for a subscription (its pause needs a mail written from the pause's answer),
+    then aborts the transaction instead."""
     status = classify(plan, snapshot.mode)
     run_id = uuid.uuid4()
     skipped = _skipped(plan)
@@ -250,11 +304,18 @@ def _write(
         next_pointer=snapshot.rotation.next_pointer,
         lru_counter=niche.lru_counter + len(sales),
         expected=expected,
+        abort_if_refused=blind,
     )
-    # Sent with the write (pipeline); when the guard refused, the savepoint undoes it.
-    paused = catalog.pause_unaffordable(conn, sorted(plan.balance_provider_ids))
-    if not distribution.was_written(written):
-        return None
+    paused: list[dict[str, object]] = []
+    if blind:
+        catalog.expect_none_unaffordable(
+            conn, sorted(plan.balance_provider_ids), distribution.PAUSE_NEEDED
+        )
+    else:
+        # Sent with the write (pipeline); when the guard refused, the savepoint undoes it.
+        paused = catalog.pause_unaffordable(conn, sorted(plan.balance_provider_ids))
+        if not distribution.was_written(written):
+            return None
     run_records.queue_mails(conn, lead_id, niche.name, plan, sales, snapshot.rows, paused)
     run_records.record_audit(conn, actor, run, sales, skipped, paused, status)
     result = DistributionResult(
@@ -290,9 +351,11 @@ def _snapshot(
     attributes: Mapping[str, object],
     *,
     limits: dict[UUID, int] | None = None,
+    first_read: dict[UUID, list[distribution.CandidateRow]] | None = None,
 ) -> tuple[_Snapshot, Plan]:
     """Read each level's candidates, enough of them for the plan made from the snapshot's
-    balances; returns the snapshot with that plan."""
+    balances; returns the snapshot with that plan. ``first_read``, the candidates read with the
+    locks (``first_read_limit`` of each level), saves the first read."""
     levels = [
         Level(
             lv.id,
@@ -309,10 +372,18 @@ def _snapshot(
     code = normalize_postal_code(postal_code)
     # Read a few more candidates than seats; read more only when skips eat through them.
     limits = dict(
-        limits or {level.id: level.max_recipients * 2 + 8 for level in rotation.traversal}
+        limits
+        or {
+            level.id: distribution.first_read_limit(level.max_recipients)
+            for level in rotation.traversal
+        }
     )
     while True:
-        found = distribution.candidates(conn, level_limits=limits, postal_code=code)
+        if first_read is not None:
+            found, first_read = first_read, None
+            assert found.keys() == limits.keys(), "the first read covers the active levels"
+        else:
+            found = distribution.candidates(conn, level_limits=limits, postal_code=code)
         rows = {row.subscription_id: row for level_rows in found.values() for row in level_rows}
         snapshot = _Snapshot(
             rotation=rotation,
