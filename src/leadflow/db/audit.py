@@ -32,26 +32,40 @@ def record(
     record_many(conn, actor, [AuditEntry(action, entity_type, _text(entity_id), metadata or {})])
 
 
+# Rows from one JSON array parameter, ``%(audit)s`` (``payload``): one value to send however
+# many rows, and the same text serves inside a larger statement (the engine's sale).
+INSERT_FROM_PAYLOAD = """
+    INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id, metadata)
+    SELECT x.actor_id, x.actor_role, x.action, x.entity_type, x.entity_id, x.metadata
+    FROM jsonb_to_recordset(%(audit)s::jsonb)
+         AS x(actor_id text, actor_role text, action text, entity_type text, entity_id text,
+              metadata jsonb)
+"""
+
+
+def payload(actor: Actor, entries: Iterable[AuditEntry]) -> Jsonb:
+    """The ``%(audit)s`` parameter of ``INSERT_FROM_PAYLOAD``: ``entries`` by ``actor``."""
+    role = str(actor.role)
+    return Jsonb(
+        [
+            {
+                "actor_id": actor.id,
+                "actor_role": role,
+                "action": e.action,
+                "entity_type": e.entity_type,
+                "entity_id": e.entity_id,
+                "metadata": dict(e.metadata),
+            }
+            for e in entries
+        ]
+    )
+
+
 def record_many(conn: Connection, actor: Actor, entries: Iterable[AuditEntry]) -> None:
     """Write several audit rows of one actor in one round trip."""
     rows = list(entries)
-    if not rows:
-        return
-    conn.execute(
-        """
-        INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id, metadata)
-        SELECT %(actor_id)s, %(actor_role)s, a, t, i, m
-        FROM unnest(%(actions)b::text[], %(types)b::text[], %(ids)b::text[], %(metas)b::jsonb[]) AS x(a, t, i, m)
-        """,
-        {
-            "actor_id": actor.id,
-            "actor_role": str(actor.role),
-            "actions": [r.action for r in rows],
-            "types": [r.entity_type for r in rows],
-            "ids": [r.entity_id for r in rows],
-            "metas": [Jsonb(dict(r.metadata)) for r in rows],
-        },
-    )
+    if rows:
+        conn.execute(INSERT_FROM_PAYLOAD, {"audit": payload(actor, rows)})
 
 
 def _text(value: object) -> str | None:

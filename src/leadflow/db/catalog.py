@@ -210,17 +210,6 @@ _PAUSE_UNAFFORDABLE = """
               p.email AS provider_email, p.balance_cents, l.name AS level_name,
               l.price_per_lead_cents, n.name AS niche_name
 """
-# Whether ``_PAUSE_UNAFFORDABLE`` would pause anything (the same conditions), as a check that
-# aborts the transaction when it would (``leadflow_expect``).
-_EXPECT_NONE_UNAFFORDABLE = """
-    SELECT leadflow_expect(NOT EXISTS (
-        SELECT 1 FROM subscriptions s
-        JOIN competition_levels l ON l.id = s.competition_level_id
-        JOIN providers p ON p.id = s.provider_id
-        WHERE s.provider_id = ANY(%(ids)s) AND s.status = 'active' AND p.id = ANY(%(ids)s)
-          AND p.balance_cents < l.price_per_lead_cents
-    ), %(what)s)
-"""
 
 
 def pause_unaffordable(conn: Connection, provider_ids: Sequence[UUID]) -> list[dict[str, Any]]:
@@ -229,15 +218,6 @@ def pause_unaffordable(conn: Connection, provider_ids: Sequence[UUID]) -> list[d
     if not provider_ids:
         return []
     return conn.execute(_PAUSE_UNAFFORDABLE, {"ids": list(provider_ids)}).fetchall()
-
-
-def expect_none_unaffordable(conn: Connection, provider_ids: Sequence[UUID], what: str) -> None:
-    """Check, without waiting for the answer, that none of these (locked) providers has an
-    ``active`` subscription it can no longer pay for: one raises ``what`` through
-    ``leadflow_expect`` and aborts the transaction (a pause needs its mails, which the caller
-    has not written)."""
-    if provider_ids:
-        conn.execute(_EXPECT_NONE_UNAFFORDABLE, {"ids": list(provider_ids), "what": what})
 
 
 def resume_affordable(conn: Connection, provider_id: UUID) -> list[UUID]:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
+from psycopg.types.json import Jsonb
+
 from leadflow.db.connection import Connection
 
 
@@ -25,27 +27,45 @@ def message_id_for(mail_id: UUID) -> str:
     return f"<{mail_id}@leadflow>"
 
 
+# Rows from one JSON array parameter, ``%(mails)s`` (``payload``): one value to send however
+# many mails, and the same text serves inside a larger statement (the engine's sale).
+INSERT_FROM_PAYLOAD = """
+    INSERT INTO email_outbox (id, template, to_address, subject, body_text, message_id,
+                              provider_id, lead_id)
+    SELECT m.id, m.template, m.to_address, m.subject, m.body_text, m.message_id, m.provider_id,
+           m.lead_id
+    FROM jsonb_to_recordset(%(mails)s::jsonb)
+         AS m(id uuid, template text, to_address text, subject text, body_text text,
+              message_id text, provider_id uuid, lead_id uuid)
+"""
+
+
+def payload(mails: Iterable[OutgoingMail]) -> tuple[Jsonb, list[UUID]]:
+    """The ``%(mails)s`` parameter of ``INSERT_FROM_PAYLOAD``, and the ids it gives the mails."""
+    rows = list(mails)
+    ids = [uuid.uuid4() for _ in rows]
+    return Jsonb(
+        [
+            {
+                "id": str(mail_id),
+                "template": m.template,
+                "to_address": m.to_address,
+                "subject": m.subject,
+                "body_text": m.body_text,
+                "message_id": message_id_for(mail_id),
+                "provider_id": None if m.provider_id is None else str(m.provider_id),
+                "lead_id": None if m.lead_id is None else str(m.lead_id),
+            }
+            for mail_id, m in zip(ids, rows, strict=True)
+        ]
+    ), ids
+
+
 def enqueue(conn: Connection, mails: Iterable[OutgoingMail]) -> list[UUID]:
     """Insert mails as ``pending`` in the caller's transaction; returns their ids."""
     rows = list(mails)
     if not rows:
         return []
-    ids = [uuid.uuid4() for _ in rows]
-    conn.execute(
-        """
-        INSERT INTO email_outbox (id, template, to_address, subject, body_text, message_id, provider_id, lead_id)
-        SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-                             %b::uuid[], %b::uuid[])
-        """,
-        [
-            ids,
-            [m.template for m in rows],
-            [m.to_address for m in rows],
-            [m.subject for m in rows],
-            [m.body_text for m in rows],
-            [message_id_for(i) for i in ids],
-            [m.provider_id for m in rows],
-            [m.lead_id for m in rows],
-        ],
-    )
+    values, ids = payload(rows)
+    conn.execute(INSERT_FROM_PAYLOAD, {"mails": values})
     return ids

@@ -14,6 +14,7 @@ a savepoint and taken again in order.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,7 +28,7 @@ from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
-from leadflow.db import audit, catalog, distribution, leads
+from leadflow.db import audit, catalog, distribution, leads, outbox
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.eligibility import cap_reached, evaluate_stored, normalize_postal_code
 from leadflow.domain.errors import LeadAlreadyDistributed, LeadNotApproved, NotFound
@@ -217,14 +218,12 @@ def _distribute(
         balances={pid: snapshot.balances[pid] for pid in plan.balance_provider_ids},
     )
     if blind:
-        distribution.lock_providers_for_sale(conn, sorted(plan.balance_provider_ids))
         done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected, blind)
         assert done is not None, "a blind write either writes or aborts the transaction"
         return done
     # The careful path: the sale in one round trip, provider locks, guarded write and low-balance
     # pause together, and the mails once the pauses are known.
     conn.execute("SAVEPOINT planned_sale")
-    distribution.lock_providers_for_sale(conn, sorted(plan.balance_provider_ids))
     done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected, blind)
     if done is not None:
         return done
@@ -297,27 +296,35 @@ def _write(
         skipped_total=len(skipped),
         duration_ms=duration_ms,
     )
-    written = distribution.write_run(
+    write = functools.partial(
+        distribution.write_run,
         conn,
         run=run,
         sales=sales,
         next_pointer=snapshot.rotation.next_pointer,
         lru_counter=niche.lru_counter + len(sales),
         expected=expected,
-        abort_if_refused=blind,
     )
-    paused: list[dict[str, object]] = []
     if blind:
-        catalog.expect_none_unaffordable(
-            conn, sorted(plan.balance_provider_ids), distribution.PAUSE_NEEDED
+        write(
+            blind=distribution.BlindCommit(
+                actor=actor,
+                mails=run_records.mails(lead_id, niche.name, plan, sales, snapshot.rows, ()),
+                audit=run_records.audit_entries(run, sales, skipped, (), status),
+            )
         )
     else:
+        written = write()
         # Sent with the write (pipeline); when the guard refused, the savepoint undoes it.
         paused = catalog.pause_unaffordable(conn, sorted(plan.balance_provider_ids))
         if not distribution.was_written(written):
             return None
-    run_records.queue_mails(conn, lead_id, niche.name, plan, sales, snapshot.rows, paused)
-    run_records.record_audit(conn, actor, run, sales, skipped, paused, status)
+        outbox.enqueue(
+            conn, run_records.mails(lead_id, niche.name, plan, sales, snapshot.rows, paused)
+        )
+        audit.record_many(
+            conn, actor, run_records.audit_entries(run, sales, skipped, paused, status)
+        )
     result = DistributionResult(
         lead_id=lead_id,
         run_id=run_id,

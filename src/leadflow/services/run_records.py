@@ -12,8 +12,7 @@ from uuid import UUID
 
 from leadflow import metrics
 from leadflow.db import audit, distribution, outbox
-from leadflow.db.connection import Connection
-from leadflow.domain.model import Actor, RunStatus
+from leadflow.domain.model import RunStatus
 from leadflow.domain.money import format_dollars
 from leadflow.domain.results import MAX_STORED_SKIPS, DistributionResult, SkippedProvider
 from leadflow.domain.selection import Plan
@@ -39,17 +38,16 @@ def skip_json(skip: SkippedProvider) -> dict[str, str]:
     }
 
 
-def queue_mails(
-    conn: Connection,
+def mails(
     lead_id: UUID,
     niche_name: str,
     plan: Plan,
     sales: Sequence[distribution.SaleRow],
     rows: Mapping[UUID, distribution.CandidateRow],
     paused: Sequence[Mapping[str, object]],
-) -> None:
+) -> list[outbox.OutgoingMail]:
     """One ``lead_assigned`` mail per sale and one ``low_balance`` mail per paused subscription."""
-    mails: list[outbox.OutgoingMail] = []
+    result: list[outbox.OutgoingMail] = []
     for sale, planned in zip(sales, plan.sales, strict=True):
         row = rows[sale.subscription_id]
         mail = render(
@@ -60,7 +58,7 @@ def queue_mails(
             amount=format_dollars(sale.price_cents),
             lead_id=lead_id,
         )
-        mails.append(
+        result.append(
             outbox.OutgoingMail(
                 "lead_assigned",
                 row.provider_email,
@@ -79,7 +77,7 @@ def queue_mails(
             level_name=change["level_name"],
             niche_name=change["niche_name"],
         )
-        mails.append(
+        result.append(
             outbox.OutgoingMail(
                 "low_balance",
                 str(change["provider_email"]),
@@ -89,22 +87,20 @@ def queue_mails(
                 None,
             )
         )
-    outbox.enqueue(conn, mails)
+    return result
 
 
 def _uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def record_audit(
-    conn: Connection,
-    actor: Actor,
+def audit_entries(
     run: distribution.RunRow,
     sales: Sequence[distribution.SaleRow],
     skipped: Sequence[SkippedProvider],
     paused: Sequence[Mapping[str, object]],
     status: RunStatus,
-) -> None:
+) -> list[audit.AuditEntry]:
     """The five distribution audit actions, on the lead, with the run id in their metadata."""
     lead = str(run.lead_id)
     base = {"run_id": str(run.id), "job_id": run.job_id}
@@ -154,7 +150,7 @@ def record_audit(
             },
         )
     )
-    audit.record_many(conn, actor, entries)
+    return entries
 
 
 def observe(result: DistributionResult, seen: Observation) -> None:

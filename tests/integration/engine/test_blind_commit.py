@@ -8,7 +8,6 @@ as the careful path decides, with nothing of the blind attempt left behind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -42,18 +41,18 @@ def test_a_deposit_between_the_read_and_the_sale_reruns_carefully_and_sells_once
     m = market(pool, [("Gold", 1, 1000)])
     acme = m.add_provider("acme", balance_cents=5000, levels=[1])
     lead_id = m.lead()
-    real_lock = db_distribution.lock_providers_for_sale
+    real_write = db_distribution.write_run
     deposited: list[UUID] = []
 
-    def deposit_first(conn: Connection, provider_ids: Sequence[UUID]) -> None:
-        # After the plan was made from the balance read, before the sale's locks are sent:
-        # another transaction changes the balance the plan relied on, once.
+    def deposit_first(conn: Connection, **sale: Any) -> Any:
+        # After the plan was made from the balance read, before the sale (and its provider
+        # locks) is sent: another transaction changes the balance the plan relied on, once.
         if not deposited:
             deposited.append(acme)
             billing.deposit(pool, actor=ADMIN, provider_id=acme, amount_cents=700)
-        real_lock(conn, provider_ids)
+        return real_write(conn, **sale)
 
-    monkeypatch.setattr(db_distribution, "lock_providers_for_sale", deposit_first)
+    monkeypatch.setattr(db_distribution, "write_run", deposit_first)
     before = _reruns(db_distribution.PLAN_CHANGED)
 
     result = distribute_lead(pool, lead_id=lead_id, triggered_by=SYSTEM)
