@@ -87,15 +87,7 @@ def is_permanent(exc: BaseException) -> bool:
 async def deliver_due(settings: Settings, pool: ConnectionPool[Connection]) -> DeliveryReport:
     """Send every mail that is due now; each mail is tried at most once per call."""
     if not settings.smtp_url:
-        held = await asyncio.to_thread(_hold, pool)
-        for mail_id, template in held:
-            log.info(
-                "mail_kept_in_outbox",
-                mail_id=str(mail_id),
-                template=template,
-                reason=NOT_CONFIGURED,
-            )
-        return DeliveryReport(held=len(held))
+        return await asyncio.to_thread(hold_due, pool)
     target = parse_smtp_url(settings.smtp_url)
     tried: list[UUID] = []
     sent = failed = 0
@@ -180,6 +172,16 @@ def _mark_failed(
 ) -> None:
     with transaction(pool) as conn:
         mail.mark_attempt_failed(conn, mail_id, error=error, retry_in=retry_in)
+
+
+def hold_due(pool: ConnectionPool[Connection]) -> DeliveryReport:
+    """Without SMTP: log each due mail once and look at it again after ``HOLD_SECONDS``."""
+    held = _hold(pool)
+    for mail_id, template in held:
+        log.info(
+            "mail_kept_in_outbox", mail_id=str(mail_id), template=template, reason=NOT_CONFIGURED
+        )
+    return DeliveryReport(held=len(held))
 
 
 def _hold(pool: ConnectionPool[Connection]) -> list[tuple[UUID, str]]:

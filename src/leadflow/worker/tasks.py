@@ -20,6 +20,7 @@ from leadflow.db import audit, jobs, mail
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, ActorRole
+from leadflow.domain.results import DistributionResult
 from leadflow.services import auth, distribution
 from leadflow.settings import Settings
 from leadflow.worker import mailer
@@ -95,22 +96,13 @@ async def distribute_lead(
     assert job.id is not None
     actor = Actor(role=ActorRole(actor_role), id=actor_id)
     try:
-        result = await asyncio.to_thread(
-            distribution.distribute_lead,
-            runtime.pool,
-            lead_id=UUID(lead_id),
-            triggered_by=actor,
-            job_id=job.id,
-        )
+        result = await asyncio.to_thread(_distribute, runtime, UUID(lead_id), actor, job.id)
     except (NotFound, LeadNotApproved) as exc:
         log.info("distribution_not_applicable", lead_id=lead_id, job_id=job.id, reason=exc.detail)
         return {"outcome": "not_applicable", "reason": exc.detail}
     except Exception as exc:
         await asyncio.to_thread(_record_failure, runtime, context, exc, lead_id)
         raise
-    if not result.already_distributed:
-        # The run may have written mails (sales, low-balance pauses): send them now.
-        await _deliver_soon(runtime)
     return {
         "outcome": str(result.status),
         "assignments": len(result.assignments),
@@ -200,14 +192,26 @@ def _record_failure(
         log.exception("dead_letter_not_audited", job_id=job.id)
 
 
-async def _deliver_soon(runtime: Runtime) -> None:
+def _distribute(runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int) -> DistributionResult:
+    """The engine, then the nudge for the mails the run wrote, in one hop to a thread: each hop
+    waits for the GIL behind whatever else the worker runs, which costs more than the work."""
+    result = distribution.distribute_lead(
+        runtime.pool, lead_id=lead_id, triggered_by=actor, job_id=job_id
+    )
+    if not result.already_distributed:
+        # The run may have written mails (sales, low-balance pauses): send them now.
+        _deliver_soon(runtime)
+    return result
+
+
+def _deliver_soon(runtime: Runtime) -> None:
     """Queue a delivery; without SMTP, log the new mails now (they stay in the outbox).
     Best effort: whatever is missed here, the next maintenance tick picks up."""
     if runtime.settings.smtp_url:
-        await asyncio.to_thread(_defer_delivery, runtime)
+        _defer_delivery(runtime)
         return
     try:
-        await mailer.deliver_due(runtime.settings, runtime.pool)
+        mailer.hold_due(runtime.pool)
     except Exception:
         log.warning("mail_not_logged", exc_info=True)
 
