@@ -176,6 +176,9 @@ def _in_pipeline(
     finally:
         if conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
             conn.autocommit = False
+        else:
+            # The rollback failed: never hand the pool a connection in an unknown state.
+            conn.close()
     return done
 
 
