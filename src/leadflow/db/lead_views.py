@@ -11,53 +11,80 @@ from uuid import UUID
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from leadflow.db.connection import Connection
+from leadflow.db.connection import AsyncConnection, Connection
 
 
 @dataclass(frozen=True, slots=True)
 class IntakeRow:
-    id: UUID
-    status: str
+    """The active niche found by slug, and the lead stored in it: ``id`` and ``status`` are None
+    when the statement was told to leave a niche requiring confirmation alone."""
+
     niche_name: str
+    require_confirmation: bool
+    id: UUID | None
+    status: str | None
 
 
-def insert_intake_lead(
-    conn: Connection,
-    *,
-    niche_slug: str,
-    name: str,
-    email: str,
-    phone: str,
-    postal_code: str,
-    attributes: dict[str, Any],
-    confirmation_token_hash: str,
-) -> IntakeRow | None:
-    """Insert a lead into an active niche in one statement; None if no such active niche.
+# One statement: the niche decides the status; the token hash is kept only when confirmation is
+# required. No row: no such active niche.
+_INSERT_INTAKE_LEAD = """
+    WITH n AS (
+        SELECT id, name, require_confirmation FROM niches WHERE slug = %(slug)s AND is_active
+    ), lead AS (
+        INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
+                           confirmation_token_hash)
+        SELECT n.id, %(name)s, %(email)s, %(phone)s, %(postal_code)s, %(attributes)s,
+               CASE WHEN n.require_confirmation THEN 'pending_confirmation' ELSE 'pending_approval' END,
+               CASE WHEN n.require_confirmation THEN %(token_hash)s END
+        FROM n
+        WHERE %(confirmable)s OR NOT n.require_confirmation
+        RETURNING id, status
+    )
+    SELECT n.name AS niche_name, n.require_confirmation, lead.id, lead.status
+    FROM n LEFT JOIN lead ON true
+"""
 
-    The niche decides the status; the token hash is kept only when confirmation is required.
-    """
+
+@dataclass(frozen=True, slots=True)
+class IntakeLead:
+    """A submitted lead as intake stores it."""
+
+    niche_slug: str
+    name: str
+    email: str
+    phone: str
+    postal_code: str
+    attributes: dict[str, Any]
+    confirmation_token_hash: str
+
+
+def _intake_params(lead: IntakeLead, *, confirmable: bool) -> dict[str, Any]:
+    return {
+        "slug": lead.niche_slug,
+        "name": lead.name,
+        "email": lead.email,
+        "phone": lead.phone,
+        "postal_code": lead.postal_code,
+        "attributes": Jsonb(lead.attributes),
+        "token_hash": lead.confirmation_token_hash,
+        "confirmable": confirmable,
+    }
+
+
+def insert_intake_lead(conn: Connection, lead: IntakeLead) -> IntakeRow | None:
+    """Insert a lead into an active niche in one statement; None if no such active niche."""
     with conn.cursor(row_factory=class_row(IntakeRow)) as cur:
-        return cur.execute(
-            """
-            WITH n AS (SELECT id, name, require_confirmation FROM niches WHERE slug = %(slug)s AND is_active)
-            INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
-                               confirmation_token_hash)
-            SELECT n.id, %(name)s, %(email)s, %(phone)s, %(postal_code)s, %(attributes)s,
-                   CASE WHEN n.require_confirmation THEN 'pending_confirmation' ELSE 'pending_approval' END,
-                   CASE WHEN n.require_confirmation THEN %(token_hash)s END
-            FROM n
-            RETURNING id, status, (SELECT name FROM n) AS niche_name
-            """,
-            {
-                "slug": niche_slug,
-                "name": name,
-                "email": email,
-                "phone": phone,
-                "postal_code": postal_code,
-                "attributes": Jsonb(attributes),
-                "token_hash": confirmation_token_hash,
-            },
-        ).fetchone()
+        return cur.execute(_INSERT_INTAKE_LEAD, _intake_params(lead, confirmable=True)).fetchone()
+
+
+async def insert_intake_lead_unless_confirmation(
+    conn: AsyncConnection, lead: IntakeLead
+) -> IntakeRow | None:
+    """The same statement, storing nothing into a niche that requires confirmation (whose lead
+    needs its mail in the same transaction); None if no such active niche."""
+    async with conn.cursor(row_factory=class_row(IntakeRow)) as cur:
+        await cur.execute(_INSERT_INTAKE_LEAD, _intake_params(lead, confirmable=False))
+        return await cur.fetchone()
 
 
 def confirm_by_token(
