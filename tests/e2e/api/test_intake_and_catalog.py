@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from leadflow.settings import Settings
 from tests.e2e.api.conftest import Marketplace, make_client
@@ -22,6 +23,35 @@ def _confirmation_mails(db_url: str) -> list[tuple[str, str]]:
             "SELECT subject, body_text FROM email_outbox WHERE template = 'lead_confirmation' ORDER BY created_at"
         ).fetchall()
     return [(str(s), str(b)) for s, b in rows]
+
+
+def test_each_intake_stores_one_lead_logged_with_its_request_id(
+    market: Marketplace, db_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Without a rate limit a lead into "movers" is one autocommitted statement; one into
+    # "confirmed" is refused by it and then stored by the transaction that writes the mail.
+    market.niche(levels=[("Gold", 1, 100)])
+    market.niche("confirmed", levels=[("Gold", 1, 100)], require_confirmation=True)
+    ids = {}
+    for slug, status in (("movers", "pending_approval"), ("confirmed", "pending_confirmation")):
+        response = market.client.post(
+            "/api/v1/leads", json={**LEAD, "niche": slug}, headers={"X-Request-ID": f"in-{slug}"}
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == status
+        assert response.headers["x-request-id"] == f"in-{slug}"
+        ids[slug] = response.json()["id"]
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            "SELECT n.slug, l.id::text FROM leads l JOIN niches n ON n.id = l.niche_id"
+        ).fetchall()
+    assert sorted(stored) == sorted(ids.items())
+    assert len(_confirmation_mails(db_url)) == 1
+    out, err = capfd.readouterr()
+    submitted = [line for line in (out + err).splitlines() if "lead_submitted" in line]
+    for slug, lead_id in ids.items():
+        [line] = [line for line in submitted if lead_id in line]
+        assert f"request_id=in-{slug}" in line or f'"request_id": "in-{slug}"' in line
 
 
 def test_confirmation_by_mailed_token(market: Marketplace, db_url: str) -> None:
