@@ -8,41 +8,53 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from leadflow.db import limits
 from leadflow.db.connection import AsyncConnection, Connection
 
 
 @dataclass(frozen=True, slots=True)
 class IntakeRow:
     """The active niche found by slug, and the lead stored in it: ``id`` and ``status`` are None
-    when the statement was told to leave a niche requiring confirmation alone."""
+    when the rate limit refused the lead, or the statement was told to leave a niche requiring
+    confirmation alone."""
 
     niche_name: str
     require_confirmation: bool
     id: UUID | None
     status: str | None
+    rate_limited: bool
 
 
-# One statement: the niche decides the status; the token hash is kept only when confirmation is
-# required. No row: no such active niche.
-_INSERT_INTAKE_LEAD = """
+# One statement: the rate-limit hit (when there is a limit) and the lead, or neither. The niche
+# decides the status; the token hash is kept only when confirmation is required. No row: no
+# such active niche.
+_INSERT_INTAKE_LEAD = sql.SQL("""
     WITH n AS (
         SELECT id, name, require_confirmation FROM niches WHERE slug = %(slug)s AND is_active
-    ), lead AS (
+    ), taken AS (
+        SELECT * FROM n WHERE %(confirmable)s OR NOT n.require_confirmation
+    ), hit AS ({hit}), lead AS (
         INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
                            confirmation_token_hash)
-        SELECT n.id, %(name)s, %(email)s, %(phone)s, %(postal_code)s, %(attributes)s,
-               CASE WHEN n.require_confirmation THEN 'pending_confirmation' ELSE 'pending_approval' END,
-               CASE WHEN n.require_confirmation THEN %(token_hash)s END
-        FROM n
-        WHERE %(confirmable)s OR NOT n.require_confirmation
+        SELECT taken.id, %(name)s, %(email)s, %(phone)s, %(postal_code)s, %(attributes)s,
+               CASE WHEN taken.require_confirmation THEN 'pending_confirmation' ELSE 'pending_approval' END,
+               CASE WHEN taken.require_confirmation THEN %(token_hash)s END
+        FROM taken
+        WHERE %(hit_key)s::text IS NULL OR EXISTS (SELECT FROM hit)
         RETURNING id, status
     )
-    SELECT n.name AS niche_name, n.require_confirmation, lead.id, lead.status
+    SELECT n.name AS niche_name, n.require_confirmation, lead.id, lead.status,
+           lead.id IS NULL AND EXISTS (SELECT FROM taken) AS rate_limited
     FROM n LEFT JOIN lead ON true
-"""
+""").format(
+    hit=limits.HIT_UNDER_LIMIT.format(
+        source=sql.SQL("FROM taken WHERE %(hit_key)s::text IS NOT NULL")
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +70,9 @@ class IntakeLead:
     confirmation_token_hash: str
 
 
-def _intake_params(lead: IntakeLead, *, confirmable: bool) -> dict[str, Any]:
+def _intake_params(
+    lead: IntakeLead, hit: limits.Hit | None, *, confirmable: bool
+) -> dict[str, Any]:
     return {
         "slug": lead.niche_slug,
         "name": lead.name,
@@ -68,22 +82,28 @@ def _intake_params(lead: IntakeLead, *, confirmable: bool) -> dict[str, Any]:
         "attributes": Jsonb(lead.attributes),
         "token_hash": lead.confirmation_token_hash,
         "confirmable": confirmable,
+        **limits.hit_params(hit),
     }
 
 
-def insert_intake_lead(conn: Connection, lead: IntakeLead) -> IntakeRow | None:
-    """Insert a lead into an active niche in one statement; None if no such active niche."""
+def insert_intake_lead(
+    conn: Connection, lead: IntakeLead, *, hit: limits.Hit | None
+) -> IntakeRow | None:
+    """Count ``hit`` and insert a lead into an active niche, in one statement; None if no such
+    active niche."""
     with conn.cursor(row_factory=class_row(IntakeRow)) as cur:
-        return cur.execute(_INSERT_INTAKE_LEAD, _intake_params(lead, confirmable=True)).fetchone()
+        return cur.execute(
+            _INSERT_INTAKE_LEAD, _intake_params(lead, hit, confirmable=True)
+        ).fetchone()
 
 
 async def insert_intake_lead_unless_confirmation(
-    conn: AsyncConnection, lead: IntakeLead
+    conn: AsyncConnection, lead: IntakeLead, *, hit: limits.Hit | None
 ) -> IntakeRow | None:
-    """The same statement, storing nothing into a niche that requires confirmation (whose lead
-    needs its mail in the same transaction); None if no such active niche."""
+    """The same statement, storing nothing and counting no hit for a niche that requires
+    confirmation (whose lead needs its mail in the same transaction)."""
     async with conn.cursor(row_factory=class_row(IntakeRow)) as cur:
-        await cur.execute(_INSERT_INTAKE_LEAD, _intake_params(lead, confirmable=False))
+        await cur.execute(_INSERT_INTAKE_LEAD, _intake_params(lead, hit, confirmable=False))
         return await cur.fetchone()
 
 

@@ -1,7 +1,7 @@
 """Public lead intake and confirmation by mailed token.
 
-Intake is the busiest public write: one transaction of few round trips (rate-limit hit,
-insert, maybe one mail), and without a rate limit mostly a single autocommitted statement.
+Intake is the busiest public write: the rate-limit hit and the lead are one statement, on
+its own (autocommit) unless a confirmation mail must commit with the lead.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def submit_lead(
 ) -> IntakeResult:
     """Store a consumer's lead; mail a confirmation token when the niche requires one."""
     lead, token = _prepare(form)
-    return _submit_in_transaction(pool, lead, token, client_address=client_address, rate=rate)
+    return _submit_in_transaction(pool, lead, token, hit=_hit(client_address, rate))
 
 
 async def submit_lead_async(
@@ -103,19 +103,17 @@ async def submit_lead_async(
     client_address: str,
     rate: Rate | None,
 ) -> IntakeResult:
-    """``submit_lead`` for the event loop, the busiest public write: without a rate limit, a lead
-    into a niche that requires no confirmation is one autocommitted statement (one round trip,
-    no worker thread). A rate-limit hit or a confirmation mail must commit with the lead, so
-    those leads take ``submit_lead``'s transaction in a worker thread."""
+    """``submit_lead`` for the event loop, the busiest public write: a lead into a niche that
+    requires no confirmation is one autocommitted statement (its rate-limit hit included; one
+    round trip, no worker thread). A confirmation mail must commit with its lead, so a lead into
+    a niche that requires one takes ``submit_lead``'s transaction in a worker thread."""
     lead, token = _prepare(form)
-    if rate is None:
-        async with autocommit_pool.connection() as conn:
-            row = _found(await db.insert_intake_lead_unless_confirmation(conn, lead))
-        if row.id is not None and row.status is not None:
-            return _submitted(row.id, row.status)
-    return await asyncio.to_thread(
-        _submit_in_transaction, pool, lead, token, client_address=client_address, rate=rate
-    )
+    hit = _hit(client_address, rate)
+    async with autocommit_pool.connection() as conn:
+        row = _accepted(await db.insert_intake_lead_unless_confirmation(conn, lead, hit=hit))
+    if row.id is not None and row.status is not None:
+        return _submitted(row.id, row.status)
+    return await asyncio.to_thread(_submit_in_transaction, pool, lead, token, hit=hit)
 
 
 def _prepare(form: LeadForm) -> tuple[db.IntakeLead, str]:
@@ -134,30 +132,31 @@ def _prepare(form: LeadForm) -> tuple[db.IntakeLead, str]:
     return lead, token
 
 
+def _hit(client_address: str, rate: Rate | None) -> limits.Hit | None:
+    if rate is None:
+        return None
+    return limits.Hit(
+        key=f"intake:{client_address}", limit=rate.limit, window_seconds=rate.window_seconds
+    )
+
+
 def _submit_in_transaction(
-    pool: ConnectionPool[Connection],
-    lead: db.IntakeLead,
-    token: str,
-    *,
-    client_address: str,
-    rate: Rate | None,
+    pool: ConnectionPool[Connection], lead: db.IntakeLead, token: str, *, hit: limits.Hit | None
 ) -> IntakeResult:
     with transaction(pool) as conn:
-        if rate is not None:
-            hits = limits.hit(conn, f"intake:{client_address}", rate.window_seconds)
-            if hits > rate.limit:
-                raise RateLimited("too many leads from this address; try again later")
-        row = _found(db.insert_intake_lead(conn, lead))
-        # Told it may confirm, the statement stores the lead into every active niche.
+        row = _accepted(db.insert_intake_lead(conn, lead, hit=hit))
+        # Told it may confirm, the statement stores every lead it does not refuse.
         assert row.id is not None and row.status is not None
         if row.require_confirmation:
             _mail_confirmation(conn, row.id, row.niche_name, lead, token)
     return _submitted(row.id, row.status)
 
 
-def _found(row: db.IntakeRow | None) -> db.IntakeRow:
+def _accepted(row: db.IntakeRow | None) -> db.IntakeRow:
     if row is None:
         raise InvalidInput("niche must be the slug of an active niche")
+    if row.rate_limited:
+        raise RateLimited("too many leads from this address; try again later")
     return row
 
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
+from psycopg_pool import ConnectionPool
 
+from leadflow.db.connection import Connection, open_autocommit_pool
+from leadflow.domain.errors import RateLimited
+from leadflow.services import intake
+from leadflow.services.limits import Rate
 from leadflow.settings import Settings
 from tests.e2e.api.conftest import Marketplace, make_client
 
@@ -111,6 +118,62 @@ def test_intake_rate_limit_per_address(
     with make_client(limited, db_url, address="192.0.2.11") as c:
         assert c.post("/api/v1/leads", json=LEAD).status_code == 201
     assert market.get("/admin/leads")["total"] == 4
+    # A refused lead is not counted.
+    assert _hits(db_url) == {"intake:192.0.2.10": 3, "intake:192.0.2.11": 1}
+
+
+def _hits(db_url: str) -> dict[str, int]:
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT key, hits FROM rate_limit_windows").fetchall()
+    return {str(k): int(h) for k, h in rows}
+
+
+def test_intake_rate_limit_counts_each_stored_lead_once(
+    market: Marketplace, api_settings: Settings, db_url: str
+) -> None:
+    market.niche(levels=[("Gold", 1, 100)])
+    market.niche("confirmed", levels=[("Gold", 1, 100)], require_confirmation=True)
+    limited = api_settings.model_copy(update={"intake_rate_limit": "3/day"})
+    with make_client(limited, db_url, address="192.0.2.20") as c:
+        assert c.post("/api/v1/leads", json={**LEAD, "niche": "nowhere"}).status_code == 422
+        for slug in ("confirmed", "movers", "confirmed"):
+            assert c.post("/api/v1/leads", json={**LEAD, "niche": slug}).status_code == 201
+        assert c.post("/api/v1/leads", json={**LEAD, "niche": "confirmed"}).status_code == 429
+        assert c.post("/api/v1/leads", json=LEAD).status_code == 429
+    assert _hits(db_url) == {"intake:192.0.2.20": 3}
+    assert market.get("/admin/leads")["total"] == 3
+
+
+def test_concurrent_intakes_are_limited_exactly(
+    market: Marketplace, pool: ConnectionPool[Connection], settings: Settings, db_url: str
+) -> None:
+    market.niche(levels=[("Gold", 1, 100)])
+    form = intake.LeadForm(attributes={}, **LEAD)
+
+    async def submit_all() -> list[BaseException | intake.IntakeResult]:
+        autocommit_pool = await open_autocommit_pool(db_url, settings, max_size=8)
+        try:
+            return await asyncio.gather(
+                *(
+                    intake.submit_lead_async(
+                        pool,
+                        autocommit_pool,
+                        form=form,
+                        client_address="192.0.2.30",
+                        rate=Rate(limit=5, window_seconds=86400),
+                    )
+                    for _ in range(20)
+                ),
+                return_exceptions=True,
+            )
+        finally:
+            await autocommit_pool.close()
+
+    results = asyncio.run(submit_all())
+    assert sum(isinstance(r, intake.IntakeResult) for r in results) == 5
+    assert sum(isinstance(r, RateLimited) for r in results) == 15
+    assert _hits(db_url) == {"intake:192.0.2.30": 5}
+    assert market.get("/admin/leads")["total"] == 5
 
 
 def test_approve_and_reject(market: Marketplace) -> None:
