@@ -14,7 +14,7 @@ from leadflow.api.middleware import RequestContext
 from leadflow.api.routes import admin_catalog, admin_leads, auth, intake, ops, portal
 from leadflow.api.schemas.base import Problem
 from leadflow.db import migrate
-from leadflow.db.connection import create_pool
+from leadflow.db.connection import create_pool, open_autocommit_pool
 from leadflow.services.auth import Passwords
 from leadflow.services.limits import parse_rate
 from leadflow.settings import Settings
@@ -38,9 +38,11 @@ def create_app(settings: Settings, url: str, *, passwords: Passwords | None = No
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = create_pool(url, settings)
+        autocommit_pool = await open_autocommit_pool(url, settings)
         app.state.context = AppContext(
             settings=settings,
             pool=pool,
+            autocommit_pool=autocommit_pool,
             passwords=passwords or Passwords(),
             intake_rate=intake_rate,
             trusted_proxies=trusted,
@@ -49,6 +51,7 @@ def create_app(settings: Settings, url: str, *, passwords: Passwords | None = No
         try:
             yield
         finally:
+            await autocommit_pool.close()
             pool.close()
 
     app = FastAPI(

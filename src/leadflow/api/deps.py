@@ -14,10 +14,10 @@ from uuid import UUID
 import structlog
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from leadflow.db.auth import SessionPrincipal
-from leadflow.db.connection import Connection
+from leadflow.db.connection import AsyncConnection, Connection
 from leadflow.domain.errors import AccessDenied, AuthenticationFailed
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.services import auth
@@ -34,6 +34,8 @@ class AppContext:
 
     settings: Settings
     pool: ConnectionPool[Connection]
+    # Asyncio connections in autocommit, for the one-statement writes of ``async def`` routes.
+    autocommit_pool: AsyncConnectionPool[AsyncConnection]
     passwords: auth.Passwords
     intake_rate: Rate | None
     trusted_proxies: tuple[IPNetwork, ...]

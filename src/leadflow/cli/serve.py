@@ -35,7 +35,8 @@ def _require_migrated(url: str) -> None:
         raise typer.Exit(1)
 
 
-def _uvicorn_config(settings: Settings, url: str, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(settings: Settings, url: str, host: str, port: int) -> uvicorn.Config:
+    """The API under uvicorn as ``leadflow serve`` runs it; the benchmark runs the same."""
     from leadflow.api import create_app
 
     # Our middleware logs every request (with its request id); uvicorn's access log would repeat it.
@@ -50,7 +51,7 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     settings = Settings()
     with database(settings) as url:
         _require_migrated(url)
-        uvicorn.Server(_uvicorn_config(settings, url, host, port)).run()
+        uvicorn.Server(uvicorn_config(settings, url, host, port)).run()
 
 
 @admin_app.command("create")
@@ -144,7 +145,7 @@ async def _up(
 ) -> None:
     from leadflow.worker import run_worker
 
-    server = _Server(_uvicorn_config(settings, url, host, port))
+    server = _Server(uvicorn_config(settings, url, host, port))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 

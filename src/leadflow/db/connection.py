@@ -8,11 +8,12 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from leadflow.settings import Settings
 
 Connection = psycopg.Connection[dict[str, Any]]
+AsyncConnection = psycopg.AsyncConnection[dict[str, Any]]
 
 
 def connect_kwargs(settings: Settings) -> dict[str, Any]:
@@ -66,6 +67,25 @@ def create_pool(
         name="leadflow",
     )
     pool.open(wait=True, timeout=30)
+    return pool
+
+
+async def open_autocommit_pool(
+    url: str, settings: Settings, *, max_size: int | None = None
+) -> AsyncConnectionPool[AsyncConnection]:
+    """Create and open a pool of asyncio connections in autocommit: every statement is its own
+    transaction, committed before its result arrives. For writes of one statement on the event
+    loop (no threadpool hop, one round trip); call where a process starts, never at import."""
+    pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=max_size or settings.pool_max_size,
+        kwargs={"row_factory": dict_row, "autocommit": True, **connect_kwargs(settings)},
+        connection_class=psycopg.AsyncConnection,
+        open=False,
+        name="leadflow-autocommit",
+    )
+    await pool.open(wait=True, timeout=30)
     return pool
 
 

@@ -8,56 +8,103 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from leadflow.db.connection import Connection
+from leadflow.db import limits
+from leadflow.db.connection import AsyncConnection, Connection
 
 
 @dataclass(frozen=True, slots=True)
 class IntakeRow:
-    id: UUID
-    status: str
+    """The active niche found by slug, and the lead stored in it: ``id`` and ``status`` are None
+    when the rate limit refused the lead, or the statement was told to leave a niche requiring
+    confirmation alone."""
+
     niche_name: str
+    require_confirmation: bool
+    id: UUID | None
+    status: str | None
+    rate_limited: bool
+
+
+# One statement: the rate-limit hit (when there is a limit) and the lead, or neither. The niche
+# decides the status; the token hash is kept only when confirmation is required. No row: no
+# such active niche.
+_INSERT_INTAKE_LEAD = sql.SQL("""
+    WITH n AS (
+        SELECT id, name, require_confirmation FROM niches WHERE slug = %(slug)s AND is_active
+    ), taken AS (
+        SELECT * FROM n WHERE %(confirmable)s OR NOT n.require_confirmation
+    ), hit AS ({hit}), lead AS (
+        INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
+                           confirmation_token_hash)
+        SELECT taken.id, %(name)s, %(email)s, %(phone)s, %(postal_code)s, %(attributes)s,
+               CASE WHEN taken.require_confirmation THEN 'pending_confirmation' ELSE 'pending_approval' END,
+               CASE WHEN taken.require_confirmation THEN %(token_hash)s END
+        FROM taken
+        WHERE %(hit_key)s::text IS NULL OR EXISTS (SELECT FROM hit)
+        RETURNING id, status
+    )
+    SELECT n.name AS niche_name, n.require_confirmation, lead.id, lead.status,
+           lead.id IS NULL AND EXISTS (SELECT FROM taken) AS rate_limited
+    FROM n LEFT JOIN lead ON true
+""").format(
+    hit=limits.HIT_UNDER_LIMIT.format(
+        source=sql.SQL("FROM taken WHERE %(hit_key)s::text IS NOT NULL")
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeLead:
+    """A submitted lead as intake stores it."""
+
+    niche_slug: str
+    name: str
+    email: str
+    phone: str
+    postal_code: str
+    attributes: dict[str, Any]
+    confirmation_token_hash: str
+
+
+def _intake_params(
+    lead: IntakeLead, hit: limits.Hit | None, *, confirmable: bool
+) -> dict[str, Any]:
+    return {
+        "slug": lead.niche_slug,
+        "name": lead.name,
+        "email": lead.email,
+        "phone": lead.phone,
+        "postal_code": lead.postal_code,
+        "attributes": Jsonb(lead.attributes),
+        "token_hash": lead.confirmation_token_hash,
+        "confirmable": confirmable,
+        **limits.hit_params(hit),
+    }
 
 
 def insert_intake_lead(
-    conn: Connection,
-    *,
-    niche_slug: str,
-    name: str,
-    email: str,
-    phone: str,
-    postal_code: str,
-    attributes: dict[str, Any],
-    confirmation_token_hash: str,
+    conn: Connection, lead: IntakeLead, *, hit: limits.Hit | None
 ) -> IntakeRow | None:
-    """Insert a lead into an active niche in one statement; None if no such active niche.
-
-    The niche decides the status; the token hash is kept only when confirmation is required.
-    """
+    """Count ``hit`` and insert a lead into an active niche, in one statement; None if no such
+    active niche."""
     with conn.cursor(row_factory=class_row(IntakeRow)) as cur:
         return cur.execute(
-            """
-            WITH n AS (SELECT id, name, require_confirmation FROM niches WHERE slug = %(slug)s AND is_active)
-            INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
-                               confirmation_token_hash)
-            SELECT n.id, %(name)s, %(email)s, %(phone)s, %(postal_code)s, %(attributes)s,
-                   CASE WHEN n.require_confirmation THEN 'pending_confirmation' ELSE 'pending_approval' END,
-                   CASE WHEN n.require_confirmation THEN %(token_hash)s END
-            FROM n
-            RETURNING id, status, (SELECT name FROM n) AS niche_name
-            """,
-            {
-                "slug": niche_slug,
-                "name": name,
-                "email": email,
-                "phone": phone,
-                "postal_code": postal_code,
-                "attributes": Jsonb(attributes),
-                "token_hash": confirmation_token_hash,
-            },
+            _INSERT_INTAKE_LEAD, _intake_params(lead, hit, confirmable=True)
         ).fetchone()
+
+
+async def insert_intake_lead_unless_confirmation(
+    conn: AsyncConnection, lead: IntakeLead, *, hit: limits.Hit | None
+) -> IntakeRow | None:
+    """The same statement, storing nothing and counting no hit for a niche that requires
+    confirmation (whose lead needs its mail in the same transaction)."""
+    async with conn.cursor(row_factory=class_row(IntakeRow)) as cur:
+        await cur.execute(_INSERT_INTAKE_LEAD, _intake_params(lead, hit, confirmable=False))
+        return await cur.fetchone()
 
 
 def confirm_by_token(

@@ -1,11 +1,12 @@
 """Public lead intake and confirmation by mailed token.
 
-Intake is one transaction of few round trips (rate-limit hit, insert, maybe one mail), since
-it is the busiest public write.
+Intake is the busiest public write: the rate-limit hit and the lead are one statement, on
+its own (autocommit) unless a confirmation mail must commit with the lead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -14,11 +15,11 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from leadflow.db import audit, jobs, limits, outbox
 from leadflow.db import lead_views as db
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import AsyncConnection, Connection, transaction
 from leadflow.domain.errors import InvalidInput, NotFound, RateLimited
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.mail.render import render
@@ -90,29 +91,79 @@ def submit_lead(
     pool: ConnectionPool[Connection], *, form: LeadForm, client_address: str, rate: Rate | None
 ) -> IntakeResult:
     """Store a consumer's lead; mail a confirmation token when the niche requires one."""
+    lead, token = _prepare(form)
+    return _submit_in_transaction(pool, lead, token, hit=_hit(client_address, rate))
+
+
+async def submit_lead_async(
+    pool: ConnectionPool[Connection],
+    autocommit_pool: AsyncConnectionPool[AsyncConnection],
+    *,
+    form: LeadForm,
+    client_address: str,
+    rate: Rate | None,
+) -> IntakeResult:
+    """``submit_lead`` for the event loop, the busiest public write: a lead into a niche that
+    requires no confirmation is one autocommitted statement (its rate-limit hit included; one
+    round trip, no worker thread). A confirmation mail must commit with its lead, so a lead into
+    a niche that requires one takes ``submit_lead``'s transaction in a worker thread."""
+    lead, token = _prepare(form)
+    hit = _hit(client_address, rate)
+    async with autocommit_pool.connection() as conn:
+        row = _accepted(await db.insert_intake_lead_unless_confirmation(conn, lead, hit=hit))
+    if row.id is not None and row.status is not None:
+        return _submitted(row.id, row.status)
+    return await asyncio.to_thread(_submit_in_transaction, pool, lead, token, hit=hit)
+
+
+def _prepare(form: LeadForm) -> tuple[db.IntakeLead, str]:
+    """The validated lead to store, and the confirmation token that its stored hash is of."""
     form = validate(form)
     token = secrets.token_urlsafe(24)
+    lead = db.IntakeLead(
+        niche_slug=form.niche,
+        name=form.name,
+        email=form.email,
+        phone=form.phone,
+        postal_code=form.postal_code,
+        attributes=form.attributes,
+        confirmation_token_hash=hash_token(token),
+    )
+    return lead, token
+
+
+def _hit(client_address: str, rate: Rate | None) -> limits.Hit | None:
+    if rate is None:
+        return None
+    return limits.Hit(
+        key=f"intake:{client_address}", limit=rate.limit, window_seconds=rate.window_seconds
+    )
+
+
+def _submit_in_transaction(
+    pool: ConnectionPool[Connection], lead: db.IntakeLead, token: str, *, hit: limits.Hit | None
+) -> IntakeResult:
     with transaction(pool) as conn:
-        if rate is not None:
-            hits = limits.hit(conn, f"intake:{client_address}", rate.window_seconds)
-            if hits > rate.limit:
-                raise RateLimited("too many leads from this address; try again later")
-        row = db.insert_intake_lead(
-            conn,
-            niche_slug=form.niche,
-            name=form.name,
-            email=form.email,
-            phone=form.phone,
-            postal_code=form.postal_code,
-            attributes=form.attributes,
-            confirmation_token_hash=hash_token(token),
-        )
-        if row is None:
-            raise InvalidInput("niche must be the slug of an active niche")
-        if row.status == "pending_confirmation":
-            _mail_confirmation(conn, row.id, row.niche_name, form, token)
-    log.info("lead_submitted", lead_id=str(row.id), status=row.status)
-    return IntakeResult(id=row.id, status=row.status)
+        row = _accepted(db.insert_intake_lead(conn, lead, hit=hit))
+        # Told it may confirm, the statement stores every lead it does not refuse.
+        assert row.id is not None and row.status is not None
+        if row.require_confirmation:
+            _mail_confirmation(conn, row.id, row.niche_name, lead, token)
+    return _submitted(row.id, row.status)
+
+
+def _accepted(row: db.IntakeRow | None) -> db.IntakeRow:
+    if row is None:
+        raise InvalidInput("niche must be the slug of an active niche")
+    if row.rate_limited:
+        raise RateLimited("too many leads from this address; try again later")
+    return row
+
+
+def _submitted(lead_id: UUID, status: str) -> IntakeResult:
+    """After the commit: the per-lead log line (ids and status, never the consumer's data)."""
+    log.info("lead_submitted", lead_id=str(lead_id), status=status)
+    return IntakeResult(id=lead_id, status=status)
 
 
 def confirm_lead(pool: ConnectionPool[Connection], *, token: str) -> IntakeResult:
@@ -131,26 +182,26 @@ def confirm_lead(pool: ConnectionPool[Connection], *, token: str) -> IntakeResul
 
 
 def _mail_confirmation(
-    conn: Connection, lead_id: UUID, niche_name: str, form: LeadForm, token: str
+    conn: Connection, lead_id: UUID, niche_name: str, lead: db.IntakeLead, token: str
 ) -> None:
     # At most one confirmation mail per recipient per 10 minutes; later leads of the same
     # recipient wait for a mail until the window has passed (their token is still valid).
-    db.lock_recipient(conn, form.email)
+    db.lock_recipient(conn, lead.email)
     recent = db.recent_mail_count(
         conn,
-        to_address=form.email,
+        to_address=lead.email,
         template=CONFIRMATION_TEMPLATE,
         within_seconds=CONFIRMATION_THROTTLE_SECONDS,
     )
     if recent:
         return
-    mail = render(CONFIRMATION_TEMPLATE, niche_name=niche_name, name=form.name, token=token)
+    mail = render(CONFIRMATION_TEMPLATE, niche_name=niche_name, name=lead.name, token=token)
     outbox.enqueue(
         conn,
         [
             outbox.OutgoingMail(
                 template=CONFIRMATION_TEMPLATE,
-                to_address=form.email,
+                to_address=lead.email,
                 subject=mail.subject,
                 body_text=mail.body_text,
                 lead_id=lead_id,

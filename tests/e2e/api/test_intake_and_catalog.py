@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import psycopg
+import asyncio
 
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from leadflow.db.connection import Connection, open_autocommit_pool
+from leadflow.domain.errors import RateLimited
+from leadflow.services import intake
+from leadflow.services.limits import Rate
 from leadflow.settings import Settings
 from tests.e2e.api.conftest import Marketplace, make_client
 
@@ -22,6 +30,35 @@ def _confirmation_mails(db_url: str) -> list[tuple[str, str]]:
             "SELECT subject, body_text FROM email_outbox WHERE template = 'lead_confirmation' ORDER BY created_at"
         ).fetchall()
     return [(str(s), str(b)) for s, b in rows]
+
+
+def test_each_intake_stores_one_lead_logged_with_its_request_id(
+    market: Marketplace, db_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Without a rate limit a lead into "movers" is one autocommitted statement; one into
+    # "confirmed" is refused by it and then stored by the transaction that writes the mail.
+    market.niche(levels=[("Gold", 1, 100)])
+    market.niche("confirmed", levels=[("Gold", 1, 100)], require_confirmation=True)
+    ids = {}
+    for slug, status in (("movers", "pending_approval"), ("confirmed", "pending_confirmation")):
+        response = market.client.post(
+            "/api/v1/leads", json={**LEAD, "niche": slug}, headers={"X-Request-ID": f"in-{slug}"}
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == status
+        assert response.headers["x-request-id"] == f"in-{slug}"
+        ids[slug] = response.json()["id"]
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            "SELECT n.slug, l.id::text FROM leads l JOIN niches n ON n.id = l.niche_id"
+        ).fetchall()
+    assert sorted(stored) == sorted(ids.items())
+    assert len(_confirmation_mails(db_url)) == 1
+    out, err = capfd.readouterr()
+    submitted = [line for line in (out + err).splitlines() if "lead_submitted" in line]
+    for slug, lead_id in ids.items():
+        [line] = [line for line in submitted if lead_id in line]
+        assert f"request_id=in-{slug}" in line or f'"request_id": "in-{slug}"' in line
 
 
 def test_confirmation_by_mailed_token(market: Marketplace, db_url: str) -> None:
@@ -81,6 +118,62 @@ def test_intake_rate_limit_per_address(
     with make_client(limited, db_url, address="192.0.2.11") as c:
         assert c.post("/api/v1/leads", json=LEAD).status_code == 201
     assert market.get("/admin/leads")["total"] == 4
+    # A refused lead is not counted.
+    assert _hits(db_url) == {"intake:192.0.2.10": 3, "intake:192.0.2.11": 1}
+
+
+def _hits(db_url: str) -> dict[str, int]:
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT key, hits FROM rate_limit_windows").fetchall()
+    return {str(k): int(h) for k, h in rows}
+
+
+def test_intake_rate_limit_counts_each_stored_lead_once(
+    market: Marketplace, api_settings: Settings, db_url: str
+) -> None:
+    market.niche(levels=[("Gold", 1, 100)])
+    market.niche("confirmed", levels=[("Gold", 1, 100)], require_confirmation=True)
+    limited = api_settings.model_copy(update={"intake_rate_limit": "3/day"})
+    with make_client(limited, db_url, address="192.0.2.20") as c:
+        assert c.post("/api/v1/leads", json={**LEAD, "niche": "nowhere"}).status_code == 422
+        for slug in ("confirmed", "movers", "confirmed"):
+            assert c.post("/api/v1/leads", json={**LEAD, "niche": slug}).status_code == 201
+        assert c.post("/api/v1/leads", json={**LEAD, "niche": "confirmed"}).status_code == 429
+        assert c.post("/api/v1/leads", json=LEAD).status_code == 429
+    assert _hits(db_url) == {"intake:192.0.2.20": 3}
+    assert market.get("/admin/leads")["total"] == 3
+
+
+def test_concurrent_intakes_are_limited_exactly(
+    market: Marketplace, pool: ConnectionPool[Connection], settings: Settings, db_url: str
+) -> None:
+    market.niche(levels=[("Gold", 1, 100)])
+    form = intake.LeadForm(attributes={}, **LEAD)
+
+    async def submit_all() -> list[BaseException | intake.IntakeResult]:
+        autocommit_pool = await open_autocommit_pool(db_url, settings, max_size=8)
+        try:
+            return await asyncio.gather(
+                *(
+                    intake.submit_lead_async(
+                        pool,
+                        autocommit_pool,
+                        form=form,
+                        client_address="192.0.2.30",
+                        rate=Rate(limit=5, window_seconds=86400),
+                    )
+                    for _ in range(20)
+                ),
+                return_exceptions=True,
+            )
+        finally:
+            await autocommit_pool.close()
+
+    results = asyncio.run(submit_all())
+    assert sum(isinstance(r, intake.IntakeResult) for r in results) == 5
+    assert sum(isinstance(r, RateLimited) for r in results) == 15
+    assert _hits(db_url) == {"intake:192.0.2.30": 5}
+    assert market.get("/admin/leads")["total"] == 5
 
 
 def test_approve_and_reject(market: Marketplace) -> None:

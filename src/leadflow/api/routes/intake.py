@@ -18,7 +18,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/leads", tags=["intake"])
     response_model=LeadCreatedOut,
     responses=errors(422, 429),
 )
-def submit_lead(body: LeadIn, context: Context, address: ClientAddress) -> LeadCreatedOut:
+async def submit_lead(body: LeadIn, context: Context, address: ClientAddress) -> LeadCreatedOut:
     """Submit a lead into an active niche (by slug). ``pending_confirmation`` when the niche
     requires confirmation (a token is mailed), else ``pending_approval``."""
     form = intake.LeadForm(
@@ -29,8 +29,12 @@ def submit_lead(body: LeadIn, context: Context, address: ClientAddress) -> LeadC
         postal_code=body.postal_code,
         attributes=body.attributes,
     )
-    result = intake.submit_lead(
-        context.pool, form=form, client_address=address, rate=context.intake_rate
+    result = await intake.submit_lead_async(
+        context.pool,
+        context.autocommit_pool,
+        form=form,
+        client_address=address,
+        rate=context.intake_rate,
     )
     return LeadCreatedOut(id=result.id, status=result.status)
 
