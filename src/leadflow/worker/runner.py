@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import sys
 
 import structlog
 from procrastinate import App, PsycopgConnector
@@ -22,7 +21,6 @@ QUEUES = (jobs.DISTRIBUTE_QUEUE, jobs.EMAIL_QUEUE, jobs.MAINTENANCE_QUEUE)
 # LISTEN/NOTIFY wakes the worker at once; polling is the fallback (and finds retries coming due).
 POLL_SECONDS = 2.0
 RESTART_DELAY_SECONDS = 2.0
-GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def build_app(settings: Settings, url: str, *, concurrency: int) -> App:
@@ -43,10 +41,6 @@ async def run_worker(
     Cancelling is the graceful stop: running jobs finish, no new job is taken. If the worker
     stops by itself (the database went away), it starts again after a short pause.
     """
-    # The engine runs in threads beside the event loop; a thread that waits for the GIL behind
-    # another waits up to the switch interval (5 ms by default) each time, which on a busy
-    # worker costs more than a job's own work. P3 (python -m bench P3): p50 21 s -> 9.4 s.
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     pool = await asyncio.to_thread(create_pool, url, settings, max_size=concurrency + 2)
     server = (
         metrics_server.start(metrics_port, pool=pool, token=settings.metrics_token)
