@@ -193,17 +193,27 @@ def _record_failure(
 
 
 def _distribute(runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int) -> DistributionResult:
-    """The engine, then (with SMTP) a delivery for the mails the run wrote, in one hop to a
-    thread: each hop waits for the GIL behind whatever else the worker runs. Without SMTP the
-    maintenance tick logs the new mails within ``TICK_SECONDS``: holding them here cost every
-    job a durable transaction, and the two job slots queued on each other's mail rows."""
+    """The engine, then the nudge for the mails the run wrote, in one hop to a thread: each hop
+    waits for the GIL behind whatever else the worker runs, which costs more than the work."""
     result = distribution.distribute_lead(
         runtime.pool, lead_id=lead_id, triggered_by=actor, job_id=job_id
     )
     if not result.already_distributed:
-        # Best effort: a delivery missed here is queued by the next maintenance tick.
-        _defer_delivery(runtime)
+        # The run may have written mails (sales, low-balance pauses): send them now.
+        _deliver_soon(runtime)
     return result
+
+
+def _deliver_soon(runtime: Runtime) -> None:
+    """Queue a delivery; without SMTP, log the new mails now (they stay in the outbox).
+    Best effort: whatever is missed here, the next maintenance tick picks up."""
+    if runtime.settings.smtp_url:
+        _defer_delivery(runtime)
+        return
+    try:
+        mailer.hold_due(runtime.pool)
+    except Exception:
+        log.warning("mail_not_logged", exc_info=True)
 
 
 def _defer_delivery(runtime: Runtime) -> int | None:
