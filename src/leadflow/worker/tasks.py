@@ -194,7 +194,7 @@ def _record_failure(
 
 def _distribute(runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int) -> DistributionResult:
     """The engine, then the nudge for the mails the run wrote, in one hop to a thread: each hop
-    waits for the GIL behind whatever else the worker runs, which costs more than the work."""
+    waits for the GIL behind whatever else the worker runs."""
     result = distribution.distribute_lead(
         runtime.pool, lead_id=lead_id, triggered_by=actor, job_id=job_id
     )
