@@ -1,14 +1,16 @@
 """The distribution engine: ``distribute_lead`` sells an approved lead in ONE transaction.
 
 Lock order, the same everywhere, so concurrent distributions never deadlock:
-lead -> niche (FOR NO KEY UPDATE) -> providers by id. The candidates are read after the niche
+lead -> niche (FOR NO KEY UPDATE) -> providers by id. The candidates are read with the niche
 lock (so the LRU order is exact: only this niche's runs move it) and a plan is made from that
-snapshot. The provider locks (in id order) and the write then go out together, the write
-guarded: it happens only if every balance the plan relied on is unchanged and every provider
-still active, so its result is exactly what re-planning under the locks would give. Otherwise
-the providers whose balances matter to the plan are locked and the plan is redone with the
-balances found; when that needs a provider below one already held, the locks are released to
-a savepoint and taken again in order.
+snapshot. The sale then goes out blind, with its mails, audit rows and COMMIT: one statement
+that locks the providers in id order and writes only if every balance the plan relied on is
+unchanged and every provider still active, so its result is exactly what re-planning under the
+locks would give. If not, or if the sale makes a low-balance pause due, the statement aborts
+the transaction and the lead is redone on the careful path: the providers whose balances
+matter to the plan are locked and the plan is redone with the balances found (when that needs
+a provider below one already held, the locks are released to a savepoint and taken again in
+order), then the write, the pauses with their mails, and the audit rows.
 """
 
 from __future__ import annotations
@@ -103,18 +105,17 @@ def distribute_lead(
                 metrics.distribution_careful_reruns_total.labels(reason=reason).inc()
                 blind = False
                 continue
-            if isinstance(exc, _RETRYABLE) and retries < MAX_IN_PROCESS_RETRIES:
-                retries += 1
-                metrics.distribution_retries_total.labels(error=type(exc).__name__).inc()
-                log.warning(
-                    "distribution_retrying",
-                    lead_id=str(lead_id),
-                    error=type(exc).__name__,
-                    retry=retries,
-                )
-                continue
             if isinstance(exc, _RETRYABLE):
                 metrics.distribution_retries_total.labels(error=type(exc).__name__).inc()
+                if retries < MAX_IN_PROCESS_RETRIES:
+                    retries += 1
+                    log.warning(
+                        "distribution_retrying",
+                        lead_id=str(lead_id),
+                        error=type(exc).__name__,
+                        retry=retries,
+                    )
+                    continue
             _fail(pool, lead_id, triggered_by, job_id, started, exc)
             raise
         if observation is not None:
@@ -227,7 +228,7 @@ def _distribute(
     # The careful path: the sale in one round trip, provider locks, guarded write and low-balance
     # pause together, and the mails once the pauses are known.
     conn.execute("SAVEPOINT planned_sale")
-    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected, blind)
+    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected, False)
     if done is not None:
         return done
     # A balance moved (or a provider was suspended) since the snapshot: plan with the locks.
