@@ -103,8 +103,13 @@ def up(
     host: Host = "127.0.0.1",
     port: Port = 8000,
     concurrency: Annotated[
-        int, typer.Option(min=1, max=64, help="Worker jobs at the same time.")
-    ] = 2,
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker jobs at the same time (default: LEADFLOW_WORKER_CONCURRENCY).",
+        ),
+    ] = None,
 ) -> None:
     """Everything in one process: PostgreSQL (embedded unless DATABASE_URL), migrations, the API
     and a worker. Ctrl-C stops it gracefully."""
@@ -117,7 +122,7 @@ def up(
                 url,
                 host=host,
                 port=port,
-                concurrency=concurrency,
+                concurrency=concurrency if concurrency is not None else settings.worker_concurrency,
                 demo=demo,
                 console=console,
             )

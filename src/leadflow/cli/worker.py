@@ -17,7 +17,12 @@ from leadflow.settings import Settings
 
 @app.command()
 def worker(
-    concurrency: int = typer.Option(2, min=1, max=64, help="Jobs run at the same time."),
+    concurrency: int | None = typer.Option(
+        None,
+        min=1,
+        max=64,
+        help="Jobs run at the same time (default: LEADFLOW_WORKER_CONCURRENCY).",
+    ),
     metrics_port: int | None = typer.Option(
         None, help="Serve Prometheus /metrics here (default: LEADFLOW_WORKER_METRICS_PORT)."
     ),
@@ -31,7 +36,8 @@ def worker(
                 "[red]the database is not migrated: run `leadflow migrate`[/red]"
             )
             raise typer.Exit(1)
-        asyncio.run(_run(settings, url, concurrency, port))
+        slots = concurrency if concurrency is not None else settings.worker_concurrency
+        asyncio.run(_run(settings, url, slots, port))
 
 
 async def _run(settings: Settings, url: str, concurrency: int, port: int | None) -> None:

@@ -101,3 +101,16 @@ def transaction(pool: ConnectionPool[Connection]) -> Iterator[Connection]:
     """One unit of work: commits when the block ends normally, rolls back on any error."""
     with pool.connection() as conn, conn.transaction():
         yield conn
+
+
+@contextlib.contextmanager
+def autocommitted(pool: ConnectionPool[Connection]) -> Iterator[Connection]:
+    """A connection on which every statement commits by itself: for a write of one statement,
+    one round trip where a transaction costs three (BEGIN, the statement, COMMIT)."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                conn.autocommit = False

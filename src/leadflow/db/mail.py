@@ -75,12 +75,19 @@ def mark_attempt_failed(
 
 
 def hold_due(conn: Connection, *, seconds: int, reason: str) -> list[tuple[UUID, str]]:
-    """Without SMTP, due mails stay pending, looked at again later; returns (id, template)."""
+    """Without SMTP, due mails stay pending, looked at again later; returns (id, template).
+
+    Mails another hold (or delivery) has locked are skipped, not waited for: it logs them, and
+    concurrent jobs would otherwise queue behind each other on the same rows."""
     rows = conn.execute(
         """
-        UPDATE email_outbox SET next_attempt_at = now() + make_interval(secs => %s), last_error = %s
-        WHERE status = 'pending' AND next_attempt_at <= now()
-        RETURNING id, template
+        UPDATE email_outbox o
+        SET next_attempt_at = now() + make_interval(secs => %s), last_error = %s
+        FROM (SELECT id FROM email_outbox
+              WHERE status = 'pending' AND next_attempt_at <= now()
+              FOR UPDATE SKIP LOCKED) due
+        WHERE o.id = due.id
+        RETURNING o.id, o.template
         """,
         (seconds, reason),
     ).fetchall()

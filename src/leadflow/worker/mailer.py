@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
 from leadflow.db import mail
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection, autocommitted, transaction
 from leadflow.settings import Settings
 from leadflow.worker.retry import mail_retry_delay
 
@@ -185,7 +185,7 @@ def hold_due(pool: ConnectionPool[Connection]) -> DeliveryReport:
 
 
 def _hold(pool: ConnectionPool[Connection]) -> list[tuple[UUID, str]]:
-    with transaction(pool) as conn:
+    with autocommitted(pool) as conn:
         return mail.hold_due(conn, seconds=HOLD_SECONDS, reason=NOT_CONFIGURED)
 
 

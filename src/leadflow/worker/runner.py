@@ -8,6 +8,8 @@ import socket
 
 import structlog
 from procrastinate import App, PsycopgConnector
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from leadflow.db import jobs
 from leadflow.db.connection import connect_kwargs, create_pool
@@ -23,24 +25,56 @@ POLL_SECONDS = 2.0
 RESTART_DELAY_SECONDS = 2.0
 
 
-def build_app(settings: Settings, url: str, *, concurrency: int) -> App:
-    """A Procrastinate App with our tasks, on its own async pool (listener, fetches, heartbeats)."""
-    connector = PsycopgConnector(
-        conninfo=url, min_size=1, max_size=concurrency + 4, kwargs=connect_kwargs(settings)
-    )
-    app = App(connector=connector)
+def build_app(settings: Settings) -> App:
+    """A Procrastinate App with our tasks; it runs on the pool given to ``open_async``."""
+    app = App(connector=PsycopgConnector())
     tasks.register(app, settings)
     return app
 
 
+async def open_queue_pool(
+    settings: Settings, url: str, *, concurrency: int
+) -> AsyncConnectionPool[AsyncConnection]:
+    """The async pool Procrastinate works on: fetches, finishes, heartbeats (the listener has a
+    connection of its own). Each of its calls is one statement, so the connections are in
+    autocommit and lent without a liveness check: a fetch or a finish is one round trip, where
+    Procrastinate's own pool spends four (check, BEGIN, the call, COMMIT). A connection the
+    server dropped fails one call; the worker loop then starts again on a new pool."""
+    pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=concurrency + 4,
+        kwargs=connect_kwargs(settings),
+        configure=_autocommit,
+        open=False,
+        name="leadflow-queue",
+    )
+    try:
+        await pool.open(wait=True, timeout=30)
+    except BaseException:
+        # The worker loop tries again with a new pool; this one must not keep reconnecting.
+        await pool.close()
+        raise
+    return pool
+
+
+async def _autocommit(conn: AsyncConnection) -> None:
+    # Not a connect argument: Procrastinate's listener connects with the pool's arguments
+    # and sets autocommit itself.
+    await conn.set_autocommit(True)
+
+
 async def run_worker(
-    settings: Settings, url: str, *, concurrency: int = 2, metrics_port: int | None = None
+    settings: Settings, url: str, *, concurrency: int | None = None, metrics_port: int | None = None
 ) -> None:
     """Work the ``distribute_lead``, ``email`` and maintenance queues until cancelled.
 
     Cancelling is the graceful stop: running jobs finish, no new job is taken. If the worker
     stops by itself (the database went away), it starts again after a short pause.
+    ``concurrency`` defaults to ``settings.worker_concurrency``.
     """
+    if concurrency is None:
+        concurrency = settings.worker_concurrency
     pool = await asyncio.to_thread(create_pool, url, settings, max_size=concurrency + 2)
     server = (
         metrics_server.start(metrics_port, pool=pool, token=settings.metrics_token)
@@ -56,8 +90,9 @@ async def run_worker(
             await asyncio.to_thread(mailer.release_held, pool)
         while True:
             try:
-                app = build_app(settings, url, concurrency=concurrency)
-                async with app.open_async():
+                app = build_app(settings)
+                queue_pool = await open_queue_pool(settings, url, concurrency=concurrency)
+                async with queue_pool, app.open_async(pool=queue_pool):
                     log.info("worker_started", name=name, concurrency=concurrency)
                     await app.run_worker_async(
                         queues=list(QUEUES),
