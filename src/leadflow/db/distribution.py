@@ -35,6 +35,8 @@ class CandidateRow:
     provider_name: str
     provider_email: str
     lru_order: int | None
+    # The codes of the subscription's list that decide for this lead: none when it covers every
+    # code, else the lead's own code, which the index matched (see ``_CANDIDATES_OF``).
     postal_codes: list[str]
     filters: Any
     balance_cents: int
@@ -141,9 +143,14 @@ _LEAD_LOCKED = r"""
 # - subscriptions covering every postal code, in LRU order from their partial index;
 # - subscriptions listing the lead's code, found through the GIN index and then sorted
 #   (OFFSET 0 keeps the planner from walking the whole level in LRU order and filtering,
-#   which costs as many rows as the level has when few subscriptions list the code).
+#   which costs as many rows as the level has when few subscriptions list the code). They are
+#   sorted before the join, by a key the subquery outputs so that the order carries through
+#   it, and the providers are then looked up for the first rows only: with 100,000
+#   subscriptions a code has ~150 of them, and joining all before sorting cost ~1 ms.
 # Cap counts are read last, for the chosen rows only, from the (subscription_id, assigned_at)
-# index. ``{levels}`` names each level with its limit and the postal code.
+# index. A row's ``postal_codes`` are only those that decide for this lead (none, or the lead's
+# code): a list of 50 codes per candidate cost more to send and parse than the rest of the row.
+# ``{levels}`` names each level with its limit and the postal code.
 _CANDIDATES_OF = """
     SELECT l.level_id, c.subscription_id, c.provider_id, c.provider_name, c.provider_email,
            c.lru_order, c.postal_codes, c.filters, c.balance_cents,
@@ -163,8 +170,8 @@ _CANDIDATES_OF = """
     CROSS JOIN LATERAL (
         SELECT * FROM (
             (SELECT s.id AS subscription_id, s.provider_id, p.name AS provider_name,
-                    p.email AS provider_email, s.lru_order, s.postal_codes, s.filters,
-                    p.balance_cents, s.daily_cap, s.monthly_cap
+                    p.email AS provider_email, s.lru_order, '{{}}'::text[] AS postal_codes,
+                    s.filters, p.balance_cents, s.daily_cap, s.monthly_cap
              FROM subscriptions s
              JOIN providers p ON p.id = s.provider_id
              WHERE s.competition_level_id = l.level_id AND s.status = 'active'
@@ -172,15 +179,19 @@ _CANDIDATES_OF = """
              ORDER BY COALESCE(s.lru_order, 0), s.provider_id
              LIMIT l.lim)
             UNION ALL
-            (SELECT s.id, s.provider_id, p.name, p.email, s.lru_order, s.postal_codes, s.filters,
-                    p.balance_cents, s.daily_cap, s.monthly_cap
-             FROM (SELECT * FROM subscriptions
+            (SELECT s.id, s.provider_id, p.name, p.email, s.lru_order,
+                    ARRAY[l.postal_code]::text[], s.filters, p.balance_cents, s.daily_cap,
+                    s.monthly_cap
+             FROM (SELECT id, provider_id, lru_order, filters, daily_cap, monthly_cap,
+                          COALESCE(lru_order, 0) AS lru_key
+                   FROM subscriptions
                    WHERE competition_level_id = l.level_id AND status = 'active'
                      AND postal_codes @> ARRAY[l.postal_code]::text[]
+                   ORDER BY lru_key, provider_id
                    OFFSET 0) s
              JOIN providers p ON p.id = s.provider_id
              WHERE p.status = 'active'
-             ORDER BY COALESCE(s.lru_order, 0), s.provider_id
+             ORDER BY s.lru_key, s.provider_id
              LIMIT l.lim)
         ) u
         ORDER BY COALESCE(u.lru_order, 0), u.provider_id
