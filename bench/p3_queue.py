@@ -4,9 +4,10 @@ and worker (``run_worker`` with its default concurrency, in its own process).
 Reference, same server, same run, same worker process and settings: a no-op Procrastinate job's
 enqueue -> finished, offered at the same rate. Target: p99 ratio <= 2.
 
-The two alternate in rounds (no-op, then approvals, four times; each drains before the next
-starts), so a pause of the shared machine lands on either with the same odds instead of
-deciding the ratio by which of two long runs it hit.
+After an unmeasured warm-up of each kind (100 items), the two alternate in rounds (no-op,
+then approvals, four times; each drains before the next starts), so a pause of the shared
+machine lands on either with the same odds instead of deciding the ratio by which of two long
+runs it hit.
 
 Both are observed the same way: a watcher polls every few milliseconds for committed results
 (the lead ``distributed``, the job ``succeeded``), so both carry the same observation error.
@@ -36,6 +37,7 @@ RATE = 100.0
 NICHES = 20
 CONCURRENCY = Settings.model_fields["worker_concurrency"].default
 ROUNDS = 4
+WARM_UP = 100  # items of each kind offered before the rounds, not measured
 POLL_S = 0.005
 SUBMITTERS = 4
 DRAIN_TIMEOUT_S = 60.0
@@ -66,7 +68,9 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             balance_cents=10**12,
             prefix="p3",
         )
-        lead_ids = common.seed_leads(conn, niche_ids, count + 20, status="pending_approval")
+        lead_ids = common.seed_leads(
+            conn, niche_ids, WARM_UP + count + 20, status="pending_approval"
+        )
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
@@ -79,8 +83,12 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         noop_rounds: list[Offered] = []
         measured_rounds: list[Offered] = []
         try:
+            # Unmeasured: every slot's connection has prepared its statements, templates are
+            # compiled, the pools are full; the rounds then measure a worker in service.
+            _offer(url, WARM_UP, defer, _finished_jobs, drain_s=drain)
+            _offer(url, WARM_UP, approve, _distributed_leads, drain_s=drain)
             for r in range(rounds):
-                first = r * per_round
+                first = WARM_UP + r * per_round
                 noop_rounds.append(_offer(url, per_round, defer, _finished_jobs, drain_s=drain))
                 measured_rounds.append(
                     _offer(

@@ -54,12 +54,13 @@ def connect(url: str, settings: Settings, *, autocommit: bool = False) -> Connec
 
 
 def create_pool(
-    url: str, settings: Settings, *, max_size: int | None = None
+    url: str, settings: Settings, *, min_size: int | None = None, max_size: int | None = None
 ) -> ConnectionPool[Connection]:
-    """Create and open a pool. Call where a process starts, never at import."""
+    """Create and open a pool (bounds from settings unless given). Call where a process starts,
+    never at import."""
     pool: ConnectionPool[Connection] = ConnectionPool(
         url,
-        min_size=settings.pool_min_size,
+        min_size=settings.pool_min_size if min_size is None else min_size,
         max_size=max_size or settings.pool_max_size,
         kwargs={"row_factory": dict_row, **connect_kwargs(settings)},
         connection_class=psycopg.Connection,

@@ -75,7 +75,11 @@ async def run_worker(
     """
     if concurrency is None:
         concurrency = settings.worker_concurrency
-    pool = await asyncio.to_thread(create_pool, url, settings, max_size=concurrency + 2)
+    # Every slot runs the engine on a connection of its own: opened at start, not while the
+    # first burst of jobs waits for them (a cold worker took seconds to catch up).
+    pool = await asyncio.to_thread(
+        create_pool, url, settings, min_size=concurrency, max_size=concurrency + 2
+    )
     server = (
         metrics_server.start(metrics_port, pool=pool, token=settings.metrics_token)
         if metrics_port is not None
