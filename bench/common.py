@@ -242,6 +242,14 @@ def pgbench(url: str, args: Sequence[str]) -> PgbenchResult:
     )
 
 
+def settle(conn: psycopg.Connection[Any]) -> None:
+    """After building data (``conn`` in autocommit): VACUUM ANALYZE, then CHECKPOINT, so the
+    build's dirty pages are written before anything is timed instead of by a checkpoint that
+    lands in the middle of a measurement."""
+    conn.execute("VACUUM ANALYZE")
+    conn.execute("CHECKPOINT")
+
+
 def pgbench_database(server_url: str, scale: int) -> str:
     """The ``bench_pgbench`` database, initialised at ``scale`` (kept between runs)."""
     url = url_for(server_url, "bench_pgbench")

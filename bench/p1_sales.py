@@ -40,7 +40,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         lead_ids = common.seed_leads(conn, niche_ids, 4000 if quick else 20000)
         conn.commit()
         conn.autocommit = True
-        conn.execute("VACUUM ANALYZE")
+        common.settle(conn)
 
     # Lead i is in niche i % 20: distributor 0 takes the even niches, distributor 1 the odd.
     measured, reference = distributors.alternate(

@@ -39,7 +39,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         lead_ids = common.seed_leads(conn, niche_ids, 6000 if quick else 30000)
         conn.commit()
         conn.autocommit = True
-        conn.execute("VACUUM ANALYZE")
+        common.settle(conn)
 
     try:
         measured, reference = distributors.alternate(

@@ -73,7 +73,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         )
         conn.commit()
         conn.autocommit = True
-        conn.execute("VACUUM ANALYZE")
+        common.settle(conn)
 
     worker = _start_worker(url)
     try:

@@ -37,7 +37,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         niches = _build(conn, sizes)
         conn.commit()
         conn.autocommit = True
-        conn.execute("VACUUM ANALYZE")
+        common.settle(conn)
         lead_ids = {
             size: common.seed_leads(
                 conn, [niches[size]], leads_per_case + 5, postal_codes=POSTAL_CODES
