@@ -122,7 +122,7 @@ def up(
                 url,
                 host=host,
                 port=port,
-                concurrency=concurrency if concurrency is not None else settings.worker_concurrency,
+                concurrency=concurrency,
                 demo=demo,
                 console=console,
             )
@@ -144,7 +144,7 @@ async def _up(
     *,
     host: str,
     port: int,
-    concurrency: int,
+    concurrency: int | None,
     demo: bool,
     console: Console,
 ) -> None:

@@ -36,11 +36,10 @@ def worker(
                 "[red]the database is not migrated: run `leadflow migrate`[/red]"
             )
             raise typer.Exit(1)
-        slots = concurrency if concurrency is not None else settings.worker_concurrency
-        asyncio.run(_run(settings, url, slots, port))
+        asyncio.run(_run(settings, url, concurrency, port))
 
 
-async def _run(settings: Settings, url: str, concurrency: int, port: int | None) -> None:
+async def _run(settings: Settings, url: str, concurrency: int | None, port: int | None) -> None:
     # Imported here: the other commands need not load the engine and the job queue.
     from leadflow.worker import run_worker
 
