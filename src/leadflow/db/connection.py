@@ -72,22 +72,39 @@ def create_pool(
 
 
 async def open_autocommit_pool(
-    url: str, settings: Settings, *, max_size: int | None = None
+    url: str,
+    settings: Settings,
+    *,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    name: str = "leadflow-autocommit",
 ) -> AsyncConnectionPool[AsyncConnection]:
     """Create and open a pool of asyncio connections in autocommit: every statement is its own
     transaction, committed before its result arrives. For writes of one statement on the event
-    loop (no threadpool hop, one round trip); call where a process starts, never at import."""
+    loop (no threadpool hop, one round trip); call where a process starts, never at import.
+    A pool that cannot open in time is closed, not left reconnecting behind the error."""
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
         url,
-        min_size=settings.pool_min_size,
+        min_size=settings.pool_min_size if min_size is None else min_size,
         max_size=max_size or settings.pool_max_size,
-        kwargs={"row_factory": dict_row, "autocommit": True, **connect_kwargs(settings)},
+        kwargs={"row_factory": dict_row, **connect_kwargs(settings)},
         connection_class=psycopg.AsyncConnection,
+        configure=_set_autocommit,
         open=False,
-        name="leadflow-autocommit",
+        name=name,
     )
-    await pool.open(wait=True, timeout=30)
+    try:
+        await pool.open(wait=True, timeout=30)
+    except BaseException:
+        await pool.close()
+        raise
     return pool
+
+
+async def _set_autocommit(conn: AsyncConnection) -> None:
+    # Set on each new connection rather than passed to connect: Procrastinate's listener opens
+    # its connection with the pool's connect arguments plus an autocommit of its own.
+    await conn.set_autocommit(True)
 
 
 def compact(query: str) -> str:

@@ -8,11 +8,10 @@ import socket
 
 import structlog
 from procrastinate import App, PsycopgConnector
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from leadflow.db import jobs
-from leadflow.db.connection import connect_kwargs, create_pool
+from leadflow.db.connection import AsyncConnection, create_pool, open_autocommit_pool
 from leadflow.settings import Settings
 from leadflow.worker import mailer, metrics_server, tasks
 from leadflow.worker.retry import ScheduleRetry
@@ -40,28 +39,9 @@ async def open_queue_pool(
     autocommit and lent without a liveness check: a fetch or a finish is one round trip, where
     Procrastinate's own pool spends four (check, BEGIN, the call, COMMIT). A connection the
     server dropped fails one call; the worker loop then starts again on a new pool."""
-    pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
-        url,
-        min_size=1,
-        max_size=concurrency + 4,
-        kwargs=connect_kwargs(settings),
-        configure=_autocommit,
-        open=False,
-        name="leadflow-queue",
+    return await open_autocommit_pool(
+        url, settings, min_size=1, max_size=concurrency + 4, name="leadflow-queue"
     )
-    try:
-        await pool.open(wait=True, timeout=30)
-    except BaseException:
-        # The worker loop tries again with a new pool; this one must not keep reconnecting.
-        await pool.close()
-        raise
-    return pool
-
-
-async def _autocommit(conn: AsyncConnection) -> None:
-    # Not a connect argument: Procrastinate's listener connects with the pool's arguments
-    # and sets autocommit itself.
-    await conn.set_autocommit(True)
 
 
 async def run_worker(
