@@ -30,7 +30,7 @@ from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
-from leadflow.db import audit, catalog, distribution, leads, outbox
+from leadflow.db import audit, catalog, distribution, leads, outbox, runs
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.eligibility import cap_reached, evaluate_stored, normalize_postal_code
 from leadflow.domain.errors import LeadAlreadyDistributed, LeadNotApproved, NotFound
@@ -98,7 +98,7 @@ def distribute_lead(
         except (NotFound, LeadNotApproved):
             raise
         except Exception as exc:
-            reason = distribution.failed_assumption(exc)
+            reason = runs.failed_assumption(exc)
             if blind and reason is not None:
                 # The blind commit found its plan outdated and wrote nothing: plan again, with
                 # the provider locks taken before the write this time.
@@ -216,7 +216,7 @@ def _distribute(
         lead.attributes,
         first_read=first.candidates if usable else None,
     )
-    expected = distribution.Expected(
+    expected = runs.Expected(
         lru_counter=niche.lru_counter,
         pointer=niche.next_start_level_order_position,
         balances={pid: snapshot.balances[pid] for pid in plan.balance_provider_ids},
@@ -263,7 +263,7 @@ def _write(
     niche: distribution.NicheState,
     snapshot: _Snapshot,
     plan: Plan,
-    expected: distribution.Expected | None,
+    expected: runs.Expected | None,
     blind: bool,
 ) -> tuple[DistributionResult, run_records.Observation] | None:
     """Write the run of ``plan``: sales, pauses, mails, audit. None if the guard refused.
@@ -275,7 +275,7 @@ def _write(
     run_id = uuid.uuid4()
     skipped = _skipped(plan)
     sales = [
-        distribution.SaleRow(
+        runs.SaleRow(
             assignment_id=uuid.uuid4(),
             provider_id=sale.candidate.provider_id,
             subscription_id=sale.candidate.subscription_id,
@@ -286,7 +286,7 @@ def _write(
         for index, sale in enumerate(plan.sales)
     ]
     duration_ms = int((time.perf_counter() - started) * 1000)
-    run = distribution.RunRow(
+    run = runs.RunRow(
         id=run_id,
         lead_id=lead_id,
         niche_id=niche.id,
@@ -301,7 +301,7 @@ def _write(
         duration_ms=duration_ms,
     )
     write = functools.partial(
-        distribution.write_run,
+        runs.write_run,
         conn,
         run=run,
         sales=sales,
@@ -311,7 +311,7 @@ def _write(
     )
     if blind:
         write(
-            blind=distribution.BlindCommit(
+            blind=runs.BlindCommit(
                 actor=actor,
                 mails=run_records.mails(lead_id, niche.name, plan, sales, snapshot.rows, ()),
                 audit=run_records.audit_entries(run, sales, skipped, (), status),
@@ -321,7 +321,7 @@ def _write(
         written = write()
         # Sent with the write (pipeline); when the guard refused, the savepoint undoes it.
         paused = catalog.pause_unaffordable(conn, sorted(plan.balance_provider_ids))
-        if not distribution.was_written(written):
+        if not runs.was_written(written):
             return None
         outbox.enqueue(
             conn, run_records.mails(lead_id, niche.name, plan, sales, snapshot.rows, paused)
@@ -487,7 +487,7 @@ def _start_position(rotation: Rotation) -> int | None:
 
 
 def _existing_result(conn: Connection, lead_id: UUID, started: float) -> DistributionResult:
-    run = distribution.selling_run(conn, lead_id)
+    run = runs.selling_run(conn, lead_id)
     assert run is not None, "a distributed lead has its selling run (invariant 3)"
     return DistributionResult(
         lead_id=lead_id,
@@ -495,9 +495,7 @@ def _existing_result(conn: Connection, lead_id: UUID, started: float) -> Distrib
         status=RunStatus(run["status"]),
         start_level_order_position=run["start_level_order_position"],
         traversal_order=tuple(run["traversal_order"]),
-        assignments=tuple(
-            AssignmentDetail(**a) for a in distribution.run_assignments(conn, run["id"])
-        ),
+        assignments=tuple(AssignmentDetail(**a) for a in runs.run_assignments(conn, run["id"])),
         skipped=tuple(
             SkippedProvider(
                 UUID(s["provider_id"]),
@@ -530,7 +528,7 @@ def _fail(
     log.error("distribution_failed", lead_id=str(lead_id), job_id=job_id, error=type(exc).__name__)
     try:
         with transaction(pool) as conn:
-            recorded = distribution.record_failed_run(
+            recorded = runs.record_failed_run(
                 conn,
                 run_id=run_id,
                 lead_id=lead_id,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from leadflow import metrics
-from leadflow.db import audit, distribution, outbox
+from leadflow.db import audit, distribution, outbox, runs
 from leadflow.domain.model import RunStatus
 from leadflow.domain.money import format_dollars
 from leadflow.domain.results import MAX_STORED_SKIPS, DistributionResult, SkippedProvider
@@ -42,7 +42,7 @@ def mails(
     lead_id: UUID,
     niche_name: str,
     plan: Plan,
-    sales: Sequence[distribution.SaleRow],
+    sales: Sequence[runs.SaleRow],
     rows: Mapping[UUID, distribution.CandidateRow],
     paused: Sequence[Mapping[str, object]],
 ) -> list[outbox.OutgoingMail]:
@@ -95,8 +95,8 @@ def _uuid(value: object) -> UUID:
 
 
 def audit_entries(
-    run: distribution.RunRow,
-    sales: Sequence[distribution.SaleRow],
+    run: runs.RunRow,
+    sales: Sequence[runs.SaleRow],
     skipped: Sequence[SkippedProvider],
     paused: Sequence[Mapping[str, object]],
     status: RunStatus,

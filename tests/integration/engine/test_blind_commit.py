@@ -15,7 +15,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
-from leadflow.db import distribution as db_distribution
+from leadflow.db import runs as db_runs
 from leadflow.db.connection import Connection
 from leadflow.domain.model import Actor, RunStatus
 from leadflow.services import billing
@@ -41,7 +41,7 @@ def test_a_deposit_between_the_read_and_the_sale_reruns_carefully_and_sells_once
     m = market(pool, [("Gold", 1, 1000)])
     acme = m.add_provider("acme", balance_cents=5000, levels=[1])
     lead_id = m.lead()
-    real_write = db_distribution.write_run
+    real_write = db_runs.write_run
     deposited: list[UUID] = []
 
     def deposit_first(conn: Connection, **sale: Any) -> Any:
@@ -52,13 +52,13 @@ def test_a_deposit_between_the_read_and_the_sale_reruns_carefully_and_sells_once
             billing.deposit(pool, actor=ADMIN, provider_id=acme, amount_cents=700)
         return real_write(conn, **sale)
 
-    monkeypatch.setattr(db_distribution, "write_run", deposit_first)
-    before = _reruns(db_distribution.PLAN_CHANGED)
+    monkeypatch.setattr(db_runs, "write_run", deposit_first)
+    before = _reruns(db_runs.PLAN_CHANGED)
 
     result = distribute_lead(pool, lead_id=lead_id, triggered_by=SYSTEM)
 
     assert deposited == [acme]
-    assert _reruns(db_distribution.PLAN_CHANGED) == before + 1
+    assert _reruns(db_runs.PLAN_CHANGED) == before + 1
     assert result.status is RunStatus.SUCCESS
     assert [a.provider_id for a in result.assignments] == [acme]
     # The balance the careful path found, not the one the blind plan assumed.
@@ -79,11 +79,11 @@ def test_a_sale_that_leaves_a_provider_short_pauses_and_mails_through_the_carefu
     acme = m.add_provider("acme", balance_cents=3500, levels=[1])
     other.providers["acme"] = acme
     other.add_provider("acme", balance_cents=0, levels=[1])
-    before = _reruns(db_distribution.PAUSE_NEEDED)
+    before = _reruns(db_runs.PAUSE_NEEDED)
 
     result = distribute_lead(pool, lead_id=m.lead(), triggered_by=SYSTEM)  # 3500 -> 2500
 
-    assert _reruns(db_distribution.PAUSE_NEEDED) == before + 1
+    assert _reruns(db_runs.PAUSE_NEEDED) == before + 1
     assert [a.provider_id for a in result.assignments] == [acme]
     statuses = {
         r["competition_level_id"]: r["status"]
@@ -98,7 +98,7 @@ def test_a_sale_that_leaves_a_provider_short_pauses_and_mails_through_the_carefu
 def test_a_sale_that_leaves_every_price_covered_commits_blind(pool: Pool) -> None:
     m = market(pool, [("Gold", 1, 1000)])
     m.add_provider("acme", balance_cents=50_000, levels=[1])
-    before = {r: _reruns(r) for r in (db_distribution.PLAN_CHANGED, db_distribution.PAUSE_NEEDED)}
+    before = {r: _reruns(r) for r in (db_runs.PLAN_CHANGED, db_runs.PAUSE_NEEDED)}
 
     result = distribute_lead(pool, lead_id=m.lead(), triggered_by=SYSTEM)
 
