@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from bench import common
+from bench import common, seed
 
 
 @dataclass
@@ -109,7 +109,7 @@ def alternate(
     refs: list[common.PgbenchResult] = []
     for _ in range(rounds):
         refs.append(reference(per_round))
-        waiting = common.still_approved(url, lead_ids)
+        waiting = seed.still_approved(url, lead_ids)
         done.append(run(url, [waiting[0::2], waiting[1::2]], per_round))
     transactions = sum(r.transactions for r in refs)
     ref = {

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from bench import common, distributors
+from bench import common, distributors, seed
 
 NICHES = 20
 LEVELS = [(1, 4900), (3, 2500), (5, 1000)]
@@ -28,7 +28,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
 
     url = common.fresh_database(server_url, "bench_p1")
     with psycopg.connect(url) as conn:
-        niche_ids = common.seed_niches(
+        niche_ids = seed.seed_niches(
             conn,
             niches=NICHES,
             levels=LEVELS,
@@ -37,10 +37,10 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             prefix="p1",
         )
         # Generously more leads than two distributors can sell in the time given.
-        lead_ids = common.seed_leads(conn, niche_ids, 4000 if quick else 20000)
+        lead_ids = seed.seed_leads(conn, niche_ids, 4000 if quick else 20000)
         conn.commit()
         conn.autocommit = True
-        common.settle(conn)
+        seed.settle(conn)
 
     # Lead i is in niche i % 20: distributor 0 takes the even niches, distributor 1 the odd.
     measured, reference = distributors.alternate(
@@ -52,7 +52,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             ref_url, ["-n", "-c", "2", "-j", "2", "-T", str(max(1, round(t)))]
         ),
     )
-    per_lead = _round_trips(url, common.approved_leads(url, 22))
+    per_lead = _round_trips(url, seed.approved_leads(url, 22))
 
     ratio = measured["sales_per_s"] / reference["tps"] if reference["tps"] else None
     row = common.Row(

@@ -13,7 +13,7 @@ import os
 
 import psycopg
 
-from bench import common, distributors
+from bench import common, distributors, seed
 
 SUBSCRIPTIONS = 30
 BALANCE_CENTS = 10**12
@@ -28,7 +28,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
 
     url = common.fresh_database(server_url, "bench_p2")
     with psycopg.connect(url) as conn:
-        niche_ids = common.seed_niches(
+        niche_ids = seed.seed_niches(
             conn,
             niches=1,
             levels=[(1, 1000)],
@@ -36,10 +36,10 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             balance_cents=BALANCE_CENTS,
             prefix="p2",
         )
-        lead_ids = common.seed_leads(conn, niche_ids, 6000 if quick else 30000)
+        lead_ids = seed.seed_leads(conn, niche_ids, 6000 if quick else 30000)
         conn.commit()
         conn.autocommit = True
-        common.settle(conn)
+        seed.settle(conn)
 
     try:
         measured, reference = distributors.alternate(

@@ -30,7 +30,7 @@ from uuid import UUID
 
 import psycopg
 
-from bench import common
+from bench import common, seed
 from leadflow.settings import Settings
 
 RATE = 100.0
@@ -60,7 +60,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     count = per_round * rounds
     url = common.fresh_database(server_url, "bench_p3")
     with psycopg.connect(url) as conn:
-        niche_ids = common.seed_niches(
+        niche_ids = seed.seed_niches(
             conn,
             niches=NICHES,
             levels=[(1, 1000)],
@@ -68,12 +68,10 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             balance_cents=10**12,
             prefix="p3",
         )
-        lead_ids = common.seed_leads(
-            conn, niche_ids, WARM_UP + count + 20, status="pending_approval"
-        )
+        lead_ids = seed.seed_leads(conn, niche_ids, WARM_UP + count + 20, status="pending_approval")
         conn.commit()
         conn.autocommit = True
-        common.settle(conn)
+        seed.settle(conn)
 
     worker = _start_worker(url)
     try:

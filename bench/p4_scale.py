@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from bench import common
+from bench import common, seed
 
 POSTAL_CODES = 40_000
 CODES_PER_SUBSCRIPTION = 50
@@ -37,9 +37,9 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         niches = _build(conn, sizes)
         conn.commit()
         conn.autocommit = True
-        common.settle(conn)
+        seed.settle(conn)
         lead_ids = {
-            size: common.seed_leads(
+            size: seed.seed_leads(
                 conn, [niches[size]], leads_per_case + 5, postal_codes=POSTAL_CODES
             )
             for size in sizes

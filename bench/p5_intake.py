@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from bench import common
+from bench import common, seed
 
 CONNECTIONS = 8
 BODY = {
@@ -41,7 +41,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     seconds = 2 if quick else 20
     url = common.fresh_database(server_url, "bench_p5")
     with psycopg.connect(url) as conn:
-        common.seed_niches(
+        seed.seed_niches(
             conn,
             niches=1,
             levels=[(1, 1000)],
