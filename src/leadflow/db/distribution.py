@@ -4,11 +4,11 @@ snapshot. The write of a run is in ``runs``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import class_row
+from psycopg.rows import args_row, tuple_row
 
 from leadflow.db.catalog import LevelRecord
 from leadflow.db.connection import Connection
@@ -24,6 +24,8 @@ class NicheState:
     lru_counter: int
 
 
+# Built from the candidate query's columns by position (``args_row``): the fields are in the
+# order of its SELECT list, which a test checks.
 @dataclass(frozen=True, slots=True)
 class CandidateRow:
     level_id: UUID
@@ -35,6 +37,7 @@ class CandidateRow:
     # The codes of the subscription's list that decide for this lead: none when it covers every
     # code, else the lead's own code, which the index matched (see ``_CANDIDATES_OF``).
     postal_codes: list[str]
+    # The stored filter rules; None when there are none (most subscriptions: no JSON to parse).
     filters: Any
     balance_cents: int
     daily_cap: int | None
@@ -70,15 +73,23 @@ def niche_state(conn: Connection, niche_id: UUID) -> NicheState:
 _APPROVED_NICHE = """
     SELECT d.niche_id FROM (SELECT niche_id, status FROM leads WHERE id = %s OFFSET 0) d
     WHERE d.status = 'approved'"""
-_LEADS_NICHE_LOCKED_OF = """
-    SELECT id, name, distribution_mode, next_start_level_order_position, lru_counter FROM niches
-    WHERE id = ({approved_niche})
-    FOR NO KEY UPDATE"""
-_LEADS_NICHE_LOCKED = _LEADS_NICHE_LOCKED_OF.format(approved_niche=_APPROVED_NICHE)
-_LEVELS_OF = """
-    SELECT l.* FROM competition_levels l WHERE l.niche_id = ({approved_niche})
-    ORDER BY l.order_position"""
-_LEVELS = _LEVELS_OF.format(approved_niche=_APPROVED_NICHE)
+# The approved lead's niche, locked, with its levels: one row per level (the niche's columns,
+# then the level's), or one row with no level. The levels come from the statement's snapshot,
+# which it took before waiting for the niche lock; the niche row itself is read again once
+# locked, so its rotation pointer and LRU counter are current. Distributions never change
+# levels: only an admin's edit does, and that is not ordered against a distribution either way
+# (it may commit just after a read made under the lock as well). One statement, not two, so the
+# candidate read follows the lock as closely as the client can send it.
+_NICHE_LOCKED_WITH_LEVELS_OF = """
+    SELECT n.id, n.name, n.distribution_mode, n.next_start_level_order_position, n.lru_counter,
+           l.id, l.niche_id, l.name, l.order_position, l.max_recipients, l.price_per_lead_cents,
+           l.is_active, l.created_at, l.updated_at
+    FROM niches n LEFT JOIN competition_levels l ON l.niche_id = n.id
+    WHERE n.id = ({approved_niche})
+    ORDER BY l.order_position
+    FOR NO KEY UPDATE OF n"""
+_NICHE_LOCKED_WITH_LEVELS = _NICHE_LOCKED_WITH_LEVELS_OF.format(approved_niche=_APPROVED_NICHE)
+_NICHE_COLUMNS = len(fields(NicheState))
 
 # How many candidates a level's first read takes: a few more than its seats, so that skips
 # rarely make the plan read again.
@@ -115,11 +126,9 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
     conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     lead_cur = conn.cursor()
     lead_cur.execute(_LEAD_LOCKED, (lead_id,))
-    niche_cur = conn.cursor(row_factory=class_row(NicheState))
-    niche_cur.execute(_LEADS_NICHE_LOCKED, (lead_id,))
-    levels_cur = conn.cursor(row_factory=class_row(LevelRecord))
-    levels_cur.execute(_LEVELS, (lead_id,))
-    candidates_cur = conn.cursor()
+    niche_cur = conn.cursor(row_factory=tuple_row)
+    niche_cur.execute(_NICHE_LOCKED_WITH_LEVELS, (lead_id,))
+    candidates_cur = conn.cursor(row_factory=args_row(CandidateRow))
     candidates_cur.execute(
         _FIRST_CANDIDATES,
         {"lead_id": lead_id, "per_seat": CANDIDATES_PER_SEAT, "extra": EXTRA_CANDIDATES},
@@ -127,11 +136,12 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
     row = lead_cur.fetchone()
     key = row.pop("postal_code_key") if row is not None else None
     lead = LeadRecord(**row) if row is not None else None
-    niche = niche_cur.fetchone()
-    levels = levels_cur.fetchall()
+    niche_rows = niche_cur.fetchall()
+    niche = NicheState(*niche_rows[0][:_NICHE_COLUMNS]) if niche_rows else None
+    levels = [LevelRecord(*r[_NICHE_COLUMNS:]) for r in niche_rows if r[_NICHE_COLUMNS] is not None]
     found: dict[UUID, list[CandidateRow]] = {lv.id: [] for lv in levels if lv.is_active}
     for candidate in candidates_cur.fetchall():
-        found[candidate["level_id"]].append(CandidateRow(**candidate))
+        found[candidate.level_id].append(candidate)
     return LockedLead(lead, niche, levels, found, key)
 
 
@@ -157,7 +167,7 @@ _LEAD_LOCKED = r"""
 # ``{levels}`` names each level with its limit and the postal code.
 _CANDIDATES_OF = """
     SELECT l.level_id, c.subscription_id, c.provider_id, c.provider_name, c.provider_email,
-           c.lru_order, c.postal_codes, c.filters, c.balance_cents,
+           c.lru_order, c.postal_codes, NULLIF(c.filters, '[]') AS filters, c.balance_cents,
            c.daily_cap,
            CASE WHEN c.daily_cap IS NULL THEN 0 ELSE (
                SELECT count(*) FROM lead_assignments a
@@ -233,17 +243,18 @@ def candidates(
     """
     if not level_limits:
         return {}
-    rows = conn.execute(
-        _CANDIDATES,
-        {
-            "level_ids": list(level_limits),
-            "limits": list(level_limits.values()),
-            "postal_code": postal_code,
-        },
-    ).fetchall()
+    with conn.cursor(row_factory=args_row(CandidateRow)) as cur:
+        rows = cur.execute(
+            _CANDIDATES,
+            {
+                "level_ids": list(level_limits),
+                "limits": list(level_limits.values()),
+                "postal_code": postal_code,
+            },
+        ).fetchall()
     found: dict[UUID, list[CandidateRow]] = {level_id: [] for level_id in level_limits}
     for row in rows:
-        found[row["level_id"]].append(CandidateRow(**row))
+        found[row.level_id].append(row)
     return found
 
 

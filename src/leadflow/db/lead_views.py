@@ -129,15 +129,16 @@ def lock_recipient(conn: Connection, address: str) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(lower(%s), 11))", (address,))
 
 
-def recent_mail_count(
-    conn: Connection, *, to_address: str, template: str, within_seconds: int
-) -> int:
+def recent_confirmation_count(conn: Connection, *, to_address: str, within_seconds: int) -> int:
+    """Confirmation mails to ``to_address`` in the last ``within_seconds`` (the template is a
+    literal, so that the partial index ``ix_email_outbox_confirmations`` serves the count)."""
     row = conn.execute(
         """
         SELECT count(*) AS n FROM email_outbox
-        WHERE to_address = %s AND template = %s AND created_at > now() - make_interval(secs => %s)
+        WHERE to_address = %s AND template = 'lead_confirmation'
+          AND created_at > now() - make_interval(secs => %s)
         """,
-        (to_address, template, within_seconds),
+        (to_address, within_seconds),
     ).fetchone()
     assert row is not None
     return int(row["n"])

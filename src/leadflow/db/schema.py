@@ -129,16 +129,10 @@ subscriptions = Table(
     CheckConstraint("monthly_cap IS NULL OR monthly_cap >= 1", name="monthly_cap_positive"),
     CheckConstraint("jsonb_typeof(filters) = 'array'", name="filters_array"),
 )
-# The fairness index: active subscriptions of a level in LRU order (never served first).
-Index(
-    "ix_subscriptions_fairness",
-    subscriptions.c.competition_level_id,
-    text("COALESCE(lru_order, 0)"),
-    subscriptions.c.provider_id,
-    postgresql_where=text("status = 'active'"),
-)
-# Subscriptions that cover every postal code, in LRU order. With the GIN index below (for those
-# listing the lead's code) a level's candidates are read without walking the whole level.
+# The fairness order, for subscriptions that cover every postal code: active ones of a level in
+# LRU order (never served first). With the GIN index below (for those listing the lead's code) a
+# level's candidates are read without walking the whole level. No index holds every
+# subscription of a level in that order: each would take an entry at every LRU move.
 Index(
     "ix_subscriptions_everywhere",
     subscriptions.c.competition_level_id,
@@ -266,7 +260,6 @@ ledger_entries = Table(
     Column("note", Text, nullable=True),
     Column("actor_id", Text, nullable=True),
     _created_at(),
-    UniqueConstraint("provider_id", "idempotency_key"),
     CheckConstraint("kind IN ('deposit', 'lead_charge', 'refund', 'adjustment')", name="kind"),
     CheckConstraint("balance_after_cents >= 0", name="balance_after_not_negative"),
     CheckConstraint("kind <> 'deposit' OR amount_cents > 0", name="deposit_positive"),
@@ -279,6 +272,14 @@ Index(
     "ix_ledger_entries_provider_id_created_at",
     ledger_entries.c.provider_id,
     ledger_entries.c.created_at,
+)
+# A deposit's idempotency key is unique per provider; charges carry none, so they take no entry.
+Index(
+    "uq_ledger_entries_provider_id_idempotency_key_given",
+    ledger_entries.c.provider_id,
+    ledger_entries.c.idempotency_key,
+    unique=True,
+    postgresql_where=text("idempotency_key IS NOT NULL"),
 )
 # Invariant 2, enforced by the database: one charge per assignment.
 Index(
@@ -334,11 +335,12 @@ Index(
     email_outbox.c.next_attempt_at,
     postgresql_where=text("status = 'pending'"),
 )
+# The confirmation-mail throttle (one per recipient per 10 minutes) looks only at these.
 Index(
-    "ix_email_outbox_to_address_template_created_at",
+    "ix_email_outbox_confirmations",
     email_outbox.c.to_address,
-    email_outbox.c.template,
     email_outbox.c.created_at,
+    postgresql_where=text("template = 'lead_confirmation'"),
 )
 
 users = Table(

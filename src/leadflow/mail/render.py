@@ -15,7 +15,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,24 @@ def _environment() -> Environment:
 
 def render(template: str, **variables: Any) -> RenderedMail:
     """Render ``template`` with ``variables``; the subject is one line."""
+    names = _subject_variables(template)
+    subject = _subject(template, tuple(str(variables[name]) for name in names))
+    body = _environment().get_template(f"{template}.txt.j2").render(**variables)
+    return RenderedMail(subject=subject, body_text=body)
+
+
+@functools.cache
+def _subject_variables(template: str) -> tuple[str, ...]:
+    """The variables a subject template uses (a subject names few: the niche, say)."""
     env = _environment()
-    subject = env.get_template(f"{template}.subject.j2").render(**variables).strip()
-    body = env.get_template(f"{template}.txt.j2").render(**variables)
-    return RenderedMail(subject=" ".join(subject.split()), body_text=body)
+    assert env.loader is not None
+    source, _, _ = env.loader.get_source(env, f"{template}.subject.j2")
+    return tuple(sorted(meta.find_undeclared_variables(env.parse(source))))
+
+
+@functools.lru_cache(maxsize=1024)
+def _subject(template: str, values: tuple[str, ...]) -> str:
+    """A rendered subject, kept: a run's mails share theirs, and it is rendered once."""
+    variables = dict(zip(_subject_variables(template), values, strict=True))
+    subject = _environment().get_template(f"{template}.subject.j2").render(**variables)
+    return " ".join(subject.split())

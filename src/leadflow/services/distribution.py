@@ -425,7 +425,9 @@ def _candidate(
         provider_id=row.provider_id,
         level_id=row.level_id,
         lru_order=row.lru_order,
-        eligibility=evaluate_stored(row.postal_codes, row.filters, postal_code, attributes),
+        eligibility=evaluate_stored(
+            row.postal_codes, [] if row.filters is None else row.filters, postal_code, attributes
+        ),
         cap_reached=cap_reached(row.daily_count, row.daily_cap, row.monthly_count, row.monthly_cap),
     )
 

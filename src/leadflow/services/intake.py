@@ -187,11 +187,8 @@ def _mail_confirmation(
     # At most one confirmation mail per recipient per 10 minutes; later leads of the same
     # recipient wait for a mail until the window has passed (their token is still valid).
     db.lock_recipient(conn, lead.email)
-    recent = db.recent_mail_count(
-        conn,
-        to_address=lead.email,
-        template=CONFIRMATION_TEMPLATE,
-        within_seconds=CONFIRMATION_THROTTLE_SECONDS,
+    recent = db.recent_confirmation_count(
+        conn, to_address=lead.email, within_seconds=CONFIRMATION_THROTTLE_SECONDS
     )
     if recent:
         return

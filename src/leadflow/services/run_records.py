@@ -6,9 +6,12 @@ rolled-back attempt leaves no mail, no audit row and no count behind.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
+
+from prometheus_client import Counter
 
 from leadflow import metrics
 from leadflow.db import audit, distribution, outbox, runs
@@ -159,9 +162,21 @@ def observe(result: DistributionResult, seen: Observation) -> None:
     metrics.distribution_duration_seconds.observe(result.duration_ms / 1000)
     for skip in result.skipped:
         metrics.distribution_skipped_total.labels(reason=skip.reason).inc()
-    niche = str(seen.niche_id)
     for level_id, price in seen.sales:
-        metrics.distribution_assignments_total.labels(niche_id=niche, level_id=str(level_id)).inc()
-        metrics.assignment_price_cents_total.labels(level_id=str(level_id)).inc(price)
+        assignments, charged = _level_counters(seen.niche_id, level_id)
+        assignments.inc()
+        charged.inc(price)
     metrics.fairness_new_provider_priority_total.inc(seen.first_time_sales)
-    metrics.fairness_rotation_position.labels(niche_id=niche).set(seen.next_pointer)
+    metrics.fairness_rotation_position.labels(niche_id=str(seen.niche_id)).set(seen.next_pointer)
+
+
+@functools.lru_cache(maxsize=4096)
+def _level_counters(niche_id: UUID, level_id: UUID) -> tuple[Counter, Counter]:
+    """A level's two sale counters, looked up once: every sale counts in both, and a label
+    lookup (validation, text of the ids, a lock) cost more than the increments."""
+    return (
+        metrics.distribution_assignments_total.labels(
+            niche_id=str(niche_id), level_id=str(level_id)
+        ),
+        metrics.assignment_price_cents_total.labels(level_id=str(level_id)),
+    )

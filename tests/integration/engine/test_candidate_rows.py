@@ -1,0 +1,44 @@
+"""The candidate queries' columns are ``CandidateRow``'s fields, in order (rows are built by
+position), and a subscription without filter rules comes back without any to parse."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from psycopg_pool import ConnectionPool
+
+from leadflow.db import distribution
+from leadflow.db.connection import Connection
+from tests.support.factory import market
+
+Pool = ConnectionPool[Connection]
+FIELDS = [f.name for f in dataclasses.fields(distribution.CandidateRow)]
+
+
+def test_both_candidate_queries_select_the_row_fields_in_order(pool: Pool) -> None:
+    with pool.connection() as conn:
+        first = conn.execute(
+            distribution._FIRST_CANDIDATES,
+            {"lead_id": uuid.uuid4(), "per_seat": 1, "extra": 0},
+        )
+        assert first.description is not None
+        assert [c.name for c in first.description] == FIELDS
+        again = conn.execute(
+            distribution._CANDIDATES,
+            {"level_ids": [], "limits": [], "postal_code": "10001"},
+        )
+        assert again.description is not None
+        assert [c.name for c in again.description] == FIELDS
+
+
+def test_filters_come_back_only_where_a_subscription_has_rules(pool: Pool) -> None:
+    rule = [{"field": "rooms", "op": "gte", "value": 2}]
+    m = market(pool, levels=[("Gold", 2, 100)])
+    plain = m.add_provider("plain", balance_cents=1000, levels=[1])
+    ruled = m.add_provider("ruled", balance_cents=1000, levels=[1], filters=rule)
+    level_id = m.level(1).id
+    with pool.connection() as conn:
+        found = distribution.candidates(conn, level_limits={level_id: 10}, postal_code="10001")
+    by_provider = {row.provider_id: row.filters for row in found[level_id]}
+    assert by_provider == {plain: None, ruled: rule}
