@@ -107,6 +107,22 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "a value could not be stored")
 
 
+# How long a client should wait before retrying when the database could not be used.
+RETRY_AFTER_SECONDS = 2
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The connection broke (a PostgreSQL restart leaves each pooled connection stale until it is
+    # used once), the server is shutting down, no connection came free in time, or a lock or
+    # statement timeout fired: nothing was committed by this request, and a retry may succeed.
+    log.warning("database_unavailable", error_class=type(exc).__name__)
+    return problem(
+        503,
+        "the database is unavailable for the moment; try again",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", error_class=type(exc).__name__, exc_info=exc)
     return problem(500, "an unexpected error occurred; it has been logged")
@@ -117,6 +133,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(psycopg.DataError, _data_error)
+    # Also a pool's PoolTimeout, and lock, deadlock and statement timeouts: all subclasses.
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 
