@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,10 +109,13 @@ async def _set_autocommit(conn: AsyncConnection) -> None:
 
 
 def compact(query: str) -> str:
-    """``query`` with its layout whitespace squeezed to single spaces: psycopg caches the
-    conversion of a query's placeholders only for texts up to 4 KiB. For queries without
-    comments and without literals whose whitespace matters."""
-    return " ".join(query.split())
+    """``query`` with its layout whitespace squeezed (to single spaces, and to none beside commas
+    and parentheses): psycopg caches the conversion of a query's placeholders only for texts up
+    to 4 KiB. For queries without comments and without literals whose whitespace matters."""
+    return _BESIDE_PUNCTUATION.sub(r"\1", " ".join(query.split()))
+
+
+_BESIDE_PUNCTUATION = re.compile(r" ?([,()]) ?")
 
 
 @contextlib.contextmanager
