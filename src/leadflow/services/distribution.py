@@ -19,8 +19,6 @@ import contextlib
 import functools
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
@@ -32,9 +30,9 @@ from psycopg_pool import ConnectionPool
 from leadflow import metrics
 from leadflow.db import audit, catalog, distribution, leads, outbox, runs
 from leadflow.db.connection import Connection, transaction
-from leadflow.domain.eligibility import cap_reached, evaluate_stored, normalize_postal_code
+from leadflow.domain.eligibility import normalize_postal_code
 from leadflow.domain.errors import LeadAlreadyDistributed, LeadNotApproved, NotFound
-from leadflow.domain.model import Actor, DistributionMode, LeadStatus, RunStatus, SkipReason
+from leadflow.domain.model import Actor, LeadStatus, RunStatus, SkipReason
 from leadflow.domain.outcome import classify
 from leadflow.domain.results import (
     MAX_STORED_SKIPS,
@@ -44,34 +42,15 @@ from leadflow.domain.results import (
     Selection,
     SkippedProvider,
 )
-from leadflow.domain.rotation import Level, Rotation, plan_rotation
-from leadflow.domain.selection import Candidate, Plan, plan_distribution
-from leadflow.services import run_records
+from leadflow.domain.rotation import Rotation
+from leadflow.domain.selection import Plan
+from leadflow.services import planning, run_records
 
 log = structlog.get_logger(__name__)
 
 # Deadlocks and serialization failures are retried in-process this many times (SPEC §3).
 MAX_IN_PROCESS_RETRIES = 3
-# Rounds of lock-and-replan before giving up (each round learns exact balances).
-MAX_LOCK_ROUNDS = 8
 _RETRYABLE = (pg.DeadlockDetected, pg.SerializationFailure)
-
-
-class LockContention(RuntimeError):
-    """Balances kept changing under the plan; the attempt fails and the job retries it."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    """What the plan is made from: the lead's rotation and candidates of each level."""
-
-    rotation: Rotation
-    mode: DistributionMode
-    candidates: dict[UUID, list[Candidate]]
-    rows: dict[UUID, distribution.CandidateRow]  # by subscription id
-    balances: dict[UUID, int]
-    truncated: frozenset[UUID]
-    limits: dict[UUID, int]
 
 
 def distribute_lead(
@@ -135,7 +114,9 @@ def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> 
             raise LeadNotApproved(f"lead {lead_id} is rejected")
         niche = distribution.niche_state(conn, lead.niche_id)
         level_rows = catalog.list_levels(conn, niche.id)
-        snapshot, plan = _snapshot(conn, niche, level_rows, lead.postal_code, lead.attributes)
+        snapshot, plan = planning.read_snapshot(
+            conn, niche, level_rows, lead.postal_code, lead.attributes
+        )
         return Preview(
             lead_id=lead_id,
             start_level_order_position=_start_position(snapshot.rotation),
@@ -208,7 +189,7 @@ def _distribute(
     # The first read matched the postal code as SQL normalizes it; it is the engine's read only
     # if that is the engine's normalization too (always, for codes intake accepts).
     usable = first.postal_code_key == normalize_postal_code(lead.postal_code)
-    snapshot, plan = _snapshot(
+    snapshot, plan = planning.read_snapshot(
         conn,
         niche,
         level_rows,
@@ -233,11 +214,11 @@ def _distribute(
         return done
     # A balance moved (or a provider was suspended) since the snapshot: plan with the locks.
     conn.execute("ROLLBACK TO SAVEPOINT planned_sale")
-    plan = _lock_and_plan(conn, snapshot)
+    plan = planning.lock_and_plan(conn, snapshot)
     while plan.needs_more:
         # Exact balances made the walk go deeper than the candidates read: read more, lock again.
         conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
-        snapshot, _ = _snapshot(
+        snapshot, _ = planning.read_snapshot(
             conn,
             niche,
             level_rows,
@@ -248,7 +229,7 @@ def _distribute(
                 for lid, lim in snapshot.limits.items()
             },
         )
-        plan = _lock_and_plan(conn, snapshot)
+        plan = planning.lock_and_plan(conn, snapshot)
     done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, None, False)
     assert done is not None, "an unguarded write always writes"
     return done
@@ -261,7 +242,7 @@ def _write(
     job_id: int | None,
     started: float,
     niche: distribution.NicheState,
-    snapshot: _Snapshot,
+    snapshot: planning.Snapshot,
     plan: Plan,
     expected: runs.Expected | None,
     blind: bool,
@@ -352,130 +333,6 @@ def _write(
         first_time_sales=sum(1 for sale in plan.sales if sale.candidate.lru_order is None),
     )
     return result, observation
-
-
-def _snapshot(
-    conn: Connection,
-    niche: distribution.NicheState,
-    level_rows: Sequence[catalog.LevelRecord],
-    postal_code: str,
-    attributes: Mapping[str, object],
-    *,
-    limits: dict[UUID, int] | None = None,
-    first_read: dict[UUID, list[distribution.CandidateRow]] | None = None,
-) -> tuple[_Snapshot, Plan]:
-    """Read each level's candidates, enough of them for the plan made from the snapshot's
-    balances; returns the snapshot with that plan. ``first_read``, the candidates read with the
-    locks (``first_read_limit`` of each level), saves the first read."""
-    levels = [
-        Level(
-            lv.id,
-            lv.name,
-            lv.order_position,
-            lv.max_recipients,
-            lv.price_per_lead_cents,
-            lv.is_active,
-        )
-        for lv in level_rows
-    ]
-    rotation = plan_rotation(levels, niche.next_start_level_order_position)
-    mode = DistributionMode(niche.distribution_mode)
-    code = normalize_postal_code(postal_code)
-    # Read a few more candidates than seats; read more only when skips eat through them.
-    limits = dict(
-        limits
-        or {
-            level.id: distribution.first_read_limit(level.max_recipients)
-            for level in rotation.traversal
-        }
-    )
-    while True:
-        if first_read is not None:
-            found, first_read = first_read, None
-            assert found.keys() == limits.keys(), "the first read covers the active levels"
-        else:
-            found = distribution.candidates(conn, level_limits=limits, postal_code=code)
-        rows = {row.subscription_id: row for level_rows in found.values() for row in level_rows}
-        snapshot = _Snapshot(
-            rotation=rotation,
-            mode=mode,
-            candidates={
-                level_id: [_candidate(r, code, attributes) for r in found[level_id]]
-                for level_id in found
-            },
-            rows=rows,
-            balances={row.provider_id: row.balance_cents for row in rows.values()},
-            truncated=frozenset(
-                level_id for level_id, lim in limits.items() if len(found[level_id]) >= lim
-            ),
-            limits=dict(limits),
-        )
-        plan = _plan(snapshot, snapshot.balances)
-        if not plan.needs_more:
-            return snapshot, plan
-        for level_id in plan.needs_more:
-            limits[level_id] *= 4
-
-
-def _candidate(
-    row: distribution.CandidateRow, postal_code: str, attributes: Mapping[str, object]
-) -> Candidate:
-    return Candidate(
-        subscription_id=row.subscription_id,
-        provider_id=row.provider_id,
-        level_id=row.level_id,
-        lru_order=row.lru_order,
-        eligibility=evaluate_stored(
-            row.postal_codes, [] if row.filters is None else row.filters, postal_code, attributes
-        ),
-        cap_reached=cap_reached(row.daily_count, row.daily_cap, row.monthly_count, row.monthly_cap),
-    )
-
-
-def _plan(snapshot: _Snapshot, balances: Mapping[UUID, int]) -> Plan:
-    return plan_distribution(
-        snapshot.rotation.traversal,
-        snapshot.candidates,
-        balances,
-        mode=snapshot.mode,
-        truncated=snapshot.truncated,
-    )
-
-
-def _lock_and_plan(conn: Connection, snapshot: _Snapshot) -> Plan:
-    """Lock the providers whose balances decide the plan, in id order, and plan with the
-    balances found, until the plan needs no provider that is not locked."""
-    balances = dict(snapshot.balances)
-    locked: set[UUID] = set()
-    candidates = snapshot.candidates
-    conn.execute("SAVEPOINT provider_locks")
-    for _ in range(MAX_LOCK_ROUNDS):
-        plan = plan_distribution(
-            snapshot.rotation.traversal,
-            candidates,
-            balances,
-            mode=snapshot.mode,
-            truncated=snapshot.truncated,
-        )
-        needed = plan.balance_provider_ids - locked
-        if not needed:
-            return plan
-        if locked and min(needed) < max(locked):
-            # Taking a lower id now would break the global order: release and start over.
-            conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
-            needed |= locked
-            locked = set()
-        found = distribution.lock_providers(conn, sorted(needed))
-        locked |= needed
-        inactive = {pid for pid in needed if pid not in found or not found[pid].active}
-        balances.update({pid: p.balance_cents for pid, p in found.items()})
-        if inactive:
-            # Suspended since the snapshot: no longer candidates anywhere.
-            candidates = {
-                level_id: [c for c in level_candidates if c.provider_id not in inactive]
-                for level_id, level_candidates in candidates.items()
-            }
-    raise LockContention("balances kept changing while locking providers")
 
 
 def _skipped(plan: Plan) -> list[SkippedProvider]:

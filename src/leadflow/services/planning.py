@@ -1,0 +1,165 @@
+"""What a distribution's plan is made from, and the plan made with the provider locks held.
+
+The snapshot holds the lead's rotation and each level's first candidates in LRU order, read
+under the niche lock; the pure planner (``domain.selection``) walks it. When the balances the
+plan relied on may have moved, ``lock_and_plan`` locks the providers whose balances decide the
+plan, in id order, and plans again with what it found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from leadflow.db import catalog, distribution
+from leadflow.db.connection import Connection
+from leadflow.domain.eligibility import cap_reached, evaluate_stored, normalize_postal_code
+from leadflow.domain.model import DistributionMode
+from leadflow.domain.rotation import Level, Rotation, plan_rotation
+from leadflow.domain.selection import Candidate, Plan, plan_distribution
+
+# Rounds of lock-and-replan before giving up (each round learns exact balances).
+MAX_LOCK_ROUNDS = 8
+
+
+class LockContention(RuntimeError):
+    """Balances kept changing under the plan; the attempt fails and the job retries it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the plan is made from: the lead's rotation and candidates of each level."""
+
+    rotation: Rotation
+    mode: DistributionMode
+    candidates: dict[UUID, list[Candidate]]
+    rows: dict[UUID, distribution.CandidateRow]  # by subscription id
+    balances: dict[UUID, int]
+    truncated: frozenset[UUID]
+    limits: dict[UUID, int]
+
+
+def read_snapshot(
+    conn: Connection,
+    niche: distribution.NicheState,
+    level_rows: Sequence[catalog.LevelRecord],
+    postal_code: str,
+    attributes: Mapping[str, object],
+    *,
+    limits: dict[UUID, int] | None = None,
+    first_read: dict[UUID, list[distribution.CandidateRow]] | None = None,
+) -> tuple[Snapshot, Plan]:
+    """Read each level's candidates, enough of them for the plan made from the snapshot's
+    balances; returns the snapshot with that plan. ``first_read``, the candidates read with the
+    locks (``first_read_limit`` of each level), saves the first read."""
+    levels = [
+        Level(
+            lv.id,
+            lv.name,
+            lv.order_position,
+            lv.max_recipients,
+            lv.price_per_lead_cents,
+            lv.is_active,
+        )
+        for lv in level_rows
+    ]
+    rotation = plan_rotation(levels, niche.next_start_level_order_position)
+    mode = DistributionMode(niche.distribution_mode)
+    code = normalize_postal_code(postal_code)
+    # Read a few more candidates than seats; read more only when skips eat through them.
+    limits = dict(
+        limits
+        or {
+            level.id: distribution.first_read_limit(level.max_recipients)
+            for level in rotation.traversal
+        }
+    )
+    while True:
+        if first_read is not None:
+            found, first_read = first_read, None
+            assert found.keys() == limits.keys(), "the first read covers the active levels"
+        else:
+            found = distribution.candidates(conn, level_limits=limits, postal_code=code)
+        rows = {row.subscription_id: row for level_rows in found.values() for row in level_rows}
+        snapshot = Snapshot(
+            rotation=rotation,
+            mode=mode,
+            candidates={
+                level_id: [_candidate(r, code, attributes) for r in found[level_id]]
+                for level_id in found
+            },
+            rows=rows,
+            balances={row.provider_id: row.balance_cents for row in rows.values()},
+            truncated=frozenset(
+                level_id for level_id, lim in limits.items() if len(found[level_id]) >= lim
+            ),
+            limits=dict(limits),
+        )
+        made = plan_with(snapshot, snapshot.balances)
+        if not made.needs_more:
+            return snapshot, made
+        for level_id in made.needs_more:
+            limits[level_id] *= 4
+
+
+def _candidate(
+    row: distribution.CandidateRow, postal_code: str, attributes: Mapping[str, object]
+) -> Candidate:
+    return Candidate(
+        subscription_id=row.subscription_id,
+        provider_id=row.provider_id,
+        level_id=row.level_id,
+        lru_order=row.lru_order,
+        eligibility=evaluate_stored(
+            row.postal_codes, [] if row.filters is None else row.filters, postal_code, attributes
+        ),
+        cap_reached=cap_reached(row.daily_count, row.daily_cap, row.monthly_count, row.monthly_cap),
+    )
+
+
+def plan_with(snapshot: Snapshot, balances: Mapping[UUID, int]) -> Plan:
+    """The plan the snapshot gives with ``balances`` (the ones read, or those found locked)."""
+    return plan_distribution(
+        snapshot.rotation.traversal,
+        snapshot.candidates,
+        balances,
+        mode=snapshot.mode,
+        truncated=snapshot.truncated,
+    )
+
+
+def lock_and_plan(conn: Connection, snapshot: Snapshot) -> Plan:
+    """Lock the providers whose balances decide the plan, in id order, and plan with the
+    balances found, until the plan needs no provider that is not locked."""
+    balances = dict(snapshot.balances)
+    locked: set[UUID] = set()
+    candidates = snapshot.candidates
+    conn.execute("SAVEPOINT provider_locks")
+    for _ in range(MAX_LOCK_ROUNDS):
+        made = plan_distribution(
+            snapshot.rotation.traversal,
+            candidates,
+            balances,
+            mode=snapshot.mode,
+            truncated=snapshot.truncated,
+        )
+        needed = made.balance_provider_ids - locked
+        if not needed:
+            return made
+        if locked and min(needed) < max(locked):
+            # Taking a lower id now would break the global order: release and start over.
+            conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
+            needed |= locked
+            locked = set()
+        found = distribution.lock_providers(conn, sorted(needed))
+        locked |= needed
+        inactive = {pid for pid in needed if pid not in found or not found[pid].active}
+        balances.update({pid: p.balance_cents for pid, p in found.items()})
+        if inactive:
+            # Suspended since the snapshot: no longer candidates anywhere.
+            candidates = {
+                level_id: [c for c in level_candidates if c.provider_id not in inactive]
+                for level_id, level_candidates in candidates.items()
+            }
+    raise LockContention("balances kept changing while locking providers")
