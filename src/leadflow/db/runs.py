@@ -65,17 +65,18 @@ class RunRow:
     duration_ms: int
 
 
-# One statement for the whole sale (``{mails}`` and ``{audit}``: their payload inserts). The providers whose balances the plan relied on are locked
-# first, in id order (MATERIALIZED: a CTE with row locks runs once, before anything reads its
-# rows), and the guard compares what the locks found with what the plan assumed. A blind write
-# also inserts the mails and audit rows and checks, from the balances the charges left, that no
+# One statement for the whole sale (``{mails}`` and ``{audit}``: their payload inserts). The
+# run, its sales and what the plan assumed come in one JSON document, ``%(r)s`` (``_document``,
+# unpacked as ``d``, ``expect`` and ``sale``): one value to encode instead of some thirty to
+# adapt one by one, which cost the client more than the rest of the write, inside the niche
+# lock. Id lists become arrays in InitPlans, so that generic plans still reach the rows through
+# their primary keys. The providers whose balances the plan relied on are locked first, in id
+# order (MATERIALIZED: a CTE with row locks runs once, before anything reads its rows), and the
+# guard (``g.ok``) compares what the locks found with what the plan assumed. A blind write also
+# inserts the mails and audit rows and checks, from the balances the charges left, that no
 # subscription of these providers must pause (that needs mails this statement lacks): the pause
 # condition of ``catalog.pause_unaffordable`` on the balances after the charges. Either refusal
 # raises through ``leadflow_expect`` and aborts the transaction.
-# Everything else comes in one JSON document, ``%(r)s`` (``_document``): one value to encode
-# instead of some thirty to adapt one by one, which cost the client more than the rest of the
-# write, inside the niche lock. Id lists become arrays in InitPlans, so that generic plans still
-# reach the rows through their primary keys.
 _WRITE_RUN_OF = """
     WITH d AS MATERIALIZED (
         SELECT * FROM jsonb_to_record(%(r)s)
