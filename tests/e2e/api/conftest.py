@@ -23,6 +23,14 @@ from leadflow.settings import Settings
 
 PASSWORDS = auth.Passwords.fast()
 _seq = itertools.count(1)
+# A valid intake into the "movers" niche.
+LEAD = {
+    "niche": "movers",
+    "name": "Jane Doe",
+    "email": "jane@example.com",
+    "phone": "+1 212 555 0100",
+    "postal_code": "10001",
+}
 
 
 @pytest.fixture

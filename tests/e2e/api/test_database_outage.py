@@ -9,15 +9,8 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
-from tests.e2e.api.conftest import Marketplace
+from tests.e2e.api.conftest import LEAD, Marketplace
 
-LEAD = {
-    "niche": "movers",
-    "name": "Jane Doe",
-    "email": "jane@example.com",
-    "phone": "+1 212 555 0100",
-    "postal_code": "10001",
-}
 # More attempts than the API's pools hold connections: each stale one fails one request.
 ATTEMPTS = 40
 

@@ -13,15 +13,7 @@ from leadflow.domain.errors import RateLimited
 from leadflow.services import intake
 from leadflow.services.limits import Rate
 from leadflow.settings import Settings
-from tests.e2e.api.conftest import Marketplace, make_client
-
-LEAD = {
-    "niche": "movers",
-    "name": "Jane Doe",
-    "email": "jane@example.com",
-    "phone": "+1 212 555 0100",
-    "postal_code": "10001",
-}
+from tests.e2e.api.conftest import LEAD, Marketplace, make_client
 
 
 def _confirmation_mails(db_url: str) -> list[tuple[str, str]]:
