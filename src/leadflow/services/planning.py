@@ -96,7 +96,7 @@ def read_snapshot(
             ),
             limits=dict(limits),
         )
-        made = plan_with(snapshot, snapshot.balances)
+        made = _plan_with(snapshot, snapshot.balances)
         if not made.needs_more:
             return snapshot, made
         for level_id in made.needs_more:
@@ -118,11 +118,16 @@ def _candidate(
     )
 
 
-def plan_with(snapshot: Snapshot, balances: Mapping[UUID, int]) -> Plan:
-    """The plan the snapshot gives with ``balances`` (the ones read, or those found locked)."""
+def _plan_with(
+    snapshot: Snapshot,
+    balances: Mapping[UUID, int],
+    candidates: Mapping[UUID, Sequence[Candidate]] | None = None,
+) -> Plan:
+    """The plan the snapshot gives with ``balances`` (the ones read, or those found locked),
+    over ``candidates`` when some of the snapshot's are no longer candidates."""
     return plan_distribution(
         snapshot.rotation.traversal,
-        snapshot.candidates,
+        snapshot.candidates if candidates is None else candidates,
         balances,
         mode=snapshot.mode,
         truncated=snapshot.truncated,
@@ -137,13 +142,7 @@ def lock_and_plan(conn: Connection, snapshot: Snapshot) -> Plan:
     candidates = snapshot.candidates
     conn.execute("SAVEPOINT provider_locks")
     for _ in range(MAX_LOCK_ROUNDS):
-        made = plan_distribution(
-            snapshot.rotation.traversal,
-            candidates,
-            balances,
-            mode=snapshot.mode,
-            truncated=snapshot.truncated,
-        )
+        made = _plan_with(snapshot, balances, candidates)
         needed = made.balance_provider_ids - locked
         if not needed:
             return made
