@@ -48,17 +48,16 @@ def seed_niches(
     )
     conn.execute(
         """
-        INSERT INTO providers (id, name, email, balance_cents)
-        SELECT provider_id, 'Provider ' || left(provider_id::text, 8), left(provider_id::text, 8) || '@bench.test',
-               %(b)s
+        INSERT INTO providers (id, name, email)
+        SELECT provider_id, 'Provider ' || left(provider_id::text, 8), left(provider_id::text, 8) || '@bench.test'
         FROM seed_sub
-        """,
-        {"b": balance_cents},
+        """
     )
+    # The ledger's insert trigger credits each balance (balances move only through the ledger).
     conn.execute(
         """
-        INSERT INTO ledger_entries (provider_id, amount_cents, balance_after_cents, kind, note)
-        SELECT provider_id, %(b)s, %(b)s, 'deposit', 'bench seed' FROM seed_sub
+        INSERT INTO ledger_entries (provider_id, amount_cents, kind, note)
+        SELECT provider_id, %(b)s, 'deposit', 'bench seed' FROM seed_sub
         """,
         {"b": balance_cents},
     )

@@ -8,11 +8,19 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from leadflow.db.connection import Connection
+from leadflow.services import dispatch
 
 
 def rows(pool: ConnectionPool[Connection], query: str, *params: Any) -> list[dict[str, Any]]:
     with pool.connection() as conn:
         return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+
+
+def mails(pool: ConnectionPool[Connection], query: str, *params: Any) -> list[dict[str, Any]]:
+    """``query`` over the email outbox once the dispatcher (as the worker runs it after every
+    distribution) has made the mails of the events recorded so far."""
+    dispatch.dispatch_due(pool, retry_delays=[0])
+    return rows(pool, query, *params)
 
 
 def one(pool: ConnectionPool[Connection], query: str, *params: Any) -> dict[str, Any]:
@@ -47,6 +55,7 @@ def counts(pool: ConnectionPool[Connection]) -> dict[str, int]:
         "ledger_entries",
         "audit_log",
         "email_outbox",
+        "outbox_events",
     ]
     with pool.connection() as conn:
         return {t: conn.execute(f"SELECT count(*) AS n FROM {t}").fetchone()["n"] for t in tables}  # type: ignore[index]
@@ -67,5 +76,6 @@ def state(pool: ConnectionPool[Connection]) -> list[Any]:
                 "SELECT count(*) FROM ledger_entries",
                 "SELECT count(*) FROM audit_log",
                 "SELECT count(*) FROM email_outbox",
+                "SELECT count(*) FROM outbox_events",
             )
         ]

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from leadflow.cli import app
 from leadflow.cli.context import database, pool
-from leadflow.db import billing as billing_db
+from leadflow.db import ledger
 from leadflow.domain.model import Actor
 from leadflow.domain.money import format_dollars
 from leadflow.domain.results import DistributionResult
@@ -53,7 +53,7 @@ def demo(
                 results.append(distribute_lead(p, lead_id=lead_id, triggered_by=Actor.system()))
                 progress.advance(task)
         with p.connection() as conn:
-            mismatches = billing_db.ledger_mismatches(conn)
+            mismatches = ledger.mismatches(conn)
     _report(console, market, results, slug, mismatches)
 
 

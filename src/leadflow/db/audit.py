@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from leadflow.db.connection import Connection
+from leadflow.domain.facts import AuditEntry
 from leadflow.domain.model import Actor
 
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    action: str
-    entity_type: str
-    entity_id: str | None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+__all__ = ["AuditEntry", "payload", "record", "record_many"]
 
 
 def record(
@@ -33,8 +27,8 @@ def record(
 
 
 # Rows from one JSON array parameter, ``%(audit)s`` (``payload``): one value to send however
-# many rows, and the same text serves inside a larger statement (the engine's sale).
-INSERT_FROM_PAYLOAD = """
+# many rows.
+_INSERT_FROM_PAYLOAD = """
     INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id, metadata)
     SELECT x.actor_id, x.actor_role, x.action, x.entity_type, x.entity_id, x.metadata
     FROM jsonb_to_recordset(%(audit)s::jsonb)
@@ -65,7 +59,7 @@ def record_many(conn: Connection, actor: Actor, entries: Iterable[AuditEntry]) -
     """Write several audit rows of one actor in one round trip."""
     rows = list(entries)
     if rows:
-        conn.execute(INSERT_FROM_PAYLOAD, {"audit": payload(actor, rows)})
+        conn.execute(_INSERT_FROM_PAYLOAD, {"audit": payload(actor, rows)})
 
 
 def _text(value: object) -> str | None:

@@ -200,26 +200,6 @@ def get_subscription(conn: Connection, subscription_id: UUID) -> SubscriptionRec
         ).fetchone()
 
 
-_PAUSE_UNAFFORDABLE = """
-    UPDATE subscriptions s SET status = 'paused_low_balance', updated_at = now()
-    FROM competition_levels l, providers p, niches n
-    WHERE s.provider_id = ANY(%(ids)s) AND s.status = 'active' AND p.id = ANY(%(ids)s)
-      AND l.id = s.competition_level_id AND p.id = s.provider_id AND n.id = l.niche_id
-      AND p.balance_cents < l.price_per_lead_cents
-    RETURNING s.id AS subscription_id, p.id AS provider_id, p.name AS provider_name,
-              p.email AS provider_email, p.balance_cents, l.name AS level_name,
-              l.price_per_lead_cents, n.name AS niche_name
-"""
-
-
-def pause_unaffordable(conn: Connection, provider_ids: Sequence[UUID]) -> list[dict[str, Any]]:
-    """``active`` subscriptions of these (locked) providers whose level price exceeds the balance
-    become ``paused_low_balance``; returns what changed, for the mails."""
-    if not provider_ids:
-        return []
-    return conn.execute(_PAUSE_UNAFFORDABLE, {"ids": list(provider_ids)}).fetchall()
-
-
 def resume_affordable(conn: Connection, provider_id: UUID) -> list[UUID]:
     """``paused_low_balance`` subscriptions of a (locked) provider whose price is now covered
     become ``active`` again; an admin's ``paused`` stays."""

@@ -10,9 +10,9 @@ from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from leadflow.db.billing import LedgerEntryRecord
 from leadflow.db.catalog import LevelRecord, NicheRecord, ProviderRecord, SubscriptionRecord
 from leadflow.db.connection import Connection
+from leadflow.db.ledger import LedgerEntryRecord
 
 R = TypeVar("R")
 

@@ -1,4 +1,5 @@
-"""The email outbox: mails are rows first, written in the transaction that causes them."""
+"""The email outbox: mails are rows first, made from outbox events by the dispatcher (or, for a
+confirmation, written with the lead), then delivered by the worker."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class OutgoingMail:
     body_text: str
     provider_id: UUID | None = None
     lead_id: UUID | None = None
+    event_id: int | None = None  # the outbox event it was made from
 
 
 def message_id_for(mail_id: UUID) -> str:
@@ -28,20 +30,20 @@ def message_id_for(mail_id: UUID) -> str:
 
 
 # Rows from one JSON array parameter, ``%(mails)s`` (``payload``): one value to send however
-# many mails, and the same text serves inside a larger statement (the engine's sale).
-INSERT_FROM_PAYLOAD = """
+# many mails.
+_INSERT_FROM_PAYLOAD = """
     INSERT INTO email_outbox (id, template, to_address, subject, body_text, message_id,
-                              provider_id, lead_id)
+                              provider_id, lead_id, event_id)
     SELECT m.id, m.template, m.to_address, m.subject, m.body_text, m.message_id, m.provider_id,
-           m.lead_id
+           m.lead_id, m.event_id
     FROM jsonb_to_recordset(%(mails)s::jsonb)
          AS m(id uuid, template text, to_address text, subject text, body_text text,
-              message_id text, provider_id uuid, lead_id uuid)
+              message_id text, provider_id uuid, lead_id uuid, event_id bigint)
 """
 
 
 def payload(mails: Iterable[OutgoingMail]) -> tuple[Jsonb, list[UUID]]:
-    """The ``%(mails)s`` parameter of ``INSERT_FROM_PAYLOAD``, and the ids it gives the mails."""
+    """The ``%(mails)s`` parameter of ``_INSERT_FROM_PAYLOAD``, and the ids it gives the mails."""
     rows = list(mails)
     ids = [uuid.uuid4() for _ in rows]
     return Jsonb(
@@ -55,6 +57,7 @@ def payload(mails: Iterable[OutgoingMail]) -> tuple[Jsonb, list[UUID]]:
                 "message_id": message_id_for(mail_id),
                 "provider_id": None if m.provider_id is None else str(m.provider_id),
                 "lead_id": None if m.lead_id is None else str(m.lead_id),
+                "event_id": m.event_id,
             }
             for mail_id, m in zip(ids, rows, strict=True)
         ]
@@ -67,5 +70,5 @@ def enqueue(conn: Connection, mails: Iterable[OutgoingMail]) -> list[UUID]:
     if not rows:
         return []
     values, ids = payload(rows)
-    conn.execute(INSERT_FROM_PAYLOAD, {"mails": values})
+    conn.execute(_INSERT_FROM_PAYLOAD, {"mails": values})
     return ids

@@ -328,7 +328,17 @@ email_outbox = Table(
     _created_at(),
     Column("next_attempt_at", TZ, nullable=False, server_default=text("now()")),
     Column("sent_at", TZ, nullable=True),
+    # The event the mail was made from (``outbox_events``); NULL for mails written directly.
+    Column("event_id", BigInteger, nullable=True),
     CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+)
+# Exactly once per event and consumer: a dispatch that ran twice cannot mail twice.
+Index(
+    "uq_email_outbox_event_id_template",
+    email_outbox.c.event_id,
+    email_outbox.c.template,
+    unique=True,
+    postgresql_where=text("event_id IS NOT NULL"),
 )
 Index(
     "ix_email_outbox_pending",
@@ -415,4 +425,26 @@ rate_limit_windows = Table(
     Column("key", Text, primary_key=True),
     Column("window_start", TZ, primary_key=True),
     Column("hits", Integer, nullable=False),
+)
+
+# Facts recorded in the transaction that caused them; the worker's dispatcher turns each into
+# its consumers' work (mails now, webhook deliveries later). Balances: see migration 0009.
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("topic", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    _created_at(),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", TZ, nullable=False, server_default=text("now()")),
+    Column("last_error", Text, nullable=True),
+    Column("dispatched_at", TZ, nullable=True),
+    CheckConstraint("status IN ('pending', 'dispatched', 'failed')", name="status"),
+)
+Index(
+    "ix_outbox_events_pending",
+    outbox_events.c.next_attempt_at,
+    postgresql_where=text("status = 'pending'"),
 )

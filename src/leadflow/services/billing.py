@@ -7,9 +7,10 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
-from leadflow.db import audit, billing, catalog
+from leadflow.db import audit, catalog, ledger
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import IdempotencyConflict, InvalidInput, NotFound
+from leadflow.domain.facts import Posting
 from leadflow.domain.model import Actor, LedgerKind
 from leadflow.domain.money import MAX_DEPOSIT_CENTS
 
@@ -49,21 +50,25 @@ def deposit(
         if provider is None:
             raise NotFound("provider", provider_id)
         if idempotency_key is not None:
-            existing = billing.find_by_idempotency_key(conn, provider_id, idempotency_key)
+            existing = ledger.find_by_idempotency_key(conn, provider_id, idempotency_key)
             if existing is not None:
                 if existing.amount_cents != amount_cents or existing.kind != LedgerKind.DEPOSIT:
                     raise IdempotencyConflict(
                         "idempotency_key was already used for a different deposit"
                     )
                 return DepositResult(existing.id, provider.balance_cents, created=False)
-        entry = billing.credit(
+        [entry] = ledger.post(
             conn,
-            provider_id=provider_id,
-            amount_cents=amount_cents,
-            kind=LedgerKind.DEPOSIT,
-            idempotency_key=idempotency_key,
-            note=note,
-            actor_id=actor.id,
+            [
+                Posting(
+                    provider_id,
+                    amount_cents,
+                    LedgerKind.DEPOSIT,
+                    idempotency_key=idempotency_key,
+                    note=note,
+                    actor_id=actor.id,
+                )
+            ],
         )
         resumed = catalog.resume_affordable(conn, provider_id)
         audit.record(

@@ -13,9 +13,9 @@ from psycopg_pool import ConnectionPool
 from leadflow.db import audit, catalog
 from leadflow.db import auth as auth_db
 from leadflow.db import catalog_admin as db
-from leadflow.db.billing import LedgerEntryRecord
 from leadflow.db.connection import Connection, transaction
 from leadflow.db.errors import translated
+from leadflow.db.ledger import LedgerEntryRecord
 from leadflow.domain.eligibility import parse_filters
 from leadflow.domain.errors import InvalidInput, NotFound
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus

@@ -3,20 +3,19 @@
 Lock order, the same everywhere, so concurrent distributions never deadlock:
 lead -> niche (FOR NO KEY UPDATE) -> providers by id. The candidates are read with the niche
 lock (so the LRU order is exact: only this niche's runs move it) and a plan is made from that
-snapshot. The sale then goes out blind, with its mails, audit rows and COMMIT: one statement
-that locks the providers in id order and writes only if every balance the plan relied on is
-unchanged and every provider still active, so its result is exactly what re-planning under the
-locks would give. If not, or if the sale makes a low-balance pause due, the statement aborts
-the transaction and the lead is redone on the careful path: the providers whose balances
-matter to the plan are locked and the plan is redone with the balances found (when that needs
-a provider below one already held, the locks are released to a savepoint and taken again in
-order), then the write, the pauses with their mails, and the audit rows.
+snapshot; the pure core drafts the sale (``domain.sale``) and the one writer sends it
+(``db.sale.write_sale``). First with a guard and without waiting: the guard locks the providers
+in id order and aborts the transaction unless every balance the plan relied on is unchanged
+and every provider still active, so the result is exactly what planning under the locks would
+give, in two round trips. If the guard refuses, the lead is redone carefully: the providers
+whose balances matter are locked first and the plan is made with the balances found (when that
+needs a provider below one already held, the locks are released to a savepoint and taken again
+in order), then the same draft goes to the same writer without a guard.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 import uuid
 from uuid import UUID
@@ -28,23 +27,21 @@ from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
-from leadflow.db import audit, catalog, distribution, leads, outbox, runs
+from leadflow.db import audit, catalog, distribution, leads, sale
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.eligibility import normalize_postal_code
 from leadflow.domain.errors import LeadAlreadyDistributed, LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, LeadStatus, RunStatus, SkipReason
 from leadflow.domain.outcome import classify
 from leadflow.domain.results import (
-    MAX_STORED_SKIPS,
     AssignmentDetail,
     DistributionResult,
     Preview,
     Selection,
     SkippedProvider,
 )
-from leadflow.domain.rotation import Rotation
-from leadflow.domain.selection import Plan
-from leadflow.services import planning, run_records
+from leadflow.domain.sale import SaleDraft, draft_sale, skipped_providers, start_position
+from leadflow.services import planning, run_metrics
 
 log = structlog.get_logger(__name__)
 
@@ -66,23 +63,20 @@ def distribute_lead(
     the attempt back, records its ``failed`` run in a second transaction, and is re-raised.
     """
     started = time.perf_counter()
-    blind = True
+    guarded = True
     retries = 0
     while True:
         try:
             with pool.connection() as conn:
-                result, observation = _in_pipeline(
-                    conn, lead_id, triggered_by, job_id, started, blind=blind
-                )
+                result = _in_pipeline(conn, lead_id, triggered_by, job_id, started, guarded)
         except (NotFound, LeadNotApproved):
             raise
         except Exception as exc:
-            reason = runs.failed_assumption(exc)
-            if blind and reason is not None:
-                # The blind commit found its plan outdated and wrote nothing: plan again, with
+            if guarded and sale.plan_changed(exc):
+                # The guarded sale found its plan outdated and wrote nothing: plan again, with
                 # the provider locks taken before the write this time.
-                metrics.distribution_careful_reruns_total.labels(reason=reason).inc()
-                blind = False
+                metrics.distribution_careful_reruns_total.labels(reason=sale.PLAN_CHANGED).inc()
+                guarded = False
                 continue
             if isinstance(exc, _RETRYABLE):
                 metrics.distribution_retries_total.labels(error=type(exc).__name__).inc()
@@ -97,8 +91,6 @@ def distribute_lead(
                     continue
             _fail(pool, lead_id, triggered_by, job_id, started, exc)
             raise
-        if observation is not None:
-            run_records.observe(result, observation)
         return result
 
 
@@ -119,7 +111,7 @@ def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> 
         )
         return Preview(
             lead_id=lead_id,
-            start_level_order_position=_start_position(snapshot.rotation),
+            start_level_order_position=start_position(snapshot.rotation),
             traversal_order=tuple(level.id for level in snapshot.rotation.traversal),
             selections=tuple(
                 Selection(
@@ -127,7 +119,7 @@ def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> 
                 )
                 for s in plan.sales
             ),
-            skipped=tuple(_skipped(plan)),
+            skipped=skipped_providers(plan),
             status=classify(plan, snapshot.mode),
         )
 
@@ -138,18 +130,18 @@ def _in_pipeline(
     actor: Actor,
     job_id: int | None,
     started: float,
-    *,
-    blind: bool,
-) -> tuple[DistributionResult, run_records.Observation | None]:
+    guarded: bool,
+) -> DistributionResult:
     """One transaction in pipeline mode: statements whose answers are not needed at once go out
     with the next one whose answer is. BEGIN and COMMIT are sent as statements (on a connection
     in autocommit mode for the while) so they travel with the others: psycopg's own BEGIN and
-    ``commit()`` each wait for the server in pipeline mode."""
+    ``commit()`` each wait for the server in pipeline mode. Prometheus learns of the run only
+    once it committed."""
     conn.autocommit = True
     try:
         with conn.pipeline():
             conn.execute("BEGIN")
-            done = _distribute(conn, lead_id, actor, job_id, started, blind=blind)
+            result, draft = _distribute(conn, lead_id, actor, job_id, started, guarded)
             conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(psycopg.Error):
@@ -161,7 +153,9 @@ def _in_pipeline(
         else:
             # The rollback failed: never hand the pool a connection in an unknown state.
             conn.close()
-    return done
+    if draft is not None:
+        run_metrics.observe(draft)
+    return result
 
 
 def _distribute(
@@ -170,12 +164,11 @@ def _distribute(
     actor: Actor,
     job_id: int | None,
     started: float,
-    *,
-    blind: bool,
-) -> tuple[DistributionResult, run_records.Observation | None]:
-    """The distribution's statements, in two round trips when ``blind``: the locks with the
-    reads, then the sale with its mails, audit rows and the caller's COMMIT, sent before the
-    sale's guard is known to hold; a refusal aborts the transaction (``leadflow_expect``)."""
+    guarded: bool,
+) -> tuple[DistributionResult, SaleDraft | None]:
+    """The distribution's statements; when ``guarded``, in two round trips: the locks with the
+    reads, then the guarded sale with the caller's COMMIT, sent before the guard is known to
+    hold (a refusal aborts the transaction)."""
     first = distribution.lock_and_read(conn, lead_id)
     lead, niche, level_rows = first.lead, first.niche, first.levels
     if lead is None:
@@ -197,156 +190,35 @@ def _distribute(
         lead.attributes,
         first_read=first.candidates if usable else None,
     )
-    expected = runs.Expected(
-        lru_counter=niche.lru_counter,
-        pointer=niche.next_start_level_order_position,
-        balances={pid: snapshot.balances[pid] for pid in plan.balance_provider_ids},
-    )
-    if blind:
-        done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected, blind)
-        assert done is not None, "a blind write either writes or aborts the transaction"
-        return done
-    # The careful path: the sale in one round trip, provider locks, guarded write and low-balance
-    # pause together, and the mails once the pauses are known.
-    conn.execute("SAVEPOINT planned_sale")
-    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, expected, False)
-    if done is not None:
-        return done
-    # A balance moved (or a provider was suspended) since the snapshot: plan with the locks.
-    conn.execute("ROLLBACK TO SAVEPOINT planned_sale")
-    plan = planning.lock_and_plan(conn, snapshot)
-    while plan.needs_more:
-        # Exact balances made the walk go deeper than the candidates read: read more, lock again.
-        conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
-        snapshot, _ = planning.read_snapshot(
-            conn,
-            niche,
-            level_rows,
-            lead.postal_code,
-            lead.attributes,
-            limits={
-                lid: lim * (4 if lid in plan.needs_more else 1)
-                for lid, lim in snapshot.limits.items()
-            },
-        )
-        plan = planning.lock_and_plan(conn, snapshot)
-    done = _write(conn, lead_id, actor, job_id, started, niche, snapshot, plan, None, False)
-    assert done is not None, "an unguarded write always writes"
-    return done
-
-
-def _write(
-    conn: Connection,
-    lead_id: UUID,
-    actor: Actor,
-    job_id: int | None,
-    started: float,
-    niche: distribution.NicheState,
-    snapshot: planning.Snapshot,
-    plan: Plan,
-    expected: runs.Expected | None,
-    blind: bool,
-) -> tuple[DistributionResult, run_records.Observation] | None:
-    """Write the run of ``plan``: sales, pauses, mails, audit. None if the guard refused.
-
-    ``blind`` sends it all without waiting: a refused guard, or a provider the sale leaves
-    unable to pay for a subscription (its pause needs a mail written from the pause's answer),
-    then aborts the transaction instead."""
-    status = classify(plan, snapshot.mode)
-    run_id = uuid.uuid4()
-    skipped = _skipped(plan)
-    sales = [
-        runs.SaleRow(
-            assignment_id=uuid.uuid4(),
-            provider_id=sale.candidate.provider_id,
-            subscription_id=sale.candidate.subscription_id,
-            level_id=sale.level.id,
-            price_cents=sale.price_cents,
-            lru_order=niche.lru_counter + index + 1,
-        )
-        for index, sale in enumerate(plan.sales)
-    ]
-    duration_ms = int((time.perf_counter() - started) * 1000)
-    run = runs.RunRow(
-        id=run_id,
-        lead_id=lead_id,
-        niche_id=niche.id,
-        actor_id=actor.id,
-        actor_role=str(actor.role),
-        job_id=job_id,
-        status=status,
-        start_level_order_position=_start_position(snapshot.rotation),
-        traversal_order=[level.id for level in snapshot.rotation.traversal],
-        skipped=[run_records.skip_json(s) for s in skipped[:MAX_STORED_SKIPS]],
-        skipped_total=len(skipped),
-        duration_ms=duration_ms,
-    )
-    write = functools.partial(
-        runs.write_run,
-        conn,
-        run=run,
-        sales=sales,
-        next_pointer=snapshot.rotation.next_pointer,
-        lru_counter=niche.lru_counter + len(sales),
-        expected=expected,
-    )
-    if blind:
-        write(
-            blind=runs.BlindCommit(
-                actor=actor,
-                mails=run_records.mails(lead_id, niche.name, plan, sales, snapshot.rows, ()),
-                audit=run_records.audit_entries(run, sales, skipped, (), status),
-            )
+    guard: sale.SaleGuard | None = None
+    if guarded:
+        guard = sale.SaleGuard(
+            niche_id=niche.id,
+            lru_counter=niche.lru_counter,
+            pointer=niche.next_start_level_order_position,
+            balances={pid: snapshot.balances[pid] for pid in plan.balance_provider_ids},
         )
     else:
-        written = write()
-        # Sent with the write (pipeline); when the guard refused, the savepoint undoes it.
-        paused = catalog.pause_unaffordable(conn, sorted(plan.balance_provider_ids))
-        if not runs.was_written(written):
-            return None
-        outbox.enqueue(
-            conn, run_records.mails(lead_id, niche.name, plan, sales, snapshot.rows, paused)
+        snapshot, plan = planning.plan_with_locks(
+            conn, snapshot, niche, level_rows, lead.postal_code, lead.attributes
         )
-        audit.record_many(
-            conn, actor, run_records.audit_entries(run, sales, skipped, paused, status)
-        )
-    result = DistributionResult(
+    draft = draft_sale(
+        plan,
+        snapshot.rotation,
+        snapshot.mode,
         lead_id=lead_id,
-        run_id=run_id,
-        status=status,
-        start_level_order_position=run.start_level_order_position,
-        traversal_order=tuple(run.traversal_order),
-        assignments=tuple(
-            AssignmentDetail(
-                s.assignment_id, s.provider_id, s.subscription_id, s.level_id, s.price_cents
-            )
-            for s in sales
-        ),
-        skipped=tuple(skipped),
-        skipped_total=len(skipped),
-        duration_ms=duration_ms,
-    )
-    observation = run_records.Observation(
         niche_id=niche.id,
-        next_pointer=snapshot.rotation.next_pointer,
-        sales=[(s.level_id, s.price_cents) for s in sales],
-        first_time_sales=sum(1 for sale in plan.sales if sale.candidate.lru_order is None),
+        lru_counter=niche.lru_counter,
+        actor=actor,
+        job_id=job_id,
+        duration_ms=int((time.perf_counter() - started) * 1000),
     )
-    return result, observation
-
-
-def _skipped(plan: Plan) -> list[SkippedProvider]:
-    return [
-        SkippedProvider(s.provider_id, s.subscription_id, s.level_id, s.reason) for s in plan.skips
-    ]
-
-
-def _start_position(rotation: Rotation) -> int | None:
-    return rotation.start.order_position if rotation.start else None
+    sale.write_sale(conn, draft, guard)
+    return draft.result(), draft
 
 
 def _existing_result(conn: Connection, lead_id: UUID, started: float) -> DistributionResult:
-    run = runs.selling_run(conn, lead_id)
+    run = sale.selling_run(conn, lead_id)
     assert run is not None, "a distributed lead has its selling run (invariant 3)"
     return DistributionResult(
         lead_id=lead_id,
@@ -354,7 +226,7 @@ def _existing_result(conn: Connection, lead_id: UUID, started: float) -> Distrib
         status=RunStatus(run["status"]),
         start_level_order_position=run["start_level_order_position"],
         traversal_order=tuple(run["traversal_order"]),
-        assignments=tuple(AssignmentDetail(**a) for a in runs.run_assignments(conn, run["id"])),
+        assignments=tuple(AssignmentDetail(**a) for a in sale.run_assignments(conn, run["id"])),
         skipped=tuple(
             SkippedProvider(
                 UUID(s["provider_id"]),
@@ -387,7 +259,7 @@ def _fail(
     log.error("distribution_failed", lead_id=str(lead_id), job_id=job_id, error=type(exc).__name__)
     try:
         with transaction(pool) as conn:
-            recorded = runs.record_failed_run(
+            recorded = sale.record_failed_run(
                 conn,
                 run_id=run_id,
                 lead_id=lead_id,

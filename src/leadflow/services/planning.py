@@ -162,3 +162,32 @@ def lock_and_plan(conn: Connection, snapshot: Snapshot) -> Plan:
                 for level_id, level_candidates in candidates.items()
             }
     raise LockContention("balances kept changing while locking providers")
+
+
+def plan_with_locks(
+    conn: Connection,
+    snapshot: Snapshot,
+    niche: distribution.NicheState,
+    level_rows: Sequence[catalog.LevelRecord],
+    postal_code: str,
+    attributes: Mapping[str, object],
+) -> tuple[Snapshot, Plan]:
+    """The careful path's plan: made with the providers whose balances decide it locked. When
+    exact balances make a level's walk go deeper than the candidates read, read more (the
+    locks released to their savepoint) and lock again."""
+    plan = lock_and_plan(conn, snapshot)
+    while plan.needs_more:
+        conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
+        snapshot, _ = read_snapshot(
+            conn,
+            niche,
+            level_rows,
+            postal_code,
+            attributes,
+            limits={
+                lid: lim * (4 if lid in plan.needs_more else 1)
+                for lid, lim in snapshot.limits.items()
+            },
+        )
+        plan = lock_and_plan(conn, snapshot)
+    return snapshot, plan

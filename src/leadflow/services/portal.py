@@ -10,8 +10,8 @@ from psycopg_pool import ConnectionPool
 from leadflow.db import catalog
 from leadflow.db import catalog_admin as catalog_db
 from leadflow.db import portal as db
-from leadflow.db.billing import LedgerEntryRecord
 from leadflow.db.connection import Connection, transaction
+from leadflow.db.ledger import LedgerEntryRecord
 from leadflow.domain.errors import NotFound
 from leadflow.services.pages import Page, PageRequest
 

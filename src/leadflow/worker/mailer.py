@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 from leadflow import metrics
 from leadflow.db import mail
 from leadflow.db.connection import Connection, autocommitted, transaction
+from leadflow.services import dispatch
 from leadflow.settings import Settings
 from leadflow.worker.retry import mail_retry_delay
 
@@ -85,9 +86,11 @@ def is_permanent(exc: BaseException) -> bool:
 
 
 async def deliver_due(settings: Settings, pool: ConnectionPool[Connection]) -> DeliveryReport:
-    """Send every mail that is due now; each mail is tried at most once per call."""
+    """Make the mails of due outbox events, then send every mail that is due now; each mail is
+    tried at most once per call."""
     if not settings.smtp_url:
-        return await asyncio.to_thread(hold_due, pool)
+        return await asyncio.to_thread(hold_due, settings, pool)
+    await asyncio.to_thread(dispatch.dispatch_due, pool, retry_delays=settings.retry_delays)
     target = parse_smtp_url(settings.smtp_url)
     tried: list[UUID] = []
     sent = failed = 0
@@ -174,8 +177,10 @@ def _mark_failed(
         mail.mark_attempt_failed(conn, mail_id, error=error, retry_in=retry_in)
 
 
-def hold_due(pool: ConnectionPool[Connection]) -> DeliveryReport:
-    """Without SMTP: log each due mail once and look at it again after ``HOLD_SECONDS``."""
+def hold_due(settings: Settings, pool: ConnectionPool[Connection]) -> DeliveryReport:
+    """Without SMTP: make the mails of due events, log each due mail once and look at it again
+    after ``HOLD_SECONDS``."""
+    dispatch.dispatch_due(pool, retry_delays=settings.retry_delays)
     held = _hold(pool)
     for mail_id, template in held:
         log.info(

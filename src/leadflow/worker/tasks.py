@@ -16,12 +16,12 @@ from procrastinate import App, JobContext
 from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
-from leadflow.db import audit, jobs, mail
+from leadflow.db import audit, events, jobs, mail
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.domain.results import DistributionResult
-from leadflow.services import auth, distribution
+from leadflow.services import auth, dispatch, distribution
 from leadflow.settings import Settings
 from leadflow.worker import mailer
 from leadflow.worker.retry import ScheduleRetry
@@ -199,21 +199,23 @@ def _distribute(runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int) -> D
         runtime.pool, lead_id=lead_id, triggered_by=actor, job_id=job_id
     )
     if not result.already_distributed:
-        # The run may have written mails (sales, low-balance pauses): send them now.
+        # The run may have recorded events (sales, low-balance pauses): make and send their
+        # mails now, outside the run's transaction.
         _deliver_soon(runtime)
     return result
 
 
 def _deliver_soon(runtime: Runtime) -> None:
-    """Queue a delivery; without SMTP, log the new mails now (they stay in the outbox).
-    Best effort: whatever is missed here, the next maintenance tick picks up."""
-    if runtime.settings.smtp_url:
-        _defer_delivery(runtime)
-        return
+    """Make the run's mails and queue a delivery; without SMTP, log the new mails now (they stay
+    in the outbox). Best effort: whatever is missed here, the next maintenance tick picks up."""
     try:
-        mailer.hold_due(runtime.pool)
+        if runtime.settings.smtp_url:
+            dispatch.dispatch_due(runtime.pool, retry_delays=runtime.settings.retry_delays)
+            _defer_delivery(runtime)
+        else:
+            mailer.hold_due(runtime.settings, runtime.pool)
     except Exception:
-        log.warning("mail_not_logged", exc_info=True)
+        log.warning("mail_not_made", exc_info=True)
 
 
 def _defer_delivery(runtime: Runtime) -> int | None:
@@ -229,5 +231,6 @@ def _defer_delivery(runtime: Runtime) -> int | None:
 
 
 def _has_due_mail(pool: ConnectionPool[Connection]) -> bool:
+    """Mails due, or events due whose mails are still to be made."""
     with transaction(pool) as conn:
-        return mail.has_due(conn)
+        return mail.has_due(conn) or events.has_due(conn)

@@ -72,7 +72,7 @@ def test_low_balance_pauses_every_unaffordable_subscription_of_the_provider_and_
         )
     }
     assert statuses == {cheap.level(1).id: "active", pricey.level(1).id: "paused_low_balance"}
-    mails = queries.rows(pool, "SELECT subject FROM email_outbox WHERE template = 'low_balance'")
+    mails = queries.mails(pool, "SELECT subject FROM email_outbox WHERE template = 'low_balance'")
     assert len(mails) == 1
     assert "Low balance" in mails[0]["subject"]
 

@@ -98,7 +98,9 @@ def test_two_niches_sharing_tight_providers_never_deadlock_or_double_charge(pool
     assert charged["c"] == sum(deposits.values()) - remaining
     assert charged["c"] > 0
     # The balances really were tight: providers ran dry and were paused along the way.
-    low = queries.one(pool, "SELECT count(*) AS n FROM email_outbox WHERE template = 'low_balance'")
+    [low] = queries.mails(
+        pool, "SELECT count(*) AS n FROM email_outbox WHERE template = 'low_balance'"
+    )
     assert low["n"] > 0
     per_lead = queries.rows(
         pool, "SELECT lead_id, provider_id, count(*) AS n FROM lead_assignments GROUP BY 1, 2"

@@ -154,7 +154,7 @@ def test_a_failed_attempt_rolls_back_then_records_the_failed_run_and_attempt(poo
 
     assert queries.rows(pool, "SELECT id, balance_cents FROM providers ORDER BY id") == balances
     assert queries.rows(pool, "SELECT * FROM lead_assignments") == []
-    assert queries.rows(pool, "SELECT * FROM email_outbox WHERE template = 'lead_assigned'") == []
+    assert queries.mails(pool, "SELECT * FROM email_outbox WHERE template = 'lead_assigned'") == []
     assert queries.pointer(pool, m.niche.id) == 1
     run = queries.one(pool, "SELECT status, error, assignments_created FROM distribution_runs")
     assert run["status"] == "failed"

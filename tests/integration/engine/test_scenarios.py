@@ -55,7 +55,7 @@ def test_sale_charges_balance_writes_ledger_assignment_mail_and_audit(pool: Pool
     assert lead["status"] == "distributed"
     assert lead["distributed_at"] is not None
     assert lead["distribution_attempts"] == 1
-    mail = queries.one(pool, "SELECT * FROM email_outbox WHERE template = 'lead_assigned'")
+    [mail] = queries.mails(pool, "SELECT * FROM email_outbox WHERE template = 'lead_assigned'")
     assert mail["subject"] == f"New Lead Assigned - {m.niche.name}"
     assert mail["to_address"] == "acme@example.com"
     assert "acme" in mail["body_text"]
@@ -157,7 +157,7 @@ def test_insufficient_balance_is_skipped_and_the_next_candidate_fills_the_slot(p
     assert queries.balance(pool, first) == 2000
     paused = queries.one(pool, "SELECT status FROM subscriptions WHERE provider_id = %s", first)
     assert paused["status"] == "paused_low_balance"
-    mail = queries.one(pool, "SELECT * FROM email_outbox WHERE template = 'low_balance'")
+    [mail] = queries.mails(pool, "SELECT * FROM email_outbox WHERE template = 'low_balance'")
     assert "Low balance" in mail["subject"]
     assert mail["provider_id"] == first
 

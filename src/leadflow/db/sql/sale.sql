@@ -1,0 +1,131 @@
+-- Statements of a sale (``db/sale.py``). A sale sends them in this order, in one round trip
+-- with its COMMIT: [guard_sale], write_sale, ledger.sql's post_entries, pause_unaffordable,
+-- then the run's events (events.sql) and audit rows. The pauses write their own events and
+-- audit rows: what they are comes from the pause itself, known only to the server then.
+
+-- guard_sale --
+-- For a plan made before the provider locks: lock the providers whose balances the plan
+-- relied on, in id order (MATERIALIZED: a CTE with row locks runs once, before anything reads
+-- it), and abort the transaction (``leadflow_expect``, SQLSTATE LF001) unless each is active
+-- with the balance the plan assumed and the niche's LRU counter and pointer are as read.
+-- Statements queued behind it, up to the COMMIT, then fail with it.
+WITH expect AS (
+    SELECT * FROM jsonb_to_recordset(%(expect)s::jsonb) AS e(id uuid, balance bigint)
+),
+locked AS MATERIALIZED (
+    SELECT id, balance_cents, status FROM providers
+    WHERE id = ANY(ARRAY(SELECT id FROM expect)) ORDER BY id FOR NO KEY UPDATE
+)
+SELECT leadflow_expect(
+    EXISTS (SELECT 1 FROM niches n
+            WHERE n.id = %(niche_id)s AND n.lru_counter = %(lru_counter)s
+              AND n.next_start_level_order_position = %(pointer)s)
+    AND (SELECT count(*) FROM locked p JOIN expect e ON p.id = e.id
+         WHERE p.balance_cents = e.balance AND p.status = 'active')
+        = (SELECT count(*) FROM expect),
+    'plan_changed') AS held
+
+-- write_sale --
+-- The run and what it changes besides money: its record, the assignments, each sold
+-- subscription's LRU move, the lead's status and attempt count, the niche's rotation pointer
+-- and LRU counter. One JSON parameter (``sale.document``) carries it
+-- all: one value to encode where some thirty to adapt cost the client more than the write.
+-- Id lists become InitPlan arrays, so generic plans reach rows through their primary keys.
+WITH d AS MATERIALIZED (
+    SELECT * FROM jsonb_to_record(%(r)s)
+    AS d(id uuid, lead_id uuid, niche_id uuid, actor_id text, actor_role text, job_id bigint,
+         status text, start int, sold int, skipped jsonb, skipped_total int, duration_ms int,
+         next_pointer int, lru_counter bigint)
+),
+sale AS (
+    SELECT * FROM jsonb_to_recordset(%(r)s->'sales')
+    AS t(assignment_id uuid, provider_id uuid, subscription_id uuid, level_id uuid, price bigint,
+         lru_order bigint)
+),
+run AS (
+    INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_actor_id,
+                                   triggered_by_role, job_id, status,
+                                   start_level_order_position, traversal_order,
+                                   assignments_created, skipped, skipped_total, finished_at,
+                                   duration_ms)
+    SELECT id, lead_id, niche_id, actor_id, actor_role, job_id, status, start,
+           ARRAY(SELECT jsonb_array_elements_text(%(r)s->'traversal')::uuid), sold, skipped,
+           skipped_total, clock_timestamp(), duration_ms
+    FROM d
+    RETURNING id
+),
+assigned AS (
+    INSERT INTO lead_assignments (id, lead_id, provider_id, subscription_id,
+                                  competition_level_id, distribution_run_id, price_charged_cents)
+    SELECT sale.assignment_id, d.lead_id, sale.provider_id, sale.subscription_id, sale.level_id,
+           run.id, sale.price
+    FROM sale, run, d
+),
+served AS (
+    UPDATE subscriptions s SET last_received_at = now(), lru_order = sale.lru_order,
+                               updated_at = now()
+    FROM sale
+    WHERE s.id = sale.subscription_id
+      AND s.id = ANY(ARRAY(SELECT subscription_id FROM sale))
+),
+lead AS (
+    UPDATE leads SET distribution_attempts = distribution_attempts + 1,
+                     status = CASE WHEN d.sold > 0 THEN 'distributed' ELSE leads.status END,
+                     distributed_at = CASE WHEN d.sold > 0 THEN now() ELSE distributed_at END
+    FROM d WHERE leads.id = d.lead_id
+)
+UPDATE niches SET next_start_level_order_position = d.next_pointer, lru_counter = d.lru_counter
+FROM d WHERE niches.id = d.niche_id
+
+-- pause_unaffordable --
+-- After the charges: ``active`` subscriptions of these (locked) providers whose level price
+-- the balance no longer covers become ``paused_low_balance``, each with its event (the
+-- low-balance mail is made from it) and an audit row.
+WITH paused AS (
+    UPDATE subscriptions s SET status = 'paused_low_balance', updated_at = now()
+    FROM competition_levels l, providers p
+    WHERE s.provider_id = ANY(%(ids)s) AND s.status = 'active' AND p.id = ANY(%(ids)s)
+      AND l.id = s.competition_level_id AND p.id = s.provider_id
+      AND p.balance_cents < l.price_per_lead_cents
+    RETURNING s.id, s.provider_id, p.balance_cents, l.price_per_lead_cents
+),
+facts AS (
+    SELECT id, jsonb_build_object('subscription_id', id, 'provider_id', provider_id,
+                                  'balance_cents', balance_cents,
+                                  'price_per_lead_cents', price_per_lead_cents,
+                                  'run_id', %(run_id)s::text) AS payload
+    FROM paused
+),
+events AS (
+    INSERT INTO outbox_events (topic, payload)
+    SELECT 'subscription.paused', payload FROM facts
+)
+INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id, metadata)
+SELECT %(actor_id)s, %(actor_role)s, 'subscription.paused_low_balance', 'subscription',
+       id::text, payload
+FROM facts
+
+-- record_failed_run --
+-- In its own transaction after a rollback: the ``failed`` run and the attempt count, only
+-- while the lead is still ``approved``.
+WITH lead AS (
+    UPDATE leads SET distribution_attempts = distribution_attempts + 1
+    WHERE id = %(lead_id)s AND status = 'approved'
+    RETURNING id, niche_id
+)
+INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role,
+                               job_id, status, start_level_order_position, finished_at,
+                               duration_ms, error)
+SELECT %(run_id)s, lead.id, lead.niche_id, %(actor_id)s, %(actor_role)s, %(job_id)s, 'failed',
+       NULL, clock_timestamp(), %(duration_ms)s, %(error)s
+FROM lead
+RETURNING id
+
+-- selling_run --
+-- The run that sold the lead (there is at most one).
+SELECT * FROM distribution_runs WHERE lead_id = %s AND assignments_created > 0
+
+-- run_assignments --
+SELECT id AS assignment_id, provider_id, subscription_id, competition_level_id,
+       price_charged_cents
+FROM lead_assignments WHERE distribution_run_id = %s ORDER BY assigned_at, id

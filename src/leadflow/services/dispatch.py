@@ -1,0 +1,149 @@
+"""The event dispatcher: turns outbox events into their consumers' work, exactly once each.
+
+A batch of due events is locked (``SKIP LOCKED``: concurrent dispatchers take disjoint
+batches), each consumer makes its work from the facts as they are now (a mail is rendered
+here, outside any distribution's lock), and the events are marked dispatched in the same
+transaction, so a crash either leaves an event pending with nothing made from it or
+dispatched with all of it. An event whose consumer fails is retried on the job schedule
+(SPEC §4) and ``failed`` after the last try, without holding back the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from uuid import UUID
+
+import structlog
+from psycopg_pool import ConnectionPool
+
+from leadflow.db import events, outbox
+from leadflow.db.connection import Connection, transaction
+from leadflow.domain.facts import LEAD_ASSIGNED, SUBSCRIPTION_PAUSED
+from leadflow.domain.money import format_dollars
+from leadflow.domain.retry_schedule import job_retry_delay
+from leadflow.mail.render import render
+
+log = structlog.get_logger(__name__)
+
+BATCH = 100
+
+Consumer = Callable[[Connection, Sequence[events.StoredEvent]], None]
+
+
+def dispatch_due(pool: ConnectionPool[Connection], *, retry_delays: Sequence[int]) -> int:
+    """Dispatch every event that is due now; returns how many were dispatched."""
+    dispatched = 0
+    while True:
+        with transaction(pool) as conn:
+            batch = events.claim_due(conn, limit=BATCH)
+            if not batch:
+                return dispatched
+            dispatched += _dispatch_batch(conn, batch, retry_delays)
+
+
+def _dispatch_batch(
+    conn: Connection, batch: Sequence[events.StoredEvent], retry_delays: Sequence[int]
+) -> int:
+    try:
+        with conn.transaction():
+            _consume(conn, batch)
+            events.mark_dispatched(conn, [e.id for e in batch])
+        return len(batch)
+    except Exception:
+        log.warning("event_batch_not_dispatched", events=len(batch), exc_info=True)
+    # One event's failure must not hold back the others: one at a time, each in a savepoint.
+    done = 0
+    for event in batch:
+        try:
+            with conn.transaction():
+                _consume(conn, [event])
+                events.mark_dispatched(conn, [event.id])
+            done += 1
+        except Exception as exc:
+            retry_in = job_retry_delay(retry_delays, event.attempts - 1)
+            events.mark_failed(
+                conn, event.id, error=f"{type(exc).__name__}: {exc}", retry_in=retry_in
+            )
+            log.warning(
+                "event_not_dispatched",
+                event_id=event.id,
+                topic=event.topic,
+                attempt=event.attempts,
+                error=type(exc).__name__,
+                retry_in=retry_in,
+            )
+    return done
+
+
+def _consume(conn: Connection, batch: Sequence[events.StoredEvent]) -> None:
+    by_topic: dict[str, list[events.StoredEvent]] = {}
+    for event in batch:
+        by_topic.setdefault(event.topic, []).append(event)
+    for topic, of_topic in by_topic.items():
+        consumers = CONSUMERS.get(topic)
+        if consumers is None:
+            raise LookupError(f"no consumer for events of topic {topic!r}")
+        for consume in consumers:
+            consume(conn, of_topic)
+
+
+def _assignment_mails(conn: Connection, batch: Sequence[events.StoredEvent]) -> None:
+    """``lead.assigned``: the ``lead_assigned`` mail to the buyer (SPEC §3 step 8)."""
+    facts = events.assignment_facts(conn, [UUID(e.payload["assignment_id"]) for e in batch])
+    mails = []
+    for event in batch:
+        sale = facts[UUID(event.payload["assignment_id"])]
+        mail = render(
+            "lead_assigned",
+            niche_name=sale["niche_name"],
+            provider_name=sale["provider_name"],
+            level_name=sale["level_name"],
+            amount=format_dollars(sale["price_charged_cents"]),
+            lead_id=sale["lead_id"],
+        )
+        mails.append(
+            outbox.OutgoingMail(
+                "lead_assigned",
+                sale["provider_email"],
+                mail.subject,
+                mail.body_text,
+                provider_id=sale["provider_id"],
+                lead_id=sale["lead_id"],
+                event_id=event.id,
+            )
+        )
+    outbox.enqueue(conn, mails)
+
+
+def _low_balance_mails(conn: Connection, batch: Sequence[events.StoredEvent]) -> None:
+    """``subscription.paused``: the ``low_balance`` mail, with the balance and price at the pause."""
+    facts = events.subscription_facts(conn, [UUID(e.payload["subscription_id"]) for e in batch])
+    mails = []
+    for event in batch:
+        subscription = facts[UUID(event.payload["subscription_id"])]
+        mail = render(
+            "low_balance",
+            provider_name=subscription["provider_name"],
+            balance=format_dollars(int(event.payload["balance_cents"])),
+            price=format_dollars(int(event.payload["price_per_lead_cents"])),
+            level_name=subscription["level_name"],
+            niche_name=subscription["niche_name"],
+        )
+        mails.append(
+            outbox.OutgoingMail(
+                "low_balance",
+                subscription["provider_email"],
+                mail.subject,
+                mail.body_text,
+                provider_id=subscription["provider_id"],
+                event_id=event.id,
+            )
+        )
+    outbox.enqueue(conn, mails)
+
+
+# Who consumes each topic; a new consumer (webhook deliveries) is one more entry.
+CONSUMERS: dict[str, tuple[Consumer, ...]] = {
+    LEAD_ASSIGNED: (_assignment_mails,),
+    SUBSCRIPTION_PAUSED: (_low_balance_mails,),
+}
