@@ -1,5 +1,5 @@
-"""The candidate queries' columns are ``CandidateRow``'s fields, in order (rows are built by
-position), and a subscription without filter rules comes back without any to parse."""
+"""The candidate query's columns are ``CandidateRow``'s fields, for both of its level sources,
+and a subscription without filter rules comes back without any to parse."""
 
 from __future__ import annotations
 
@@ -16,17 +16,19 @@ Pool = ConnectionPool[Connection]
 FIELDS = [f.name for f in dataclasses.fields(distribution.CandidateRow)]
 
 
-def test_both_candidate_queries_select_the_row_fields_in_order(pool: Pool) -> None:
+def test_the_candidate_query_selects_the_row_fields_in_order(pool: Pool) -> None:
+    statement = distribution._SQL["candidates"]
+    common = {"per_seat": 1, "extra": 0}
     with pool.connection() as conn:
         first = conn.execute(
-            distribution._FIRST_CANDIDATES,
-            {"lead_id": uuid.uuid4(), "per_seat": 1, "extra": 0},
+            statement,
+            {"level_ids": [], "limits": [], "postal_code": None, "lead_id": uuid.uuid4(), **common},
         )
         assert first.description is not None
         assert [c.name for c in first.description] == FIELDS
         again = conn.execute(
-            distribution._CANDIDATES,
-            {"level_ids": [], "limits": [], "postal_code": "10001"},
+            statement,
+            {"level_ids": [], "limits": [], "postal_code": "10001", "lead_id": None, **common},
         )
         assert again.description is not None
         assert [c.name for c in again.description] == FIELDS

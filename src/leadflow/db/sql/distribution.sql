@@ -1,0 +1,113 @@
+-- The distribution engine's reads (``db/distribution.py``): the lead, niche and provider locks
+-- and the candidate snapshot. The write of a run is in sale.sql.
+
+-- niche_state --
+-- The niche without locking it (the preview); a distribution locks it with its lead.
+SELECT id, name, distribution_mode, next_start_level_order_position, lru_counter
+FROM niches WHERE id = %s
+
+-- lead_locked --
+-- The lead, locked, with its postal code normalized as the candidate read matches it (the
+-- same expression as in ``candidates``); see ``LockedLead``.
+SELECT *, upper(regexp_replace(postal_code, '\s', '', 'g')) AS postal_code_key
+FROM leads WHERE id = %s FOR NO KEY UPDATE
+
+-- niche_locked_with_levels --
+-- The approved lead's niche, locked, with its levels: one row per level (the niche's columns,
+-- then the level's, prefixed ``level_``), or one row with no level. The lead is read by id in
+-- a fenced subquery (OFFSET 0: the status test cannot be pushed into it); otherwise a generic
+-- plan made while few leads were approved (the usual state: they are sold within
+-- milliseconds) walks the status index and filters by id, which costs as many rows as the
+-- backlog once one builds (4,500 approved leads: 2-3 ms per lookup instead of 0.06 ms), just
+-- when the engine must catch up. The levels come from the statement's snapshot, taken before
+-- waiting for the niche lock; the niche row itself is read again once locked, so its rotation
+-- pointer and LRU counter are current. Distributions never change levels: only an admin's
+-- edit does, and that is not ordered against a distribution either way. One statement, not
+-- two, so the candidate read follows the lock as closely as the client can send it.
+SELECT n.id, n.name, n.distribution_mode, n.next_start_level_order_position, n.lru_counter,
+       l.id AS level_id, l.niche_id AS level_niche_id, l.name AS level_name,
+       l.order_position AS level_order_position, l.max_recipients AS level_max_recipients,
+       l.price_per_lead_cents AS level_price_per_lead_cents, l.is_active AS level_is_active,
+       l.created_at AS level_created_at, l.updated_at AS level_updated_at
+FROM niches n LEFT JOIN competition_levels l ON l.niche_id = n.id
+WHERE n.id = (SELECT d.niche_id FROM (SELECT niche_id, status FROM leads WHERE id = %s OFFSET 0) d
+              WHERE d.status = 'approved')
+ORDER BY l.order_position
+FOR NO KEY UPDATE OF n
+
+-- candidates --
+-- The first ``lim`` candidates of each level in LRU order. The levels come either as lists
+-- (``level_ids`` with their ``limits``, and the ``postal_code``: a read again) or from the
+-- approved lead ``lead_id`` (its active levels, each with its first read limit, and the lead's
+-- postal code normalized as in ``lead_locked``: the first read, in the lock round trip); the
+-- other source is empty. Each level's first ``lim`` candidates are the first ``lim`` of two
+-- disjoint kinds, each read from the index that suits it, so the work stays flat as a level
+-- grows:
+-- - subscriptions covering every postal code, in LRU order from their partial index;
+-- - subscriptions listing the lead's code, found through the GIN index and then sorted
+--   (OFFSET 0 keeps the planner from walking the whole level in LRU order and filtering,
+--   which costs as many rows as the level has when few subscriptions list the code). They are
+--   sorted before the join, by a key the subquery outputs so that the order carries through
+--   it, and the providers are then looked up for the first rows only.
+-- Cap counts are read last, for the chosen rows only, from the (subscription_id, assigned_at)
+-- index. A row's ``postal_codes`` are only those that decide for this lead (none, or the
+-- lead's code): a list of 50 codes per candidate cost more to send and parse than the rest.
+SELECT l.level_id, c.subscription_id, c.provider_id, c.provider_name, c.provider_email,
+       c.lru_order, c.postal_codes, NULLIF(c.filters, '[]') AS filters, c.balance_cents,
+       c.daily_cap,
+       CASE WHEN c.daily_cap IS NULL THEN 0 ELSE (
+           SELECT count(*) FROM lead_assignments a
+           WHERE a.subscription_id = c.subscription_id
+             AND a.assigned_at >= date_trunc('day', now(), 'UTC')
+       ) END AS daily_count,
+       c.monthly_cap,
+       CASE WHEN c.monthly_cap IS NULL THEN 0 ELSE (
+           SELECT count(*) FROM lead_assignments a
+           WHERE a.subscription_id = c.subscription_id
+             AND a.assigned_at >= date_trunc('month', now(), 'UTC')
+       ) END AS monthly_count
+FROM (
+    SELECT u.level_id, u.lim, %(postal_code)s::text
+    FROM unnest(%(level_ids)b::uuid[], %(limits)b::int[]) AS u(level_id, lim)
+    UNION ALL
+    SELECT v.id, v.max_recipients * %(per_seat)s + %(extra)s,
+           upper(regexp_replace(d.postal_code, '\s', '', 'g'))
+    FROM (SELECT niche_id, postal_code, status FROM leads WHERE id = %(lead_id)s OFFSET 0) d
+    JOIN competition_levels v ON v.niche_id = d.niche_id AND v.is_active
+    WHERE d.status = 'approved'
+) AS l(level_id, lim, postal_code)
+CROSS JOIN LATERAL (
+    SELECT * FROM (
+        (SELECT s.id AS subscription_id, s.provider_id, p.name AS provider_name,
+                p.email AS provider_email, s.lru_order, '{}'::text[] AS postal_codes,
+                s.filters, p.balance_cents, s.daily_cap, s.monthly_cap
+         FROM subscriptions s
+         JOIN providers p ON p.id = s.provider_id
+         WHERE s.competition_level_id = l.level_id AND s.status = 'active'
+           AND s.postal_codes = '{}'::text[] AND p.status = 'active'
+         ORDER BY COALESCE(s.lru_order, 0), s.provider_id
+         LIMIT l.lim)
+        UNION ALL
+        (SELECT s.id, s.provider_id, p.name, p.email, s.lru_order,
+                ARRAY[l.postal_code]::text[], s.filters, p.balance_cents, s.daily_cap,
+                s.monthly_cap
+         FROM (SELECT id, provider_id, lru_order, filters, daily_cap, monthly_cap,
+                      COALESCE(lru_order, 0) AS lru_key
+               FROM subscriptions
+               WHERE competition_level_id = l.level_id AND status = 'active'
+                 AND postal_codes @> ARRAY[l.postal_code]::text[]
+               ORDER BY lru_key, provider_id
+               OFFSET 0) s
+         JOIN providers p ON p.id = s.provider_id
+         WHERE p.status = 'active'
+         ORDER BY s.lru_key, s.provider_id
+         LIMIT l.lim)
+    ) u
+    ORDER BY COALESCE(u.lru_order, 0), u.provider_id
+    LIMIT l.lim
+) c
+
+-- lock_providers --
+-- Lock providers in id order (the global lock order after lead and niche) and read them.
+SELECT id, balance_cents, status = 'active' AS active FROM providers
+WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE
