@@ -1,4 +1,12 @@
-"""SQL for the job queue: Procrastinate's tables and functions, used on our own connections.
+"""SQL for the job queue: the one adapter to Procrastinate's tables and functions, used on our
+own connections.
+
+The Procrastinate internals leadflow relies on are named here and nowhere else in the running
+code (migrations 0004 and 0005 name them too, as they stood when written); a test checks them
+against the pinned version (``PROCRASTINATE_VERSION``): the functions ``DEFER_FUNCTION`` and
+``RETRY_FUNCTION`` with their signatures, the ``JOB_TO_DEFER_TYPE`` row type, the notification
+channels ``QUEUE_CHANNEL_PREFIX`` + queue and ``ANY_QUEUE_CHANNEL`` that its workers listen on,
+and the columns of ``procrastinate_jobs`` and ``procrastinate_events`` read below.
 
 Deferring through ``procrastinate_defer_jobs_v1`` on the caller's connection puts the job in the
 caller's transaction: a committed approval always has its job, a rolled-back one has none.
@@ -20,6 +28,20 @@ from psycopg.rows import class_row
 
 from leadflow.db.connection import Connection
 from leadflow.domain.model import Actor
+
+# What this adapter was written against: pyproject pins the same version.
+PROCRASTINATE_VERSION = "3.10.0"
+DEFER_FUNCTION = "procrastinate_defer_jobs_v1(jobs procrastinate_job_to_defer_v1[])"
+RETRY_FUNCTION = (
+    "procrastinate_retry_job_v2(job_id bigint, retry_at timestamp with time zone, "
+    "new_priority integer, new_queue_name character varying, new_lock character varying)"
+)
+JOB_TO_DEFER_TYPE = (
+    "procrastinate_job_to_defer_v1",
+    ("queue_name", "task_name", "priority", "lock", "queueing_lock", "args", "scheduled_at"),
+)
+QUEUE_CHANNEL_PREFIX = "procrastinate_queue_v1#"
+ANY_QUEUE_CHANNEL = "procrastinate_any_queue_v1"
 
 DISTRIBUTE_TASK = "distribute_lead"
 DISTRIBUTE_QUEUE = "distribute_lead"
@@ -219,9 +241,8 @@ def requeue_failed(conn: Connection, job_id: int, *, lock: str | None) -> None:
     assert row is not None
     payload = json.dumps({"type": "job_inserted", "job_id": job_id})
     conn.execute(
-        "SELECT pg_notify('procrastinate_queue_v1#' || %s, %s), "
-        "pg_notify('procrastinate_any_queue_v1', %s)",
-        (row["queue_name"], payload, payload),
+        "SELECT pg_notify(%s, %s), pg_notify(%s, %s)",
+        (QUEUE_CHANNEL_PREFIX + row["queue_name"], payload, ANY_QUEUE_CHANNEL, payload),
     )
 
 
