@@ -303,6 +303,7 @@ def _finished_jobs(conn: psycopg.Connection[Any], ids: list[Any]) -> list[Any]:
 
 
 def _approver(url: str, lead_ids: list[UUID]) -> tuple[Callable[[int], Any], Any]:
+    from leadflow.db.connection import transaction
     from leadflow.domain.model import Actor
     from leadflow.services.leads import approve_lead
 
@@ -311,7 +312,8 @@ def _approver(url: str, lead_ids: list[UUID]) -> tuple[Callable[[int], Any], Any
     actor = Actor.admin("bench")
 
     def approve(i: int) -> UUID:
-        approve_lead(pool, settings=settings, actor=actor, lead_id=lead_ids[i])
+        with transaction(pool) as tx:
+            approve_lead(tx, settings=settings, actor=actor, lead_id=lead_ids[i])
         return lead_ids[i]
 
     return approve, pool

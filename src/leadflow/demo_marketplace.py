@@ -12,7 +12,7 @@ from uuid import UUID
 import structlog
 from psycopg_pool import ConnectionPool
 
-from leadflow.db.connection import Connection
+from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import DomainError
 from leadflow.domain.model import Actor
 from leadflow.services import auth, billing, demo, intake, jobs, leads
@@ -34,9 +34,10 @@ class DemoSetup:
 
 def prepare(pool: ConnectionPool[Connection], *, passwords: auth.Passwords) -> DemoSetup:
     """Seed the marketplace (reused if present) and give the demo admin fresh credentials."""
-    market = demo.seed(pool, actor=Actor.system(), slug=DEMO_SLUG)
     password = secrets.token_urlsafe(12)
-    admin = auth.reset_admin(pool, passwords=passwords, email=DEMO_ADMIN_EMAIL, password=password)
+    with transaction(pool) as tx:
+        market = demo.seed(tx, actor=Actor.system(), slug=DEMO_SLUG)
+        admin = auth.reset_admin(tx, passwords=passwords, email=DEMO_ADMIN_EMAIL, password=password)
     return DemoSetup(market=market, admin=admin, password=password)
 
 
@@ -54,19 +55,21 @@ def feed_one(
     submitted = intake.submit_lead(pool, form=form, client_address="demo", rate=None)
     if submitted.status != "pending_approval":
         return None
-    approval = leads.approve_lead(pool, settings=settings, actor=actor, lead_id=submitted.id)
-    if approval.distribution_job_id is None:
-        jobs.request_distribution(pool, actor=actor, lead_id=submitted.id)
+    with transaction(pool) as tx:
+        approval = leads.approve_lead(tx, settings=settings, actor=actor, lead_id=submitted.id)
+        if approval.distribution_job_id is None:
+            jobs.request_distribution(tx, actor=actor, lead_id=submitted.id)
     # Now and then a provider tops up its balance, so paused subscriptions come back.
     if rng.random() < 0.1:
         provider_id = rng.choice(list(setup.market.providers))
-        billing.deposit(
-            pool,
-            actor=actor,
-            provider_id=provider_id,
-            amount_cents=TOP_UP_CENTS,
-            note="demo top-up",
-        )
+        with transaction(pool) as tx:
+            billing.deposit(
+                tx,
+                actor=actor,
+                provider_id=provider_id,
+                amount_cents=TOP_UP_CENTS,
+                note="demo top-up",
+            )
     return submitted.id
 
 

@@ -15,6 +15,7 @@ from leadflow.db.catalog import LevelRecord, NicheRecord
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.model import Actor
 from leadflow.services import billing, catalog
+from tests.support.work import committed
 
 ADMIN = Actor.admin("test-admin")
 _seq = itertools.count(1)
@@ -46,17 +47,26 @@ class Market:
     ) -> UUID:
         provider_id = self.providers.get(name)
         if provider_id is None:
-            provider = catalog.create_provider(
-                self.pool, actor=ADMIN, name=name, email=f"{name}@example.com"
+            provider = committed(
+                self.pool,
+                catalog.create_provider,
+                actor=ADMIN,
+                name=name,
+                email=f"{name}@example.com",
             )
             provider_id = self.providers[name] = provider.id
             if balance_cents:
-                billing.deposit(
-                    self.pool, actor=ADMIN, provider_id=provider_id, amount_cents=balance_cents
+                committed(
+                    self.pool,
+                    billing.deposit,
+                    actor=ADMIN,
+                    provider_id=provider_id,
+                    amount_cents=balance_cents,
                 )
         for position in levels:
-            sub = catalog.create_subscription(
+            sub = committed(
                 self.pool,
+                catalog.create_subscription,
                 actor=ADMIN,
                 provider_id=provider_id,
                 competition_level_id=self.level(position).id,
@@ -105,12 +115,18 @@ def market(
 ) -> Market:
     """A niche whose levels are ``(name, max_recipients, price_cents)`` at positions 1, 2, 3..."""
     n = next(_seq)
-    niche = catalog.create_niche(
-        pool, actor=ADMIN, slug=f"niche-{n}", name=f"Niche {n}", distribution_mode=mode
+    niche = committed(
+        pool,
+        catalog.create_niche,
+        actor=ADMIN,
+        slug=f"niche-{n}",
+        name=f"Niche {n}",
+        distribution_mode=mode,
     )
     records = [
-        catalog.create_level(
+        committed(
             pool,
+            catalog.create_level,
             actor=ADMIN,
             niche_id=niche.id,
             name=name,

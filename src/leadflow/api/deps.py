@@ -1,4 +1,5 @@
-"""Shared dependencies as ``Annotated`` aliases: the pool, settings, the caller and paging.
+"""Shared dependencies as ``Annotated`` aliases: the request's transaction, settings, the caller
+and paging.
 
 Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its
 threadpool, a hop that costs more than the dependency itself. Those that query the database
@@ -7,6 +8,7 @@ threadpool, a hop that costs more than the dependency itself. Those that query t
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
@@ -17,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from leadflow.db.auth import SessionPrincipal
-from leadflow.db.connection import AsyncConnection, Connection
+from leadflow.db.connection import AsyncConnection, Connection, transaction
 from leadflow.domain.errors import AccessDenied, AuthenticationFailed
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.services import auth
@@ -55,6 +57,17 @@ async def get_pool(context: Context) -> ConnectionPool[Connection]:
 
 
 PoolDep = Annotated[ConnectionPool[Connection], Depends(get_pool)]
+
+
+def unit_of_work(pool: PoolDep) -> Iterator[Connection]:
+    """The request's transaction, handed to the services it calls: committed when the route
+    returns and before the response is sent (``scope="function"``: a write is answered only
+    after it committed), rolled back when the route raises."""
+    with transaction(pool) as tx:
+        yield tx
+
+
+Tx = Annotated[Connection, Depends(unit_of_work, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/mfa or /auth/login.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -15,6 +15,7 @@ from rich.table import Table
 from leadflow.cli import app
 from leadflow.cli.context import database, pool
 from leadflow.db import ledger
+from leadflow.db.connection import transaction
 from leadflow.domain.model import Actor
 from leadflow.domain.money import format_dollars
 from leadflow.domain.results import DistributionResult
@@ -36,10 +37,11 @@ def demo(
     actor = Actor.admin("demo")
     with database(settings, migrate_first=True) as url, pool(settings, url) as p:
         slug = f"movers-demo-{uuid.uuid4().hex[:6]}"
-        market = demo_service.seed(p, actor=actor, slug=slug)
-        lead_ids = demo_service.add_approved_leads(
-            p, actor=actor, niche_id=market.niche_id, count=leads, rng=random.Random(seed)
-        )
+        with transaction(p) as tx:
+            market = demo_service.seed(tx, actor=actor, slug=slug)
+            lead_ids = demo_service.add_approved_leads(
+                tx, actor=actor, niche_id=market.niche_id, count=leads, rng=random.Random(seed)
+            )
         results: list[DistributionResult] = []
         columns = (
             TextColumn("distributing"),

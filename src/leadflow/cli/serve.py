@@ -17,6 +17,7 @@ from rich.console import Console
 from leadflow.cli import app
 from leadflow.cli.context import database, pool
 from leadflow.db import migrate
+from leadflow.db.connection import transaction
 from leadflow.domain.errors import DomainError
 from leadflow.settings import Settings
 
@@ -74,10 +75,10 @@ def admin_create(
     settings = Settings()
     with database(settings) as url:
         _require_migrated(url)
-        with pool(settings, url, max_size=1) as p:
+        with pool(settings, url, max_size=1) as p, transaction(p) as tx:
             try:
                 created = auth.create_admin(
-                    p, passwords=auth.Passwords(), email=email, password=password
+                    tx, passwords=auth.Passwords(), email=email, password=password
                 )
             except DomainError as exc:
                 Console(stderr=True).print(f"[red]{exc.detail}[/red]")

@@ -113,41 +113,39 @@ def check_email(email: str) -> str:
 
 
 def create_admin(
-    pool: ConnectionPool[Connection], *, passwords: Passwords, email: str, password: str
+    tx: Connection, *, passwords: Passwords, email: str, password: str
 ) -> AdminCreated:
     """Create an admin with a fresh TOTP secret (admins always use MFA)."""
     email = check_email(email)
     password_hash = passwords.hash(check_password_rules(password))
     secret = pyotp.random_base32()
-    with transaction(pool) as conn, translated():
+    with translated():
         user = db.insert_user(
-            conn, email=email, password_hash=password_hash, role="admin", mfa_secret=secret
+            tx, email=email, password_hash=password_hash, role="admin", mfa_secret=secret
         )
-        audit.record(conn, Actor.system(), "user.created", "user", user.id, {"role": "admin"})
+        audit.record(tx, Actor.system(), "user.created", "user", user.id, {"role": "admin"})
     uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
     return AdminCreated(user_id=user.id, email=email, mfa_secret=secret, otpauth_uri=uri)
 
 
-def reset_admin(
-    pool: ConnectionPool[Connection], *, passwords: Passwords, email: str, password: str
-) -> AdminCreated:
+def reset_admin(tx: Connection, *, passwords: Passwords, email: str, password: str) -> AdminCreated:
     """Give an existing admin a new password and TOTP secret (their tokens are revoked);
     creates the admin if there is none with this e-mail."""
     email = check_email(email)
     password_hash = passwords.hash(check_password_rules(password))
     secret = pyotp.random_base32()
-    with transaction(pool) as conn, translated():
+    with translated():
         user_id = db.set_credentials(
-            conn, email=email, password_hash=password_hash, mfa_secret=secret
+            tx, email=email, password_hash=password_hash, mfa_secret=secret
         )
         if user_id is None:
             user_id = db.insert_user(
-                conn, email=email, password_hash=password_hash, role="admin", mfa_secret=secret
+                tx, email=email, password_hash=password_hash, role="admin", mfa_secret=secret
             ).id
         else:
-            db.revoke_user_sessions(conn, user_id)
+            db.revoke_user_sessions(tx, user_id)
         audit.record(
-            conn, Actor.system(), "user.credentials_reset", "user", user_id, {"role": "admin"}
+            tx, Actor.system(), "user.credentials_reset", "user", user_id, {"role": "admin"}
         )
     uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
     return AdminCreated(user_id=user_id, email=email, mfa_secret=secret, otpauth_uri=uri)
@@ -262,18 +260,16 @@ def authenticate(pool: ConnectionPool[Connection], *, token: str) -> db.SessionP
     return principal
 
 
-def logout(pool: ConnectionPool[Connection], *, token: str) -> None:
-    with transaction(pool) as conn:
-        db.revoke_session(conn, hash_token(token))
+def logout(tx: Connection, *, token: str) -> None:
+    db.revoke_session(tx, hash_token(token))
 
 
-def prune(pool: ConnectionPool[Connection]) -> None:
+def prune(tx: Connection) -> None:
     """Housekeeping (e.g. hourly): forget failed logins, rate-limit windows, MFA challenges and
     sessions long past any limit or expiry. Limits never need what this removes."""
-    with transaction(pool) as conn:
-        db.prune_failures(conn, older_than_seconds=LOGIN_WINDOW_SECONDS * 4)
-        limits_db.prune(conn, older_than_seconds=2 * 86400)
-        db.prune_expired(conn, older_than_seconds=86400)
+    db.prune_failures(tx, older_than_seconds=LOGIN_WINDOW_SECONDS * 4)
+    limits_db.prune(tx, older_than_seconds=2 * 86400)
+    db.prune_expired(tx, older_than_seconds=86400)
 
 
 def _limited(conn: Connection, account: str, client_address: str) -> bool:

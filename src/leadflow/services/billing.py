@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from leadflow.db import audit, catalog, ledger
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection
 from leadflow.domain.errors import IdempotencyConflict, InvalidInput, NotFound
 from leadflow.domain.facts import Posting
 from leadflow.domain.model import Actor, LedgerKind
@@ -26,7 +24,7 @@ class DepositResult:
 
 
 def deposit(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     actor: Actor,
     provider_id: UUID,
@@ -43,50 +41,49 @@ def deposit(
         raise InvalidInput(f"amount_cents must be at most {MAX_DEPOSIT_CENTS}")
     if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH):
         raise InvalidInput(f"idempotency_key must be 1..{MAX_IDEMPOTENCY_KEY_LENGTH} characters")
-    with transaction(pool) as conn:
-        # The provider lock serializes deposits and charges of one provider, so a repeated key
-        # is always seen by the second request.
-        provider = catalog.get_provider(conn, provider_id, lock=True)
-        if provider is None:
-            raise NotFound("provider", provider_id)
-        if idempotency_key is not None:
-            existing = ledger.find_by_idempotency_key(conn, provider_id, idempotency_key)
-            if existing is not None:
-                if existing.amount_cents != amount_cents or existing.kind != LedgerKind.DEPOSIT:
-                    raise IdempotencyConflict(
-                        "idempotency_key was already used for a different deposit"
-                    )
-                return DepositResult(existing.id, provider.balance_cents, created=False)
-        [entry] = ledger.post(
-            conn,
-            [
-                Posting(
-                    provider_id,
-                    amount_cents,
-                    LedgerKind.DEPOSIT,
-                    idempotency_key=idempotency_key,
-                    note=note,
-                    actor_id=actor.id,
+    # The provider lock serializes deposits and charges of one provider, so a repeated key
+    # is always seen by the second request.
+    provider = catalog.get_provider(tx, provider_id, lock=True)
+    if provider is None:
+        raise NotFound("provider", provider_id)
+    if idempotency_key is not None:
+        existing = ledger.find_by_idempotency_key(tx, provider_id, idempotency_key)
+        if existing is not None:
+            if existing.amount_cents != amount_cents or existing.kind != LedgerKind.DEPOSIT:
+                raise IdempotencyConflict(
+                    "idempotency_key was already used for a different deposit"
                 )
-            ],
-        )
-        resumed = catalog.resume_affordable(conn, provider_id)
-        audit.record(
-            conn,
-            actor,
-            "provider.deposit",
-            "provider",
-            provider_id,
-            {
-                "ledger_entry_id": str(entry.id),
-                "amount_cents": amount_cents,
-                "balance_cents": entry.balance_after_cents,
-                "resumed_subscription_ids": [str(s) for s in resumed],
-            },
-        )
-        return DepositResult(
-            entry.id,
-            entry.balance_after_cents,
-            created=True,
-            resumed_subscription_ids=tuple(resumed),
-        )
+            return DepositResult(existing.id, provider.balance_cents, created=False)
+    [entry] = ledger.post(
+        tx,
+        [
+            Posting(
+                provider_id,
+                amount_cents,
+                LedgerKind.DEPOSIT,
+                idempotency_key=idempotency_key,
+                note=note,
+                actor_id=actor.id,
+            )
+        ],
+    )
+    resumed = catalog.resume_affordable(tx, provider_id)
+    audit.record(
+        tx,
+        actor,
+        "provider.deposit",
+        "provider",
+        provider_id,
+        {
+            "ledger_entry_id": str(entry.id),
+            "amount_cents": amount_cents,
+            "balance_cents": entry.balance_after_cents,
+            "resumed_subscription_ids": [str(s) for s in resumed],
+        },
+    )
+    return DepositResult(
+        entry.id,
+        entry.balance_after_cents,
+        created=True,
+        resumed_subscription_ids=tuple(resumed),
+    )

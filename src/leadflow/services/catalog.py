@@ -7,10 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from leadflow.db import audit, catalog
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection
 from leadflow.db.errors import translated
 from leadflow.domain.eligibility import normalize_postal_code, parse_filters
 from leadflow.domain.errors import InvalidInput, NotFound
@@ -46,7 +44,7 @@ def check_cap(value: int | None, what: str) -> int | None:
 
 
 def create_niche(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     actor: Actor,
     slug: str,
@@ -59,21 +57,21 @@ def create_niche(
         raise InvalidInput("slug must be lowercase letters, digits and dashes (1..64)")
     if distribution_mode not in set(DistributionMode):
         raise InvalidInput("distribution_mode must be all_levels or first_level")
-    with transaction(pool) as conn, translated():
+    with translated():
         niche = catalog.insert_niche(
-            conn,
+            tx,
             slug=slug,
             name=require_name(name),
             is_active=is_active,
             require_confirmation=require_confirmation,
             distribution_mode=distribution_mode,
         )
-        audit.record(conn, actor, "niche.created", "niche", niche.id, {"slug": slug})
+        audit.record(tx, actor, "niche.created", "niche", niche.id, {"slug": slug})
         return niche
 
 
 def create_level(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     actor: Actor,
     niche_id: UUID,
@@ -89,11 +87,11 @@ def create_level(
         raise InvalidInput("max_recipients must be at least 1")
     if price_per_lead_cents < 0:
         raise InvalidInput("price_per_lead_cents must not be negative")
-    with transaction(pool) as conn, translated():
-        if catalog.get_niche(conn, niche_id) is None:
+    with translated():
+        if catalog.get_niche(tx, niche_id) is None:
             raise NotFound("niche", niche_id)
         level = catalog.insert_level(
-            conn,
+            tx,
             niche_id=niche_id,
             name=require_name(name),
             order_position=order_position,
@@ -102,13 +100,13 @@ def create_level(
             is_active=is_active,
         )
         audit.record(
-            conn, actor, "level.created", "competition_level", level.id, {"niche_id": str(niche_id)}
+            tx, actor, "level.created", "competition_level", level.id, {"niche_id": str(niche_id)}
         )
         return level
 
 
 def create_provider(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     actor: Actor,
     name: str,
@@ -119,16 +117,16 @@ def create_provider(
         raise InvalidInput("status must be active or suspended")
     if "@" not in email or len(email) > 254:
         raise InvalidInput("email must be an e-mail address")
-    with transaction(pool) as conn, translated():
+    with translated():
         provider = catalog.insert_provider(
-            conn, name=require_name(name), email=email.strip(), status=status
+            tx, name=require_name(name), email=email.strip(), status=status
         )
-        audit.record(conn, actor, "provider.created", "provider", provider.id, {})
+        audit.record(tx, actor, "provider.created", "provider", provider.id, {})
         return provider
 
 
 def create_subscription(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     actor: Actor,
     provider_id: UUID,
@@ -144,16 +142,16 @@ def create_subscription(
     codes = clean_postal_codes(postal_codes)
     check_cap(daily_cap, "daily_cap")
     check_cap(monthly_cap, "monthly_cap")
-    with transaction(pool) as conn, translated():
-        provider = catalog.get_provider(conn, provider_id, lock=True)
+    with translated():
+        provider = catalog.get_provider(tx, provider_id, lock=True)
         if provider is None:
             raise NotFound("provider", provider_id)
-        level = catalog.get_level(conn, competition_level_id)
+        level = catalog.get_level(tx, competition_level_id)
         if level is None:
             raise NotFound("competition level", competition_level_id)
         affordable = provider.balance_cents >= level.price_per_lead_cents
         subscription = catalog.insert_subscription(
-            conn,
+            tx,
             provider_id=provider_id,
             competition_level_id=competition_level_id,
             status=SubscriptionStatus.ACTIVE
@@ -165,7 +163,7 @@ def create_subscription(
             monthly_cap=monthly_cap,
         )
         audit.record(
-            conn,
+            tx,
             actor,
             "subscription.created",
             "subscription",

@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from leadflow.db import audit, catalog
 from leadflow.db import auth as auth_db
 from leadflow.db import catalog_admin as db
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection
 from leadflow.db.errors import translated
 from leadflow.db.ledger import LedgerEntryRecord
 from leadflow.domain.eligibility import parse_filters
@@ -37,24 +35,20 @@ class ProviderDetail:
     has_login: bool = False
 
 
-def list_niches(
-    pool: ConnectionPool[Connection], *, page: PageRequest
-) -> Page[catalog.NicheRecord]:
-    with transaction(pool) as conn:
-        total, items = db.list_niches(conn, limit=page.limit, offset=page.offset)
+def list_niches(tx: Connection, *, page: PageRequest) -> Page[catalog.NicheRecord]:
+    total, items = db.list_niches(tx, limit=page.limit, offset=page.offset)
     return Page(page=page.page, limit=page.limit, total=total, items=items)
 
 
-def get_niche(pool: ConnectionPool[Connection], *, niche_id: UUID) -> NicheDetail:
-    with transaction(pool) as conn:
-        niche = catalog.get_niche(conn, niche_id)
-        if niche is None:
-            raise NotFound("niche", niche_id)
-        return NicheDetail(niche=niche, levels=catalog.list_levels(conn, niche_id))
+def get_niche(tx: Connection, *, niche_id: UUID) -> NicheDetail:
+    niche = catalog.get_niche(tx, niche_id)
+    if niche is None:
+        raise NotFound("niche", niche_id)
+    return NicheDetail(niche=niche, levels=catalog.list_levels(tx, niche_id))
 
 
 def update_niche(
-    pool: ConnectionPool[Connection], *, actor: Actor, niche_id: UUID, changes: Mapping[str, Any]
+    tx: Connection, *, actor: Actor, niche_id: UUID, changes: Mapping[str, Any]
 ) -> NicheDetail:
     changes = dict(changes)
     _no_nulls(changes, "name", "is_active", "require_confirmation", "distribution_mode")
@@ -62,22 +56,20 @@ def update_niche(
         changes["name"] = require_name(changes["name"])
     if "distribution_mode" in changes and changes["distribution_mode"] not in set(DistributionMode):
         raise InvalidInput("distribution_mode must be all_levels or first_level")
-    with transaction(pool) as conn, translated():
+    with translated():
         niche = (
-            db.update(conn, "niches", niche_id, changes, catalog.NicheRecord)
+            db.update(tx, "niches", niche_id, changes, catalog.NicheRecord)
             if changes
-            else catalog.get_niche(conn, niche_id)
+            else catalog.get_niche(tx, niche_id)
         )
         if niche is None:
             raise NotFound("niche", niche_id)
-        audit.record(
-            conn, actor, "niche.updated", "niche", niche_id, {"changes": _jsonable(changes)}
-        )
-        return NicheDetail(niche=niche, levels=catalog.list_levels(conn, niche_id))
+        audit.record(tx, actor, "niche.updated", "niche", niche_id, {"changes": _jsonable(changes)})
+        return NicheDetail(niche=niche, levels=catalog.list_levels(tx, niche_id))
 
 
 def update_level(
-    pool: ConnectionPool[Connection], *, actor: Actor, level_id: UUID, changes: Mapping[str, Any]
+    tx: Connection, *, actor: Actor, level_id: UUID, changes: Mapping[str, Any]
 ) -> catalog.LevelRecord:
     """Change a level. A new price does not re-evaluate subscriptions by itself (SPEC §8)."""
     changes = dict(changes)
@@ -92,16 +84,16 @@ def update_level(
         raise InvalidInput("max_recipients must be at least 1")
     if changes.get("price_per_lead_cents", 0) < 0:
         raise InvalidInput("price_per_lead_cents must not be negative")
-    with transaction(pool) as conn, translated():
+    with translated():
         level = (
-            db.update(conn, "competition_levels", level_id, changes, catalog.LevelRecord)
+            db.update(tx, "competition_levels", level_id, changes, catalog.LevelRecord)
             if changes
-            else db.get_level(conn, level_id)
+            else db.get_level(tx, level_id)
         )
         if level is None:
             raise NotFound("competition level", level_id)
         audit.record(
-            conn,
+            tx,
             actor,
             "level.updated",
             "competition_level",
@@ -112,7 +104,7 @@ def update_level(
 
 
 def register_provider(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     actor: Actor,
     passwords: auth.Passwords,
@@ -128,16 +120,14 @@ def register_provider(
     password_hash = (
         None if password is None else passwords.hash(auth.check_password_rules(password))
     )
-    with transaction(pool) as conn, translated():
-        provider = catalog.insert_provider(
-            conn, name=require_name(name), email=email, status=status
-        )
+    with translated():
+        provider = catalog.insert_provider(tx, name=require_name(name), email=email, status=status)
         if password_hash is not None:
             auth.create_provider_user(
-                conn, provider_id=provider.id, email=email, password_hash=password_hash
+                tx, provider_id=provider.id, email=email, password_hash=password_hash
             )
         audit.record(
-            conn,
+            tx,
             actor,
             "provider.created",
             "provider",
@@ -150,27 +140,25 @@ def register_provider(
 
 
 def list_providers(
-    pool: ConnectionPool[Connection], *, status: str | None, page: PageRequest
+    tx: Connection, *, status: str | None, page: PageRequest
 ) -> Page[catalog.ProviderRecord]:
     if status is not None and status not in set(ProviderStatus):
         raise InvalidInput("status must be active or suspended")
-    with transaction(pool) as conn:
-        total, items = db.list_providers(conn, status=status, limit=page.limit, offset=page.offset)
+    total, items = db.list_providers(tx, status=status, limit=page.limit, offset=page.offset)
     return Page(page=page.page, limit=page.limit, total=total, items=items)
 
 
-def get_provider(pool: ConnectionPool[Connection], *, provider_id: UUID) -> ProviderDetail:
-    with transaction(pool) as conn:
-        provider = catalog.get_provider(conn, provider_id)
-        if provider is None:
-            raise NotFound("provider", provider_id)
-        return ProviderDetail(
-            provider=provider, subscriptions=db.provider_subscriptions(conn, provider_id)
-        )
+def get_provider(tx: Connection, *, provider_id: UUID) -> ProviderDetail:
+    provider = catalog.get_provider(tx, provider_id)
+    if provider is None:
+        raise NotFound("provider", provider_id)
+    return ProviderDetail(
+        provider=provider, subscriptions=db.provider_subscriptions(tx, provider_id)
+    )
 
 
 def update_provider(
-    pool: ConnectionPool[Connection], *, actor: Actor, provider_id: UUID, changes: Mapping[str, Any]
+    tx: Connection, *, actor: Actor, provider_id: UUID, changes: Mapping[str, Any]
 ) -> ProviderDetail:
     """Change a provider; suspending one revokes every access token of its users."""
     changes = dict(changes)
@@ -181,21 +169,21 @@ def update_provider(
         changes["email"] = auth.check_email(changes["email"])
     if "status" in changes and changes["status"] not in set(ProviderStatus):
         raise InvalidInput("status must be active or suspended")
-    with transaction(pool) as conn, translated():
-        if catalog.get_provider(conn, provider_id, lock=True) is None:
+    with translated():
+        if catalog.get_provider(tx, provider_id, lock=True) is None:
             raise NotFound("provider", provider_id)
         provider = (
-            db.update(conn, "providers", provider_id, changes, catalog.ProviderRecord)
+            db.update(tx, "providers", provider_id, changes, catalog.ProviderRecord)
             if changes
             else None
         )
-        provider = provider or catalog.get_provider(conn, provider_id)
+        provider = provider or catalog.get_provider(tx, provider_id)
         assert provider is not None
         revoked = 0
         if provider.status == ProviderStatus.SUSPENDED:
-            revoked = auth_db.revoke_provider_sessions(conn, provider_id)
+            revoked = auth_db.revoke_provider_sessions(tx, provider_id)
         audit.record(
-            conn,
+            tx,
             actor,
             "provider.updated",
             "provider",
@@ -203,32 +191,26 @@ def update_provider(
             {"changes": _jsonable(changes), "revoked_sessions": revoked},
         )
         return ProviderDetail(
-            provider=provider, subscriptions=db.provider_subscriptions(conn, provider_id)
+            provider=provider, subscriptions=db.provider_subscriptions(tx, provider_id)
         )
 
 
-def list_ledger(
-    pool: ConnectionPool[Connection], *, provider_id: UUID, page: PageRequest
-) -> Page[LedgerEntryRecord]:
-    with transaction(pool) as conn:
-        if catalog.get_provider(conn, provider_id) is None:
-            raise NotFound("provider", provider_id)
-        total, items = db.list_ledger(conn, provider_id, limit=page.limit, offset=page.offset)
+def list_ledger(tx: Connection, *, provider_id: UUID, page: PageRequest) -> Page[LedgerEntryRecord]:
+    if catalog.get_provider(tx, provider_id) is None:
+        raise NotFound("provider", provider_id)
+    total, items = db.list_ledger(tx, provider_id, limit=page.limit, offset=page.offset)
     return Page(page=page.page, limit=page.limit, total=total, items=items)
 
 
-def get_subscription(
-    pool: ConnectionPool[Connection], *, subscription_id: UUID
-) -> catalog.SubscriptionRecord:
-    with transaction(pool) as conn:
-        subscription = db.get_subscription(conn, subscription_id)
+def get_subscription(tx: Connection, *, subscription_id: UUID) -> catalog.SubscriptionRecord:
+    subscription = db.get_subscription(tx, subscription_id)
     if subscription is None:
         raise NotFound("subscription", subscription_id)
     return subscription
 
 
 def update_subscription(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     actor: Actor,
     subscription_id: UUID,
@@ -247,13 +229,13 @@ def update_subscription(
             check_cap(changes[cap], cap)
     if "status" in changes and changes["status"] not in set(SubscriptionStatus):
         raise InvalidInput("status must be active, paused, paused_low_balance or cancelled")
-    with transaction(pool) as conn, translated():
-        current = db.get_subscription(conn, subscription_id)
+    with translated():
+        current = db.get_subscription(tx, subscription_id)
         if current is None:
             raise NotFound("subscription", subscription_id)
         # Lock order as everywhere: the provider first, then its subscription.
-        provider = catalog.get_provider(conn, current.provider_id, lock=True)
-        level = catalog.get_level(conn, current.competition_level_id)
+        provider = catalog.get_provider(tx, current.provider_id, lock=True)
+        level = catalog.get_level(tx, current.competition_level_id)
         assert provider is not None and level is not None
         if (
             changes.get("status") == SubscriptionStatus.ACTIVE
@@ -261,13 +243,13 @@ def update_subscription(
         ):
             changes["status"] = SubscriptionStatus.PAUSED_LOW_BALANCE
         subscription = (
-            db.update(conn, "subscriptions", subscription_id, changes, catalog.SubscriptionRecord)
+            db.update(tx, "subscriptions", subscription_id, changes, catalog.SubscriptionRecord)
             if changes
             else current
         )
         assert subscription is not None
         audit.record(
-            conn,
+            tx,
             actor,
             "subscription.updated",
             "subscription",

@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from leadflow.db import audit, leads
 from leadflow.db import catalog as catalog_db
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection
 from leadflow.domain.model import Actor, LeadStatus
 from leadflow.services import billing, catalog
 
@@ -46,18 +44,15 @@ class DemoMarketplace:
     providers: dict[UUID, str] = field(default_factory=dict)
 
 
-def seed(
-    pool: ConnectionPool[Connection], *, actor: Actor, slug: str = "movers"
-) -> DemoMarketplace:
+def seed(tx: Connection, *, actor: Actor, slug: str = "movers") -> DemoMarketplace:
     """Create the demo niche, levels, funded providers and subscriptions (or reuse them)."""
-    with pool.connection() as conn:
-        existing = catalog_db.get_niche_by_slug(conn, slug)
-        if existing is not None:
-            return _describe(conn, existing.id, existing.name)
-    niche = catalog.create_niche(pool, actor=actor, slug=slug, name="Movers")
+    existing = catalog_db.get_niche_by_slug(tx, slug)
+    if existing is not None:
+        return _describe(tx, existing.id, existing.name)
+    niche = catalog.create_niche(tx, actor=actor, slug=slug, name="Movers")
     levels = [
         catalog.create_level(
-            pool,
+            tx,
             actor=actor,
             niche_id=niche.id,
             name=name,
@@ -69,9 +64,9 @@ def seed(
     ]
     for name, balance, positions, codes, extras in PROVIDERS:
         email = name.lower().replace(" ", ".") + "@movers.example"
-        provider = catalog.create_provider(pool, actor=actor, name=name, email=email)
+        provider = catalog.create_provider(tx, actor=actor, name=name, email=email)
         billing.deposit(
-            pool,
+            tx,
             actor=actor,
             provider_id=provider.id,
             amount_cents=balance,
@@ -79,15 +74,14 @@ def seed(
         )
         for position in positions:
             catalog.create_subscription(
-                pool,
+                tx,
                 actor=actor,
                 provider_id=provider.id,
                 competition_level_id=levels[position - 1].id,
                 postal_codes=codes,
                 **extras,
             )
-    with pool.connection() as conn:
-        return _describe(conn, niche.id, niche.name)
+    return _describe(tx, niche.id, niche.name)
 
 
 def random_lead(rng: random.Random, n: int) -> dict[str, Any]:
@@ -105,26 +99,25 @@ def random_lead(rng: random.Random, n: int) -> dict[str, Any]:
 
 
 def add_approved_leads(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     actor: Actor,
     niche_id: UUID,
     count: int,
     rng: random.Random,
 ) -> list[UUID]:
-    """A backlog of already approved leads (as if an operator had approved them), one transaction."""
-    with transaction(pool) as conn:
-        ids = [
-            leads.insert_lead(
-                conn, niche_id=niche_id, status=LeadStatus.APPROVED, **random_lead(rng, n)
-            ).id
-            for n in range(1, count + 1)
-        ]
-        audit.record_many(
-            conn,
-            actor,
-            [audit.AuditEntry("lead.approved", "lead", str(i), {"demo": True}) for i in ids],
-        )
+    """A backlog of already approved leads (as if an operator had approved them)."""
+    ids = [
+        leads.insert_lead(
+            tx, niche_id=niche_id, status=LeadStatus.APPROVED, **random_lead(rng, n)
+        ).id
+        for n in range(1, count + 1)
+    ]
+    audit.record_many(
+        tx,
+        actor,
+        [audit.AuditEntry("lead.approved", "lead", str(i), {"demo": True}) for i in ids],
+    )
     return ids
 
 

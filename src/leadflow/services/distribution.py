@@ -94,34 +94,33 @@ def distribute_lead(
         return result
 
 
-def preview_distribution(pool: ConnectionPool[Connection], *, lead_id: UUID) -> Preview:
+def preview_distribution(tx: Connection, *, lead_id: UUID) -> Preview:
     """The selection a distribution would make now, without charging, writing or advancing."""
-    with transaction(pool) as conn:
-        lead = leads.get_lead(conn, lead_id)
-        if lead is None:
-            raise NotFound("lead", lead_id)
-        if lead.status == LeadStatus.DISTRIBUTED:
-            raise LeadAlreadyDistributed(f"lead {lead_id} is already distributed")
-        if lead.status == LeadStatus.REJECTED:
-            raise LeadNotApproved(f"lead {lead_id} is rejected")
-        niche = distribution.niche_state(conn, lead.niche_id)
-        level_rows = catalog.list_levels(conn, niche.id)
-        snapshot, plan = planning.read_snapshot(
-            conn, niche, level_rows, lead.postal_code, lead.attributes
-        )
-        return Preview(
-            lead_id=lead_id,
-            start_level_order_position=start_position(snapshot.rotation),
-            traversal_order=tuple(level.id for level in snapshot.rotation.traversal),
-            selections=tuple(
-                Selection(
-                    s.candidate.provider_id, s.candidate.subscription_id, s.level.id, s.price_cents
-                )
-                for s in plan.sales
-            ),
-            skipped=skipped_providers(plan),
-            status=classify(plan, snapshot.mode),
-        )
+    lead = leads.get_lead(tx, lead_id)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    if lead.status == LeadStatus.DISTRIBUTED:
+        raise LeadAlreadyDistributed(f"lead {lead_id} is already distributed")
+    if lead.status == LeadStatus.REJECTED:
+        raise LeadNotApproved(f"lead {lead_id} is rejected")
+    niche = distribution.niche_state(tx, lead.niche_id)
+    level_rows = catalog.list_levels(tx, niche.id)
+    snapshot, plan = planning.read_snapshot(
+        tx, niche, level_rows, lead.postal_code, lead.attributes
+    )
+    return Preview(
+        lead_id=lead_id,
+        start_level_order_position=start_position(snapshot.rotation),
+        traversal_order=tuple(level.id for level in snapshot.rotation.traversal),
+        selections=tuple(
+            Selection(
+                s.candidate.provider_id, s.candidate.subscription_id, s.level.id, s.price_cents
+            )
+            for s in plan.sales
+        ),
+        skipped=skipped_providers(plan),
+        status=classify(plan, snapshot.mode),
+    )
 
 
 def _in_pipeline(

@@ -166,18 +166,17 @@ def _submitted(lead_id: UUID, status: str) -> IntakeResult:
     return IntakeResult(id=lead_id, status=status)
 
 
-def confirm_lead(pool: ConnectionPool[Connection], *, token: str) -> IntakeResult:
+def confirm_lead(tx: Connection, *, token: str) -> IntakeResult:
     """The consumer proves the e-mail address: the lead goes on to approval."""
     if not token or len(token) > MAX_TEXT:
         raise InvalidInput("token must be 1..1000 characters")
-    with transaction(pool) as conn:
-        confirmed = db.confirm_by_token(
-            conn, hash_token(token), valid_seconds=CONFIRMATION_TOKEN_VALID_SECONDS
-        )
-        if confirmed is None:
-            raise NotFound("confirmation token", "given")
-        lead_id, status = confirmed
-        audit.record(conn, Actor(role=ActorRole.PUBLIC), "lead.confirmed", "lead", lead_id)
+    confirmed = db.confirm_by_token(
+        tx, hash_token(token), valid_seconds=CONFIRMATION_TOKEN_VALID_SECONDS
+    )
+    if confirmed is None:
+        raise NotFound("confirmation token", "given")
+    lead_id, status = confirmed
+    audit.record(tx, Actor(role=ActorRole.PUBLIC), "lead.confirmed", "lead", lead_id)
     return IntakeResult(id=lead_id, status=status)
 
 

@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from leadflow import metrics
 from leadflow.db import audit, jobs, leads
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection
 from leadflow.domain.errors import (
     InvalidInput,
     InvalidState,
@@ -59,87 +57,79 @@ class DistributionStatus:
     job: JobInfo | None
 
 
-def request_distribution(
-    pool: ConnectionPool[Connection], *, actor: Actor, lead_id: UUID
-) -> DistributionRequest:
+def request_distribution(tx: Connection, *, actor: Actor, lead_id: UUID) -> DistributionRequest:
     """Queue a distribution of an approved lead, or return the job already queued or running.
 
     The lead's row lock makes "at most one queued or running job per lead" exact.
     """
-    with transaction(pool) as conn:
-        lead = _locked_distributable_lead(conn, lead_id)
-        existing = jobs.active_distribution_job(conn, lead_id)
-        if existing is not None:
-            return DistributionRequest(lead_id=lead_id, job_id=existing.id, created=False)
-        job_id = jobs.defer_distribution(
-            conn,
-            lead_id=lead_id,
-            niche_id=lead.niche_id,
-            actor=actor,
-            requested_at=datetime.now(UTC),
-        )
-        audit.record(conn, actor, "distribution.requested", "lead", lead_id, {"job_id": job_id})
-        return DistributionRequest(lead_id=lead_id, job_id=job_id, created=True)
+    lead = _locked_distributable_lead(tx, lead_id)
+    existing = jobs.active_distribution_job(tx, lead_id)
+    if existing is not None:
+        return DistributionRequest(lead_id=lead_id, job_id=existing.id, created=False)
+    job_id = jobs.defer_distribution(
+        tx,
+        lead_id=lead_id,
+        niche_id=lead.niche_id,
+        actor=actor,
+        requested_at=datetime.now(UTC),
+    )
+    audit.record(tx, actor, "distribution.requested", "lead", lead_id, {"job_id": job_id})
+    return DistributionRequest(lead_id=lead_id, job_id=job_id, created=True)
 
 
-def retry_job(pool: ConnectionPool[Connection], *, actor: Actor, job_id: int) -> JobInfo:
+def retry_job(tx: Connection, *, actor: Actor, job_id: int) -> JobInfo:
     """Put a dead-lettered job back in its queue with a fresh retry schedule.
 
     ``JobAlreadyActive`` when this or another job of the lead is queued or running.
     """
-    with transaction(pool) as conn:
-        job = jobs.get_job(conn, job_id)
-        if job is None:
-            raise NotFound("job", job_id)
-        lock = job.lock
-        if job.lead_id is not None:
-            # Lock order: lead, then job, as everywhere a lead's jobs change.
-            lead = _locked_distributable_lead(conn, job.lead_id)
-            lock = jobs.niche_lock(lead.niche_id)
-            active = jobs.active_distribution_job(conn, job.lead_id)
-            if active is not None:
-                raise JobAlreadyActive(f"job {active.id} of this lead is already {_status(active)}")
-        job = jobs.get_job(conn, job_id, lock=True)
-        assert job is not None
-        if job.status in jobs.ACTIVE:
-            raise JobAlreadyActive(f"job {job_id} is already {_status(job)}")
-        if job.status != "failed":
-            raise InvalidState(f"job {job_id} is {_status(job)}; only failed jobs can be retried")
-        jobs.requeue_failed(conn, job_id, lock=lock)
-        audit.record(
-            conn,
-            actor,
-            "job.retried",
-            "lead" if job.lead_id else "job",
-            job.lead_id or job_id,
-            {"job_id": job_id},
-        )
-        retried = jobs.get_job(conn, job_id)
-        assert retried is not None
-        return _info(retried)
+    job = jobs.get_job(tx, job_id)
+    if job is None:
+        raise NotFound("job", job_id)
+    lock = job.lock
+    if job.lead_id is not None:
+        # Lock order: lead, then job, as everywhere a lead's jobs change.
+        lead = _locked_distributable_lead(tx, job.lead_id)
+        lock = jobs.niche_lock(lead.niche_id)
+        active = jobs.active_distribution_job(tx, job.lead_id)
+        if active is not None:
+            raise JobAlreadyActive(f"job {active.id} of this lead is already {_status(active)}")
+    job = jobs.get_job(tx, job_id, lock=True)
+    assert job is not None
+    if job.status in jobs.ACTIVE:
+        raise JobAlreadyActive(f"job {job_id} is already {_status(job)}")
+    if job.status != "failed":
+        raise InvalidState(f"job {job_id} is {_status(job)}; only failed jobs can be retried")
+    jobs.requeue_failed(tx, job_id, lock=lock)
+    audit.record(
+        tx,
+        actor,
+        "job.retried",
+        "lead" if job.lead_id else "job",
+        job.lead_id or job_id,
+        {"job_id": job_id},
+    )
+    retried = jobs.get_job(tx, job_id)
+    assert retried is not None
+    return _info(retried)
 
 
-def list_jobs(
-    pool: ConnectionPool[Connection], *, status: str | None, page: PageRequest
-) -> Page[JobInfo]:
+def list_jobs(tx: Connection, *, status: str | None, page: PageRequest) -> Page[JobInfo]:
     """Jobs of the ``distribute_lead`` and ``email`` queues, newest first."""
     if status is not None and status not in jobs.STATUS_FILTERS:
         raise InvalidInput(f"status must be one of {', '.join(JOB_STATUSES)}")
     statuses = jobs.STATUS_FILTERS[status] if status is not None else None
-    with transaction(pool) as conn:
-        total, rows = jobs.list_jobs(conn, statuses=statuses, limit=page.limit, offset=page.offset)
+    total, rows = jobs.list_jobs(tx, statuses=statuses, limit=page.limit, offset=page.offset)
     return Page(page=page.page, limit=page.limit, total=total, items=[_info(r) for r in rows])
 
 
-def distribution_status(pool: ConnectionPool[Connection], *, lead_id: UUID) -> DistributionStatus:
+def distribution_status(tx: Connection, *, lead_id: UUID) -> DistributionStatus:
     """Where a lead's distribution stands: its job while one exists, else its last run."""
-    with transaction(pool) as conn:
-        lead = leads.get_lead(conn, lead_id)
-        if lead is None:
-            raise NotFound("lead", lead_id)
-        job = jobs.latest_distribution_job(conn, lead_id)
-        run = jobs.last_run(conn, lead_id)
-        sold = jobs.active_assignment_count(conn, lead_id)
+    lead = leads.get_lead(tx, lead_id)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    job = jobs.latest_distribution_job(tx, lead_id)
+    run = jobs.last_run(tx, lead_id)
+    sold = jobs.active_assignment_count(tx, lead_id)
     active = job is not None and job.status in jobs.ACTIVE
     last_at = run.started_at if run is not None else None
     if active and job is not None:
@@ -162,10 +152,9 @@ def distribution_status(pool: ConnectionPool[Connection], *, lead_id: UUID) -> D
     )
 
 
-def refresh_queue_depth(pool: ConnectionPool[Connection]) -> None:
+def refresh_queue_depth(tx: Connection) -> None:
     """Set the ``job_queue_depth`` gauge from the database (call before rendering /metrics)."""
-    with transaction(pool) as conn:
-        rows = jobs.queue_depth(conn)
+    rows = jobs.queue_depth(tx)
     depth: dict[tuple[str, str], int] = {}
     for row in rows:
         key = (row["queue_name"], jobs.api_status(row["status"]))
@@ -175,6 +164,20 @@ def refresh_queue_depth(pool: ConnectionPool[Connection]) -> None:
             metrics.job_queue_depth.labels(queue=queue, status=status).set(
                 depth.get((queue, status), 0)
             )
+
+
+def record_dead_letter(
+    tx: Connection, *, lead_id: UUID, job_id: int, attempts: int, error: str
+) -> None:
+    """A lead's distribution job failed its last attempt: the audit says so."""
+    audit.record(
+        tx,
+        Actor.system(),
+        "job.dead_lettered",
+        "lead",
+        lead_id,
+        {"job_id": job_id, "attempts": attempts, "error": error},
+    )
 
 
 def _locked_distributable_lead(conn: Connection, lead_id: UUID) -> leads.LeadRecord:

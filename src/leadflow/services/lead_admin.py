@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from leadflow.db import audit_views
 from leadflow.db import lead_views as db
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection
 from leadflow.domain.errors import InvalidInput, NotFound
 from leadflow.domain.model import LeadStatus
 from leadflow.services.pages import Page, PageRequest
 
 
 def list_leads(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     status: str | None,
     niche_id: UUID | None,
@@ -23,46 +21,42 @@ def list_leads(
 ) -> Page[db.LeadView]:
     if status is not None and status not in set(LeadStatus):
         raise InvalidInput(f"status must be one of {', '.join(LeadStatus)}")
-    with transaction(pool) as conn:
-        total, items = db.list_lead_views(
-            conn, status=status, niche_id=niche_id, limit=page.limit, offset=page.offset
-        )
+    total, items = db.list_lead_views(
+        tx, status=status, niche_id=niche_id, limit=page.limit, offset=page.offset
+    )
     return Page(page=page.page, limit=page.limit, total=total, items=items)
 
 
-def get_lead(pool: ConnectionPool[Connection], *, lead_id: UUID) -> db.LeadView:
-    with transaction(pool) as conn:
-        lead = db.get_lead_view(conn, lead_id)
+def get_lead(tx: Connection, *, lead_id: UUID) -> db.LeadView:
+    lead = db.get_lead_view(tx, lead_id)
     if lead is None:
         raise NotFound("lead", lead_id)
     return lead
 
 
 def list_assignments(
-    pool: ConnectionPool[Connection], *, lead_id: UUID, page: PageRequest
+    tx: Connection, *, lead_id: UUID, page: PageRequest
 ) -> Page[db.AssignmentView]:
-    with transaction(pool) as conn:
-        if not db.lead_exists(conn, lead_id):
-            raise NotFound("lead", lead_id)
-        total, items = db.list_lead_assignments(conn, lead_id, limit=page.limit, offset=page.offset)
+    if not db.lead_exists(tx, lead_id):
+        raise NotFound("lead", lead_id)
+    total, items = db.list_lead_assignments(tx, lead_id, limit=page.limit, offset=page.offset)
     return Page(page=page.page, limit=page.limit, total=total, items=items)
 
 
 def list_audit(
-    pool: ConnectionPool[Connection],
+    tx: Connection,
     *,
     entity_type: str | None,
     entity_id: str | None,
     action: str | None,
     page: PageRequest,
 ) -> Page[audit_views.AuditRow]:
-    with transaction(pool) as conn:
-        total, items = audit_views.list_entries(
-            conn,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            action=action,
-            limit=page.limit,
-            offset=page.offset,
-        )
+    total, items = audit_views.list_entries(
+        tx,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        limit=page.limit,
+        offset=page.offset,
+    )
     return Page(page=page.page, limit=page.limit, total=total, items=items)

@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from leadflow.db import approval, audit, jobs, leads
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection
 from leadflow.domain.errors import InvalidInput, InvalidState, NotFound
 from leadflow.domain.model import Actor, LeadStatus
 from leadflow.settings import Settings
@@ -28,53 +26,47 @@ class ApprovalResult:
 
 
 def approve_lead(
-    pool: ConnectionPool[Connection], *, settings: Settings, actor: Actor, lead_id: UUID
+    tx: Connection, *, settings: Settings, actor: Actor, lead_id: UUID
 ) -> ApprovalResult:
     """Approve a lead awaiting approval. With auto-distribution on, its ``distribute_lead`` job
     is queued in the same transaction, so a committed approval always has its job."""
-    with transaction(pool) as conn:
-        lead = leads.get_lead(conn, lead_id, lock=True)
-        if lead is None:
-            raise NotFound("lead", lead_id)
-        if lead.status != LeadStatus.PENDING_APPROVAL:
-            raise InvalidState(
-                f"lead is {lead.status}; only a lead pending approval can be approved"
-            )
-        approved = approval.approve(conn, lead_id)
-        job_id = None
-        if settings.auto_distribute:
-            # Auto-distribution is the system's doing (SPEC §8); the approval is the admin's.
-            job_id = jobs.defer_distribution(
-                conn,
-                lead_id=lead_id,
-                niche_id=lead.niche_id,
-                actor=Actor.system(),
-                requested_at=datetime.now(UTC),
-            )
-        audit.record(conn, actor, "lead.approved", "lead", lead_id, {"distribution_job_id": job_id})
-        return ApprovalResult(id=lead_id, status=approved.status, distribution_job_id=job_id)
+    lead = leads.get_lead(tx, lead_id, lock=True)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    if lead.status != LeadStatus.PENDING_APPROVAL:
+        raise InvalidState(f"lead is {lead.status}; only a lead pending approval can be approved")
+    approved = approval.approve(tx, lead_id)
+    job_id = None
+    if settings.auto_distribute:
+        # Auto-distribution is the system's doing (SPEC §8); the approval is the admin's.
+        job_id = jobs.defer_distribution(
+            tx,
+            lead_id=lead_id,
+            niche_id=lead.niche_id,
+            actor=Actor.system(),
+            requested_at=datetime.now(UTC),
+        )
+    audit.record(tx, actor, "lead.approved", "lead", lead_id, {"distribution_job_id": job_id})
+    return ApprovalResult(id=lead_id, status=approved.status, distribution_job_id=job_id)
 
 
-def reject_lead(
-    pool: ConnectionPool[Connection], *, actor: Actor, lead_id: UUID, reason: str
-) -> leads.LeadRecord:
+def reject_lead(tx: Connection, *, actor: Actor, lead_id: UUID, reason: str) -> leads.LeadRecord:
     """Reject a lead that is not distributed yet; a queued job then ends as not approved."""
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON or "\x00" in reason:
         raise InvalidInput(f"reason must be 1..{MAX_REASON} characters")
-    with transaction(pool) as conn:
-        lead = leads.get_lead(conn, lead_id, lock=True)
-        if lead is None:
-            raise NotFound("lead", lead_id)
-        if lead.status not in REJECTABLE:
-            raise InvalidState(f"lead is {lead.status}; it can no longer be rejected")
-        rejected = approval.reject(conn, lead_id, reason)
-        audit.record(
-            conn,
-            actor,
-            "lead.rejected",
-            "lead",
-            lead_id,
-            {"previous_status": lead.status, "reason": reason},
-        )
-        return rejected
+    lead = leads.get_lead(tx, lead_id, lock=True)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    if lead.status not in REJECTABLE:
+        raise InvalidState(f"lead is {lead.status}; it can no longer be rejected")
+    rejected = approval.reject(tx, lead_id, reason)
+    audit.record(
+        tx,
+        actor,
+        "lead.rejected",
+        "lead",
+        lead_id,
+        {"previous_status": lead.status, "reason": reason},
+    )
+    return rejected

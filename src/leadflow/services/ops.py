@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from psycopg_pool import ConnectionPool
-
 from leadflow.db import ops
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection
 
 
-def current_revision(pool: ConnectionPool[Connection]) -> str | None:
-    with transaction(pool) as conn:
-        return ops.schema_revision(conn)
+def current_revision(tx: Connection) -> str | None:
+    return ops.schema_revision(tx)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from leadflow.db import catalog
 from leadflow.db import catalog_admin as catalog_db
 from leadflow.db import portal as db
-from leadflow.db.connection import Connection, transaction
+from leadflow.db.connection import Connection
 from leadflow.db.ledger import LedgerEntryRecord
 from leadflow.domain.errors import NotFound
 from leadflow.services.pages import Page, PageRequest
@@ -22,42 +20,28 @@ class Profile:
     subscriptions: list[db.OwnSubscription]
 
 
-def profile(pool: ConnectionPool[Connection], *, provider_id: UUID) -> Profile:
-    with transaction(pool) as conn:
-        provider = catalog.get_provider(conn, provider_id)
-        if provider is None:
-            raise NotFound("provider", provider_id)
-        return Profile(provider=provider, subscriptions=db.own_subscriptions(conn, provider_id))
+def profile(tx: Connection, *, provider_id: UUID) -> Profile:
+    provider = catalog.get_provider(tx, provider_id)
+    if provider is None:
+        raise NotFound("provider", provider_id)
+    return Profile(provider=provider, subscriptions=db.own_subscriptions(tx, provider_id))
 
 
-def assignments(
-    pool: ConnectionPool[Connection], *, provider_id: UUID, page: PageRequest
-) -> Page[db.PurchasedLead]:
-    with transaction(pool) as conn:
-        total, items = db.purchased_leads(
-            conn, provider_id, assignment_id=None, limit=page.limit, offset=page.offset
-        )
+def assignments(tx: Connection, *, provider_id: UUID, page: PageRequest) -> Page[db.PurchasedLead]:
+    total, items = db.purchased_leads(
+        tx, provider_id, assignment_id=None, limit=page.limit, offset=page.offset
+    )
     return Page(page=page.page, limit=page.limit, total=total, items=items)
 
 
-def assignment(
-    pool: ConnectionPool[Connection], *, provider_id: UUID, assignment_id: UUID
-) -> db.PurchasedLead:
+def assignment(tx: Connection, *, provider_id: UUID, assignment_id: UUID) -> db.PurchasedLead:
     """One of the provider's own assignments; another provider's is ``NotFound`` (never 403)."""
-    with transaction(pool) as conn:
-        _, items = db.purchased_leads(
-            conn, provider_id, assignment_id=assignment_id, limit=1, offset=0
-        )
+    _, items = db.purchased_leads(tx, provider_id, assignment_id=assignment_id, limit=1, offset=0)
     if not items:
         raise NotFound("assignment", assignment_id)
     return items[0]
 
 
-def ledger(
-    pool: ConnectionPool[Connection], *, provider_id: UUID, page: PageRequest
-) -> Page[LedgerEntryRecord]:
-    with transaction(pool) as conn:
-        total, items = catalog_db.list_ledger(
-            conn, provider_id, limit=page.limit, offset=page.offset
-        )
+def ledger(tx: Connection, *, provider_id: UUID, page: PageRequest) -> Page[LedgerEntryRecord]:
+    total, items = catalog_db.list_ledger(tx, provider_id, limit=page.limit, offset=page.offset)
     return Page(page=page.page, limit=page.limit, total=total, items=items)

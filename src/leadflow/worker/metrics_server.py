@@ -10,7 +10,7 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from psycopg_pool import ConnectionPool
 
-from leadflow.db.connection import Connection
+from leadflow.db.connection import Connection, transaction
 from leadflow.services.jobs import refresh_queue_depth
 
 log = structlog.get_logger(__name__)
@@ -52,7 +52,8 @@ def start(
                 self._reply(401, b"unauthorized\n", "text/plain")
                 return
             try:
-                refresh_queue_depth(pool)
+                with transaction(pool) as tx:
+                    refresh_queue_depth(tx)
             except Exception:
                 # The counters are still worth serving while the database is away.
                 log.warning("queue_depth_not_refreshed", exc_info=True)

@@ -16,12 +16,13 @@ from procrastinate import App, JobContext
 from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
-from leadflow.db import audit, events, jobs, mail
+from leadflow.db import events, jobs, mail
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.domain.results import DistributionResult
 from leadflow.services import auth, dispatch, distribution
+from leadflow.services import jobs as job_services
 from leadflow.settings import Settings
 from leadflow.worker import mailer
 from leadflow.worker.retry import ScheduleRetry
@@ -147,7 +148,7 @@ async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int
 async def cleanup_jobs(context: JobContext, timestamp: int) -> None:
     """Delete finished jobs once nobody needs them (dead letters are kept longest), and forget
     failed logins, rate-limit windows, MFA challenges and sessions past any limit or expiry."""
-    await asyncio.to_thread(auth.prune, runtime_of(context).pool)
+    await asyncio.to_thread(_prune, runtime_of(context).pool)
     manager = context.app.job_manager
     for queue in jobs.VISIBLE_QUEUES:
         await manager.delete_old_jobs(nb_hours=KEEP_SUCCEEDED_HOURS, queue=queue)
@@ -176,20 +177,20 @@ def _record_failure(
     metrics.job_dead_letters_total.labels(queue=queue).inc()
     error = f"{type(exc).__name__}: {exc}"[:2000]
     log.error("job_dead_lettered", job_id=job.id, queue=queue, error=type(exc).__name__)
-    if lead_id is None:
+    if lead_id is None or job.id is None:
         return
     try:
-        with transaction(runtime.pool) as conn:
-            audit.record(
-                conn,
-                Actor.system(),
-                "job.dead_lettered",
-                "lead",
-                lead_id,
-                {"job_id": job.id, "attempts": job.attempts + 1, "error": error},
+        with transaction(runtime.pool) as tx:
+            job_services.record_dead_letter(
+                tx, lead_id=UUID(lead_id), job_id=job.id, attempts=job.attempts + 1, error=error
             )
     except Exception:
         log.exception("dead_letter_not_audited", job_id=job.id)
+
+
+def _prune(pool: ConnectionPool[Connection]) -> None:
+    with transaction(pool) as tx:
+        auth.prune(tx)
 
 
 def _distribute(runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int) -> DistributionResult:

@@ -20,6 +20,7 @@ from leadflow.api import create_app
 from leadflow.db.connection import Connection
 from leadflow.services import auth
 from leadflow.settings import Settings
+from tests.support.work import committed
 
 PASSWORDS = auth.Passwords.fast()
 _seq = itertools.count(1)
@@ -78,7 +79,9 @@ def totp_code(secret: str, offset: int = 0) -> str:
 def create_admin(pool: ConnectionPool[Connection]) -> tuple[str, str, str]:
     email = f"admin{next(_seq)}@example.com"
     password = "correct horse battery"
-    created = auth.create_admin(pool, passwords=PASSWORDS, email=email, password=password)
+    created = committed(
+        pool, auth.create_admin, passwords=PASSWORDS, email=email, password=password
+    )
     return email, password, created.mfa_secret
 
 

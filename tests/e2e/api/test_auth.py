@@ -17,6 +17,7 @@ from leadflow.db.connection import Connection
 from leadflow.services import auth
 from leadflow.settings import Settings
 from tests.e2e.api.conftest import Admin, Marketplace, create_admin, make_client, totp_code
+from tests.support.work import committed
 
 LOGIN = "/api/v1/auth/login"
 MFA = "/api/v1/auth/mfa"
@@ -232,7 +233,7 @@ def test_prune_forgets_only_what_no_limit_needs(
             "INSERT INTO rate_limit_windows VALUES ('intake:x', now() - interval '3 days', 5)"
         )
         conn.execute("UPDATE mfa_challenges SET expires_at = now() - interval '2 days'")
-    auth.prune(pool)
+    committed(pool, auth.prune)
     with psycopg.connect(db_url) as conn:
         accounts = [r[0] for r in conn.execute("SELECT account FROM login_failures").fetchall()]
         windows = conn.execute("SELECT count(*) FROM rate_limit_windows").fetchone()

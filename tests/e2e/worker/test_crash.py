@@ -15,6 +15,7 @@ from leadflow.settings import Settings
 from tests.e2e.worker.conftest import WorkerProcess, wait_until
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
+from tests.support.work import committed
 
 
 def stall_first_sale(pool: Any, lead_id: UUID, *, seconds: float) -> None:
@@ -79,7 +80,7 @@ def test_kill_9_mid_distribution_then_restart_distributes_every_lead(
     first = workers(concurrency=2)
 
     for lead_id in [*burst, unsellable]:
-        leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+        committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
     wait_until(
         "the worker to be inside the victim's distribution", lambda: sleeping_in_a_sale(pool)
     )
@@ -116,12 +117,12 @@ def test_sigterm_finishes_the_job_in_hand_and_takes_no_new_one(
     waiting = factories.lead(pool, factories.market(pool).niche_id)
     stall_first_sale(pool, busy, seconds=3)
     worker = workers(concurrency=2)
-    leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=busy)
+    committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=busy)
     wait_until("the worker to be inside the distribution", lambda: sleeping_in_a_sale(pool))
 
     worker.proc.send_signal(signal.SIGTERM)
     wait_until("the worker to stop taking jobs", lambda: "Stop requested" in worker.output())
-    leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=waiting)
+    committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=waiting)
 
     assert worker.wait(timeout=60) == 0
     assert statuses(pool, [busy]) == {"distributed": 1}

@@ -21,6 +21,7 @@ from tests.e2e.worker.conftest import WorkerProcess, wait_until
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
 from tests.support.invariants import assert_invariants
+from tests.support.work import committed
 
 
 def count(pool: Any, query: str) -> int:
@@ -46,7 +47,7 @@ def test_worker_rides_out_a_database_crash_restart(
             lead_ids = [factories.lead(pool, niches[i % 2]) for i in range(200)]
             worker = workers(database_url=url, retry_delays="2,2,2,2,2")
             for lead_id in lead_ids:
-                leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+                committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
             sold = "SELECT count(*) AS n FROM leads WHERE status = 'distributed'"
             wait_until("the burst to be under way", lambda: count(pool, sold) >= 10)
             before = count(pool, sold)

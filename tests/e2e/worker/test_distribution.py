@@ -14,6 +14,7 @@ from leadflow.settings import Settings
 from tests.e2e.worker.conftest import SmtpServer, WorkerProcess, wait_until
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
+from tests.support.work import committed
 
 
 def _lead_status(pool: Any, lead_id: object) -> str:
@@ -39,7 +40,7 @@ def test_approved_lead_is_distributed_and_mailed(
     workers(smtp_url=smtp.url)
     lead_id = factories.lead(pool, market.niche_id)
 
-    approval = leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+    approval = committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
 
     assert approval.distribution_job_id is not None
     wait_until("the lead to be distributed", lambda: _lead_status(pool, lead_id) == "distributed")
@@ -61,7 +62,7 @@ def test_approved_lead_is_distributed_and_mailed(
     )
     assert {row["status"] for row in outbox} == {"sent"}
     assert runs == [{"status": "success", "job_id": job_id, "triggered_by_role": "system"}]
-    status = jobs.distribution_status(pool, lead_id=lead_id)
+    status = committed(pool, jobs.distribution_status, lead_id=lead_id)
     assert (status.lead_status, status.last_attempt_status, status.assignments_created) == (
         "distributed",
         "success",
@@ -83,7 +84,9 @@ def test_concurrent_requests_give_one_job_one_run_no_duplicate_sales(
 
     def request() -> None:
         barrier.wait()
-        job_ids.append(jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id).job_id)
+        job_ids.append(
+            committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id).job_id
+        )
 
     threads = [threading.Thread(target=request) for _ in range(4)]
     for t in threads:
@@ -105,7 +108,7 @@ def test_concurrent_requests_give_one_job_one_run_no_duplicate_sales(
         ).fetchone()
     assert runs == {"n": 1}
     assert sales == {"n": 3, "providers": 3}
-    page = jobs.list_jobs(pool, status="succeeded", page=PageRequest())
+    page = committed(pool, jobs.list_jobs, status="succeeded", page=PageRequest())
     assert [j.id for j in page.items] == job_ids[:1]
 
 
@@ -114,8 +117,8 @@ def test_rejected_lead_job_ends_without_a_run(
 ) -> None:
     market = factories.market(pool)
     lead_id = factories.lead(pool, market.niche_id)
-    approval = leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
-    leads.reject_lead(pool, actor=ADMIN, lead_id=lead_id, reason="spam")
+    approval = committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
+    committed(pool, leads.reject_lead, actor=ADMIN, lead_id=lead_id, reason="spam")
     assert approval.distribution_job_id is not None
 
     worker = workers()

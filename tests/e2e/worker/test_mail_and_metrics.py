@@ -11,6 +11,7 @@ from leadflow.settings import Settings
 from tests.e2e.worker.conftest import SmtpServer, WorkerProcess, free_port, sample, wait_until
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
+from tests.support.work import committed
 
 
 def outbox(pool: Any) -> list[dict[str, Any]]:
@@ -34,7 +35,7 @@ def test_mails_wait_for_an_smtp_outage_and_are_sent_once(
     smtp = SmtpServer(port=free_port())  # not started: the server is down
     workers(smtp_url=smtp.url, retry_delays="1,1,1,1,1")
     first = factories.lead(pool, market.niche_id)
-    leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=first)
+    committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=first)
 
     wait_until("the lead to be distributed", lambda: distributed(pool, first))
     wait_until("a failed delivery", lambda: all(m["last_error"] for m in outbox(pool)))
@@ -48,7 +49,7 @@ def test_mails_wait_for_an_smtp_outage_and_are_sent_once(
         wait_until("the outbox to be sent", lambda: {m["status"] for m in outbox(pool)} == {"sent"})
         # Another sale afterwards: its mails go out, the first ones are not sent again.
         second = factories.lead(pool, market.niche_id)
-        leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=second)
+        committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=second)
         wait_until("four mails", lambda: len(outbox(pool)) == 4 and len(smtp.inbox.messages) >= 4)
         wait_until("the outbox to be sent", lambda: {m["status"] for m in outbox(pool)} == {"sent"})
         received = [m["Message-ID"] for m in smtp.inbox.messages]
@@ -64,7 +65,7 @@ def test_without_smtp_mails_stay_in_the_outbox_and_are_logged(
     market = factories.market(pool, providers=1)
     worker = workers()
     lead_id = factories.lead(pool, market.niche_id)
-    leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+    committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
 
     wait_until("the lead to be distributed", lambda: distributed(pool, lead_id))
     wait_until("the mail to be logged", lambda: "mail_kept_in_outbox" in worker.output())
@@ -93,7 +94,7 @@ def test_worker_metrics_count_what_was_sold(
     lead_ids = [factories.lead(pool, market.niche_id) for _ in range(3)]
 
     for lead_id in lead_ids:
-        leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+        committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
     wait_until("the leads to be distributed", lambda: all(distributed(pool, i) for i in lead_ids))
     wait_until("the jobs to be marked succeeded", lambda: succeeded_jobs(pool) == 3)
     after = worker.metrics()

@@ -14,6 +14,7 @@ from leadflow.settings import Settings
 from tests.e2e.worker.conftest import WorkerProcess, sample, wait_until
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
+from tests.support.work import committed
 
 
 def inject_failures(pool: Any, *, times: int | None, lead_id: UUID | None = None) -> None:
@@ -82,7 +83,7 @@ def test_transient_failure_is_retried_on_the_schedule(
     workers(retry_delays="1,2,60,60,60")
     lead_id = factories.lead(pool, market.niche_id)
 
-    approval = leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+    approval = committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
     assert approval.distribution_job_id is not None
 
     wait_until("a successful run", lambda: "success" in [r["status"] for r in runs(pool, lead_id)])
@@ -108,7 +109,7 @@ def test_permanent_failure_is_dead_lettered_then_retried_by_an_admin(
     inject_failures(pool, times=None)
     worker = workers(retry_delays="0,1,0,1,0", metrics=True)
     lead_id = factories.lead(pool, market.niche_id)
-    approval = leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+    approval = committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
     job_id = approval.distribution_job_id
     assert job_id is not None
 
@@ -116,14 +117,14 @@ def test_permanent_failure_is_dead_lettered_then_retried_by_an_admin(
 
     history = runs(pool, lead_id)
     assert [r["status"] for r in history] == ["failed"] * 6
-    failed = jobs.list_jobs(pool, status="failed", page=PageRequest())
+    failed = committed(pool, jobs.list_jobs, status="failed", page=PageRequest())
     assert [(j.id, j.lead_id, j.queue, j.status) for j in failed.items] == [
         (job_id, lead_id, "distribute_lead", "failed")
     ]
     assert failed.items[0].last_error is not None
     assert "injected failure" in failed.items[0].last_error
     assert failed.items[0].attempts == 6
-    status = jobs.distribution_status(pool, lead_id=lead_id)
+    status = committed(pool, jobs.distribution_status, lead_id=lead_id)
     assert (status.lead_status, status.last_attempt_status) == ("approved", "failed")
     assert status.job is not None and status.job.status == "failed"
     assert status.notes.startswith("Distribution failed after all retries: ")
@@ -142,7 +143,7 @@ def test_permanent_failure_is_dead_lettered_then_retried_by_an_admin(
     assert attempts == {"distribution_attempts": 6}
 
     remove_failures(pool)
-    retried = jobs.retry_job(pool, actor=ADMIN, job_id=job_id)
+    retried = committed(pool, jobs.retry_job, actor=ADMIN, job_id=job_id)
 
     assert (retried.id, retried.status, retried.attempts) == (job_id, "queued", 0)
     wait_until("the retried job to succeed", lambda: job_row(pool, job_id)["status"] == "succeeded")
@@ -157,19 +158,19 @@ def test_a_retry_waiting_in_a_niche_does_not_hold_back_its_other_leads(
     stuck = factories.lead(pool, market.niche_id)
     inject_failures(pool, times=None, lead_id=stuck)
     workers(retry_delays="600,600,600,600,600")
-    stuck_job = leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=stuck)
+    stuck_job = committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=stuck)
     assert stuck_job.distribution_job_id is not None
     wait_until("the first failure", lambda: runs(pool, stuck))
 
     later = factories.lead(pool, market.niche_id)
-    leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=later)
+    committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=later)
 
     wait_until(
         "the later lead's sale", lambda: [r["status"] for r in runs(pool, later)] == ["success"]
     )
     waiting = job_row(pool, stuck_job.distribution_job_id)
     assert (waiting["status"], waiting["attempts"]) == ("todo", 1)
-    status = jobs.distribution_status(pool, lead_id=stuck)
+    status = committed(pool, jobs.distribution_status, lead_id=stuck)
     assert status.last_attempt_status == "queued"
     assert status.job is not None and status.job.last_error is not None
     assert status.notes.startswith("Attempt 1 failed")

@@ -22,18 +22,31 @@ from leadflow.services import billing, catalog
 from leadflow.services.distribution import distribute_lead
 from tests.support import queries
 from tests.support.factory import ADMIN, market
+from tests.support.work import committed
 
 Pool = ConnectionPool[Connection]
 
 
 def test_deposit_with_the_same_key_credits_once(pool: Pool) -> None:
-    provider = catalog.create_provider(pool, actor=ADMIN, name="acme", email="acme@example.com")
-
-    first = billing.deposit(
-        pool, actor=ADMIN, provider_id=provider.id, amount_cents=5000, idempotency_key="k1"
+    provider = committed(
+        pool, catalog.create_provider, actor=ADMIN, name="acme", email="acme@example.com"
     )
-    again = billing.deposit(
-        pool, actor=ADMIN, provider_id=provider.id, amount_cents=5000, idempotency_key="k1"
+
+    first = committed(
+        pool,
+        billing.deposit,
+        actor=ADMIN,
+        provider_id=provider.id,
+        amount_cents=5000,
+        idempotency_key="k1",
+    )
+    again = committed(
+        pool,
+        billing.deposit,
+        actor=ADMIN,
+        provider_id=provider.id,
+        amount_cents=5000,
+        idempotency_key="k1",
     )
 
     assert first.created and not again.created
@@ -41,8 +54,13 @@ def test_deposit_with_the_same_key_credits_once(pool: Pool) -> None:
     assert again.balance_cents == first.balance_cents == 5000
     assert queries.balance(pool, provider.id) == 5000
     with pytest.raises(IdempotencyConflict):
-        billing.deposit(
-            pool, actor=ADMIN, provider_id=provider.id, amount_cents=7000, idempotency_key="k1"
+        committed(
+            pool,
+            billing.deposit,
+            actor=ADMIN,
+            provider_id=provider.id,
+            amount_cents=7000,
+            idempotency_key="k1",
         )
     assert queries.balance(pool, provider.id) == 5000
 
@@ -76,9 +94,9 @@ def test_low_balance_pauses_every_unaffordable_subscription_of_the_provider_and_
     assert len(mails) == 1
     assert "Low balance" in mails[0]["subject"]
 
-    result = billing.deposit(pool, actor=ADMIN, provider_id=provider, amount_cents=500)
+    result = committed(pool, billing.deposit, actor=ADMIN, provider_id=provider, amount_cents=500)
     assert result.resumed_subscription_ids == ()  # 2500 < 3000: still paused
-    result = billing.deposit(pool, actor=ADMIN, provider_id=provider, amount_cents=500)
+    result = committed(pool, billing.deposit, actor=ADMIN, provider_id=provider, amount_cents=500)
     assert len(result.resumed_subscription_ids) == 1
     assert (
         queries.one(
@@ -96,7 +114,7 @@ def test_an_admin_pause_survives_a_deposit(pool: Pool) -> None:
     with pool.connection() as conn:
         conn.execute("UPDATE subscriptions SET status = 'paused'")
 
-    billing.deposit(pool, actor=ADMIN, provider_id=provider, amount_cents=10_000)
+    committed(pool, billing.deposit, actor=ADMIN, provider_id=provider, amount_cents=10_000)
 
     assert queries.one(pool, "SELECT status FROM subscriptions")["status"] == "paused"
 
@@ -123,30 +141,41 @@ def _bad_inputs(pool: Pool) -> list[tuple[str, Callable[[], Any], type[DomainErr
     return [
         (
             "negative deposit",
-            lambda: billing.deposit(pool, actor=ADMIN, provider_id=provider, amount_cents=-5),
+            lambda: committed(
+                pool, billing.deposit, actor=ADMIN, provider_id=provider, amount_cents=-5
+            ),
             InvalidInput,
         ),
         (
             "zero deposit",
-            lambda: billing.deposit(pool, actor=ADMIN, provider_id=provider, amount_cents=0),
+            lambda: committed(
+                pool, billing.deposit, actor=ADMIN, provider_id=provider, amount_cents=0
+            ),
             InvalidInput,
         ),
         (
             "huge deposit",
-            lambda: billing.deposit(
-                pool, actor=ADMIN, provider_id=provider, amount_cents=100_000_000_001
+            lambda: committed(
+                pool,
+                billing.deposit,
+                actor=ADMIN,
+                provider_id=provider,
+                amount_cents=100_000_000_001,
             ),
             InvalidInput,
         ),
         (
             "deposit to nobody",
-            lambda: billing.deposit(pool, actor=ADMIN, provider_id=uuid.uuid4(), amount_cents=5),
+            lambda: committed(
+                pool, billing.deposit, actor=ADMIN, provider_id=uuid.uuid4(), amount_cents=5
+            ),
             NotFound,
         ),
         (
             "max_recipients 0",
-            lambda: catalog.create_level(
+            lambda: committed(
                 pool,
+                catalog.create_level,
                 actor=ADMIN,
                 niche_id=niche_id,
                 name="X",
@@ -158,8 +187,9 @@ def _bad_inputs(pool: Pool) -> list[tuple[str, Callable[[], Any], type[DomainErr
         ),
         (
             "negative price",
-            lambda: catalog.create_level(
+            lambda: committed(
                 pool,
+                catalog.create_level,
                 actor=ADMIN,
                 niche_id=niche_id,
                 name="X",
@@ -171,8 +201,9 @@ def _bad_inputs(pool: Pool) -> list[tuple[str, Callable[[], Any], type[DomainErr
         ),
         (
             "duplicate order position",
-            lambda: catalog.create_level(
+            lambda: committed(
                 pool,
+                catalog.create_level,
                 actor=ADMIN,
                 niche_id=niche_id,
                 name="X",
@@ -184,8 +215,9 @@ def _bad_inputs(pool: Pool) -> list[tuple[str, Callable[[], Any], type[DomainErr
         ),
         (
             "level of an unknown niche",
-            lambda: catalog.create_level(
+            lambda: committed(
                 pool,
+                catalog.create_level,
                 actor=ADMIN,
                 niche_id=uuid.uuid4(),
                 name="X",
@@ -197,25 +229,34 @@ def _bad_inputs(pool: Pool) -> list[tuple[str, Callable[[], Any], type[DomainErr
         ),
         (
             "duplicate slug",
-            lambda: catalog.create_niche(pool, actor=ADMIN, slug=m.niche.slug, name="Again"),
+            lambda: committed(
+                pool, catalog.create_niche, actor=ADMIN, slug=m.niche.slug, name="Again"
+            ),
             DuplicateEntity,
         ),
         (
             "bad slug",
-            lambda: catalog.create_niche(pool, actor=ADMIN, slug="Not A Slug!", name="X"),
+            lambda: committed(
+                pool, catalog.create_niche, actor=ADMIN, slug="Not A Slug!", name="X"
+            ),
             InvalidInput,
         ),
         (
             "duplicate subscription",
-            lambda: catalog.create_subscription(
-                pool, actor=ADMIN, provider_id=provider, competition_level_id=level_id
+            lambda: committed(
+                pool,
+                catalog.create_subscription,
+                actor=ADMIN,
+                provider_id=provider,
+                competition_level_id=level_id,
             ),
             DuplicateEntity,
         ),
         (
             "malformed filter",
-            lambda: catalog.create_subscription(
+            lambda: committed(
                 pool,
+                catalog.create_subscription,
                 actor=ADMIN,
                 provider_id=provider,
                 competition_level_id=level_id,
@@ -225,8 +266,13 @@ def _bad_inputs(pool: Pool) -> list[tuple[str, Callable[[], Any], type[DomainErr
         ),
         (
             "zero daily cap",
-            lambda: catalog.create_subscription(
-                pool, actor=ADMIN, provider_id=provider, competition_level_id=level_id, daily_cap=0
+            lambda: committed(
+                pool,
+                catalog.create_subscription,
+                actor=ADMIN,
+                provider_id=provider,
+                competition_level_id=level_id,
+                daily_cap=0,
             ),
             InvalidInput,
         ),

@@ -23,6 +23,7 @@ from leadflow.services import billing
 from leadflow.services.distribution import distribute_lead
 from tests.support import queries
 from tests.support.factory import ADMIN, market
+from tests.support.work import committed
 
 SYSTEM = Actor.system()
 Pool = ConnectionPool[Connection]
@@ -50,7 +51,7 @@ def test_a_deposit_between_the_read_and_the_sale_reruns_carefully_and_sells_once
         # locks) is sent: another transaction changes the balance the plan relied on, once.
         if not deposited:
             deposited.append(acme)
-            billing.deposit(pool, actor=ADMIN, provider_id=acme, amount_cents=700)
+            committed(pool, billing.deposit, actor=ADMIN, provider_id=acme, amount_cents=700)
         return real_write(conn, *sale)
 
     monkeypatch.setattr(db_sale, "write_sale", deposit_first)

@@ -14,6 +14,7 @@ from leadflow.services import billing
 from leadflow.services.distribution import distribute_lead, preview_distribution
 from tests.support import queries
 from tests.support.factory import ADMIN, Market, market
+from tests.support.work import committed
 
 SYSTEM = Actor.system()
 Pool = ConnectionPool[Connection]
@@ -186,7 +187,7 @@ def test_skipped_provider_keeps_its_lru_place_and_is_next_once_funded(pool: Pool
         queries.one(pool, "SELECT lru_order FROM subscriptions WHERE provider_id = %s", broke)
         == key_before
     )
-    billing.deposit(pool, actor=ADMIN, provider_id=broke, amount_cents=5000)
+    committed(pool, billing.deposit, actor=ADMIN, provider_id=broke, amount_cents=5000)
     assert (
         queries.one(pool, "SELECT status FROM subscriptions WHERE provider_id = %s", broke)[
             "status"
@@ -277,7 +278,7 @@ def test_preview_matches_the_distribution_and_writes_nothing(pool: Pool) -> None
     lead_id = m.lead()
     before = queries.state(pool)
 
-    preview = preview_distribution(pool, lead_id=lead_id)
+    preview = committed(pool, preview_distribution, lead_id=lead_id)
 
     assert queries.state(pool) == before
     result = distribute(m, lead_id)

@@ -13,6 +13,7 @@ from leadflow.db import leads
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.model import Actor
 from leadflow.services import billing, catalog
+from tests.support.work import committed
 
 ADMIN = Actor.admin("test-admin")
 _names = itertools.count()
@@ -36,9 +37,12 @@ def market(
 ) -> Market:
     """A niche with one level of ``max_recipients``, and funded subscribed providers."""
     n = next(_names)
-    niche = catalog.create_niche(pool, actor=ADMIN, slug=f"movers-{n}", name=f"Movers {n}")
-    level = catalog.create_level(
+    niche = committed(
+        pool, catalog.create_niche, actor=ADMIN, slug=f"movers-{n}", name=f"Movers {n}"
+    )
+    level = committed(
         pool,
+        catalog.create_level,
         actor=ADMIN,
         niche_id=niche.id,
         name="Gold",
@@ -48,13 +52,27 @@ def market(
     )
     result = Market(niche_id=niche.id, niche_name=niche.name, level_ids=[level.id])
     for i in range(providers):
-        provider = catalog.create_provider(
-            pool, actor=ADMIN, name=f"Provider {n}-{i}", email=f"p{n}-{i}@example.com"
+        provider = committed(
+            pool,
+            catalog.create_provider,
+            actor=ADMIN,
+            name=f"Provider {n}-{i}",
+            email=f"p{n}-{i}@example.com",
         )
         if balance_cents:
-            billing.deposit(pool, actor=ADMIN, provider_id=provider.id, amount_cents=balance_cents)
-        catalog.create_subscription(
-            pool, actor=ADMIN, provider_id=provider.id, competition_level_id=level.id
+            committed(
+                pool,
+                billing.deposit,
+                actor=ADMIN,
+                provider_id=provider.id,
+                amount_cents=balance_cents,
+            )
+        committed(
+            pool,
+            catalog.create_subscription,
+            actor=ADMIN,
+            provider_id=provider.id,
+            competition_level_id=level.id,
         )
         result.provider_ids.append(provider.id)
     return result

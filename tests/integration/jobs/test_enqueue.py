@@ -21,6 +21,7 @@ from leadflow.services import jobs, leads
 from leadflow.settings import Settings
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
+from tests.support.work import committed
 
 
 def _jobs(pool: Any) -> list[dict[str, Any]]:
@@ -48,7 +49,7 @@ def test_approve_queues_the_distribution_in_the_niche_lock(pool: Any, settings: 
     market = factories.market(pool)
     lead_id = factories.lead(pool, market.niche_id)
 
-    result = leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+    result = committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
 
     assert result.status == "approved"
     [job] = _jobs(pool)
@@ -73,7 +74,7 @@ def test_approve_without_auto_distribution_queues_nothing(pool: Any, settings: S
     lead_id = factories.lead(pool, market.niche_id)
     manual = settings.model_copy(update={"auto_distribute": False})
 
-    result = leads.approve_lead(pool, settings=manual, actor=ADMIN, lead_id=lead_id)
+    result = committed(pool, leads.approve_lead, settings=manual, actor=ADMIN, lead_id=lead_id)
 
     assert result.distribution_job_id is None
     assert _jobs(pool) == []
@@ -96,7 +97,7 @@ def test_an_approval_that_rolls_back_leaves_no_job(pool: Any, settings: Settings
         )
 
     with pytest.raises(psycopg.errors.RaiseException):
-        leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+        committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
 
     assert _jobs(pool) == []
     with transaction(pool) as conn:
@@ -112,15 +113,15 @@ def test_approve_refuses_a_lead_not_pending_approval(
     lead_id = factories.lead(pool, market.niche_id, status="pending_approval")
     _set_status(pool, lead_id, status)
     with pytest.raises(InvalidState):
-        leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+        committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
     assert _jobs(pool) == []
 
 
 def test_approve_and_reject_an_unknown_lead(pool: Any, settings: Settings) -> None:
     with pytest.raises(NotFound):
-        leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=uuid.uuid4())
+        committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=uuid.uuid4())
     with pytest.raises(NotFound):
-        leads.reject_lead(pool, actor=ADMIN, lead_id=uuid.uuid4(), reason="spam")
+        committed(pool, leads.reject_lead, actor=ADMIN, lead_id=uuid.uuid4(), reason="spam")
 
 
 @pytest.mark.parametrize("status", ["pending_confirmation", "pending_approval", "approved"])
@@ -128,7 +129,9 @@ def test_reject_from_every_open_state(pool: Any, status: str) -> None:
     market = factories.market(pool)
     lead_id = factories.lead(pool, market.niche_id, status=status)
 
-    rejected = leads.reject_lead(pool, actor=ADMIN, lead_id=lead_id, reason="  duplicate  ")
+    rejected = committed(
+        pool, leads.reject_lead, actor=ADMIN, lead_id=lead_id, reason="  duplicate  "
+    )
 
     assert rejected.status == "rejected"
     assert rejected.rejection_reason == "duplicate"
@@ -136,7 +139,7 @@ def test_reject_from_every_open_state(pool: Any, status: str) -> None:
     [row] = _audit(pool, "lead.rejected")
     assert row["metadata"] == {"previous_status": status, "reason": "duplicate"}
     with pytest.raises(InvalidState):
-        leads.reject_lead(pool, actor=ADMIN, lead_id=lead_id, reason="again")
+        committed(pool, leads.reject_lead, actor=ADMIN, lead_id=lead_id, reason="again")
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "x" * 1001, "nul\x00"])
@@ -144,15 +147,15 @@ def test_reject_needs_a_reason(pool: Any, reason: str) -> None:
     market = factories.market(pool)
     lead_id = factories.lead(pool, market.niche_id)
     with pytest.raises(InvalidInput):
-        leads.reject_lead(pool, actor=ADMIN, lead_id=lead_id, reason=reason)
+        committed(pool, leads.reject_lead, actor=ADMIN, lead_id=lead_id, reason=reason)
 
 
 def test_request_returns_the_job_already_queued(pool: Any) -> None:
     market = factories.market(pool)
     lead_id = factories.lead(pool, market.niche_id, status="approved")
 
-    first = jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id)
-    second = jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id)
+    first = committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id)
+    second = committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id)
 
     assert first.created and not second.created
     assert first.job_id == second.job_id
@@ -165,12 +168,15 @@ def test_request_returns_the_job_already_queued(pool: Any) -> None:
 def test_request_returns_the_running_job_and_makes_a_new_one_once_it_ended(pool: Any) -> None:
     market = factories.market(pool)
     lead_id = factories.lead(pool, market.niche_id, status="approved")
-    first = jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id)
+    first = committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id)
     with transaction(pool) as conn:
         conn.execute(
             "UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %s", (first.job_id,)
         )
-    assert jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id).job_id == first.job_id
+    assert (
+        committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id).job_id
+        == first.job_id
+    )
 
     # A no_eligible outcome or a dead letter ends the job; a new request makes a new one.
     for ended in ("succeeded", "failed"):
@@ -180,7 +186,7 @@ def test_request_returns_the_running_job_and_makes_a_new_one_once_it_ended(pool:
                 "AND status IN ('todo', 'doing')",
                 (ended,),
             )
-        again = jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id)
+        again = committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id)
         assert again.created
     assert len(_jobs(pool)) == 3
 
@@ -193,7 +199,9 @@ def test_concurrent_requests_make_one_job(pool: Any) -> None:
 
     def request() -> None:
         barrier.wait()
-        results.append(jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id).job_id)
+        results.append(
+            committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id).job_id
+        )
 
     threads = [threading.Thread(target=request) for _ in range(6)]
     for t in threads:
@@ -209,16 +217,16 @@ def test_concurrent_requests_make_one_job(pool: Any) -> None:
 def test_request_refuses_unknown_unapproved_and_distributed_leads(pool: Any) -> None:
     market = factories.market(pool)
     with pytest.raises(NotFound):
-        jobs.request_distribution(pool, actor=ADMIN, lead_id=uuid.uuid4())
+        committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=uuid.uuid4())
     for status in ("pending_confirmation", "pending_approval", "rejected"):
         lead_id = factories.lead(pool, market.niche_id, status=status)
         with pytest.raises(LeadNotApproved):
-            jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id)
+            committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id)
     lead_id = factories.lead(pool, market.niche_id, status="approved")
     # Only the status check is under test here (real distributions: tests/e2e/worker); the
     # status is put back so the invariants hold at the end.
     _set_status(pool, lead_id, "distributed")
     with pytest.raises(LeadAlreadyDistributed):
-        jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id)
+        committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id)
     _set_status(pool, lead_id, "approved")
     assert _jobs(pool) == []

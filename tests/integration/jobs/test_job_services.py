@@ -22,6 +22,7 @@ from leadflow.services.pages import PageRequest
 from leadflow.settings import Settings
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
+from tests.support.work import committed
 
 
 def set_job(pool: Any, job_id: int, status: str, attempts: int = 0) -> None:
@@ -46,7 +47,7 @@ def failed_run(pool: Any, lead_id: UUID, job_id: int, error: str) -> None:
 
 def queued_lead(pool: Any, niche_id: UUID) -> tuple[UUID, int]:
     lead_id = factories.lead(pool, niche_id, status="approved")
-    return lead_id, jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id).job_id
+    return lead_id, committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id).job_id
 
 
 def test_list_jobs_maps_statuses_and_paginates(pool: Any) -> None:
@@ -57,14 +58,16 @@ def test_list_jobs_maps_statuses_and_paginates(pool: Any) -> None:
     set_job(pool, made[3][1], "failed", attempts=6)
     failed_run(pool, made[3][0], made[3][1], "RuntimeError: boom")
 
-    everything = jobs.list_jobs(pool, status=None, page=PageRequest(page=1, limit=3))
+    everything = committed(pool, jobs.list_jobs, status=None, page=PageRequest(page=1, limit=3))
     assert (everything.total, len(everything.items)) == (4, 3)
     assert all(j.scheduled_at is not None for j in everything.items)
     assert [j.id for j in everything.items] == [made[3][1], made[2][1], made[1][1]]
-    second = jobs.list_jobs(pool, status=None, page=PageRequest(page=2, limit=3))
+    second = committed(pool, jobs.list_jobs, status=None, page=PageRequest(page=2, limit=3))
     assert [j.id for j in second.items] == [made[0][1]]
     by_status = {
-        status: [j.id for j in jobs.list_jobs(pool, status=status, page=PageRequest()).items]
+        status: [
+            j.id for j in committed(pool, jobs.list_jobs, status=status, page=PageRequest()).items
+        ]
         for status in ("queued", "running", "succeeded", "failed")
     }
     assert by_status == {
@@ -73,7 +76,7 @@ def test_list_jobs_maps_statuses_and_paginates(pool: Any) -> None:
         "succeeded": [made[2][1]],
         "failed": [made[3][1]],
     }
-    [dead] = jobs.list_jobs(pool, status="failed", page=PageRequest()).items
+    [dead] = committed(pool, jobs.list_jobs, status="failed", page=PageRequest()).items
     assert (dead.lead_id, dead.queue, dead.attempts, dead.last_error) == (
         made[3][0],
         "distribute_lead",
@@ -84,17 +87,17 @@ def test_list_jobs_maps_statuses_and_paginates(pool: Any) -> None:
 
 def test_list_jobs_refuses_an_unknown_status(pool: Any) -> None:
     with pytest.raises(InvalidInput):
-        jobs.list_jobs(pool, status="todo", page=PageRequest())
+        committed(pool, jobs.list_jobs, status="todo", page=PageRequest())
 
 
 def test_retry_job_requeues_a_dead_letter_once(pool: Any) -> None:
     market = factories.market(pool)
     lead_id, job_id = queued_lead(pool, market.niche_id)
     with pytest.raises(JobAlreadyActive):
-        jobs.retry_job(pool, actor=ADMIN, job_id=job_id)
+        committed(pool, jobs.retry_job, actor=ADMIN, job_id=job_id)
     set_job(pool, job_id, "failed", attempts=6)
 
-    retried = jobs.retry_job(pool, actor=ADMIN, job_id=job_id)
+    retried = committed(pool, jobs.retry_job, actor=ADMIN, job_id=job_id)
 
     assert (retried.id, retried.status, retried.attempts, retried.lead_id) == (
         job_id,
@@ -108,65 +111,67 @@ def test_retry_job_requeues_a_dead_letter_once(pool: Any) -> None:
         ).fetchone()
     assert row == {"lock": f"niche:{market.niche_id}"}
     with pytest.raises(JobAlreadyActive):
-        jobs.retry_job(pool, actor=ADMIN, job_id=job_id)
+        committed(pool, jobs.retry_job, actor=ADMIN, job_id=job_id)
 
 
 def test_retry_job_refuses_while_another_job_of_the_lead_is_active(pool: Any) -> None:
     market = factories.market(pool)
     lead_id, dead = queued_lead(pool, market.niche_id)
     set_job(pool, dead, "failed", attempts=6)
-    newer = jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id)
+    newer = committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id)
     assert newer.created
 
     with pytest.raises(JobAlreadyActive):
-        jobs.retry_job(pool, actor=ADMIN, job_id=dead)
+        committed(pool, jobs.retry_job, actor=ADMIN, job_id=dead)
 
     set_job(pool, newer.job_id, "succeeded", attempts=1)
     with pytest.raises(InvalidState):
-        jobs.retry_job(pool, actor=ADMIN, job_id=newer.job_id)
+        committed(pool, jobs.retry_job, actor=ADMIN, job_id=newer.job_id)
 
 
 def test_retry_job_of_an_unknown_job_or_a_lead_no_longer_approved(pool: Any) -> None:
     with pytest.raises(NotFound):
-        jobs.retry_job(pool, actor=ADMIN, job_id=10**9)
+        committed(pool, jobs.retry_job, actor=ADMIN, job_id=10**9)
     market = factories.market(pool)
     lead_id, job_id = queued_lead(pool, market.niche_id)
     set_job(pool, job_id, "failed", attempts=6)
     with transaction(pool) as conn:
         conn.execute("UPDATE leads SET status = 'rejected' WHERE id = %s", (lead_id,))
     with pytest.raises(LeadNotApproved):
-        jobs.retry_job(pool, actor=ADMIN, job_id=job_id)
+        committed(pool, jobs.retry_job, actor=ADMIN, job_id=job_id)
 
 
 def test_distribution_status_follows_the_job_then_the_run(pool: Any) -> None:
     market = factories.market(pool)
     lead_id = factories.lead(pool, market.niche_id, status="approved")
     with pytest.raises(NotFound):
-        jobs.distribution_status(pool, lead_id=uuid.uuid4())
+        committed(pool, jobs.distribution_status, lead_id=uuid.uuid4())
 
-    fresh = jobs.distribution_status(pool, lead_id=lead_id)
+    fresh = committed(pool, jobs.distribution_status, lead_id=lead_id)
     assert (fresh.last_attempt_status, fresh.job, fresh.last_attempt_at) == ("none", None, None)
     assert fresh.notes == "Not distributed yet"
 
-    job_id = jobs.request_distribution(pool, actor=ADMIN, lead_id=lead_id).job_id
-    queued = jobs.distribution_status(pool, lead_id=lead_id)
+    job_id = committed(pool, jobs.request_distribution, actor=ADMIN, lead_id=lead_id).job_id
+    queued = committed(pool, jobs.distribution_status, lead_id=lead_id)
     assert queued.last_attempt_status == "queued"
     assert queued.job is not None and (queued.job.id, queued.job.status) == (job_id, "queued")
 
     set_job(pool, job_id, "doing")
-    assert jobs.distribution_status(pool, lead_id=lead_id).last_attempt_status == "running"
+    assert (
+        committed(pool, jobs.distribution_status, lead_id=lead_id).last_attempt_status == "running"
+    )
 
     # A failed attempt waiting for its retry: still "queued", with the error.
     failed_run(pool, lead_id, job_id, "OperationalError: gone")
     set_job(pool, job_id, "todo", attempts=1)
-    waiting = jobs.distribution_status(pool, lead_id=lead_id)
+    waiting = committed(pool, jobs.distribution_status, lead_id=lead_id)
     assert waiting.last_attempt_status == "queued"
     assert waiting.job is not None and waiting.job.last_error == "OperationalError: gone"
     assert waiting.last_attempt_at is not None
     assert waiting.notes.startswith("Attempt 1 failed (OperationalError: gone)")
 
     set_job(pool, job_id, "failed", attempts=6)
-    dead = jobs.distribution_status(pool, lead_id=lead_id)
+    dead = committed(pool, jobs.distribution_status, lead_id=lead_id)
     assert (dead.last_attempt_status, dead.lead_status, dead.assignments_created) == (
         "failed",
         "approved",
@@ -184,7 +189,7 @@ def test_queue_depth_gauge(pool: Any) -> None:
     queued_lead(pool, market.niche_id)
     set_job(pool, first, "failed", attempts=6)
 
-    jobs.refresh_queue_depth(pool)
+    committed(pool, jobs.refresh_queue_depth)
 
     gauge = metrics.job_queue_depth
     assert gauge.labels(queue="distribute_lead", status="queued")._value.get() == 1

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from leadflow.api.deps import Context, CurrentAdmin, Paging, PoolDep, current_admin
+from leadflow.api.deps import Context, CurrentAdmin, Paging, Tx, current_admin
 from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
 from leadflow.api.schemas.base import PageOut, Text
 from leadflow.api.schemas.catalog import (
@@ -63,27 +63,25 @@ def _provider_detail(detail: catalog_admin.ProviderDetail) -> ProviderDetailOut:
     response_model=NicheDetailOut,
     responses=errors(409, 422),
 )
-def create_niche(body: NicheIn, admin: CurrentAdmin, pool: PoolDep) -> NicheDetailOut:
-    niche = catalog.create_niche(pool, actor=admin, **body.model_dump())
+def create_niche(body: NicheIn, admin: CurrentAdmin, tx: Tx) -> NicheDetailOut:
+    niche = catalog.create_niche(tx, actor=admin, **body.model_dump())
     return _niche_detail(catalog_admin.NicheDetail(niche=niche, levels=[]))
 
 
 @router.get("/niches", response_model=PageOut[NicheOut], responses=errors(422))
-def list_niches(pool: PoolDep, paging: Paging) -> PageOut[NicheOut]:
-    return page_out(catalog_admin.list_niches(pool, page=paging), NicheOut.model_validate)
+def list_niches(tx: Tx, paging: Paging) -> PageOut[NicheOut]:
+    return page_out(catalog_admin.list_niches(tx, page=paging), NicheOut.model_validate)
 
 
 @router.get("/niches/{niche_id}", response_model=NicheDetailOut, responses=errors(404))
-def get_niche(niche_id: UUID, pool: PoolDep) -> NicheDetailOut:
-    return _niche_detail(catalog_admin.get_niche(pool, niche_id=niche_id))
+def get_niche(niche_id: UUID, tx: Tx) -> NicheDetailOut:
+    return _niche_detail(catalog_admin.get_niche(tx, niche_id=niche_id))
 
 
 @router.patch("/niches/{niche_id}", response_model=NicheDetailOut, responses=errors(404, 422))
-def update_niche(
-    niche_id: UUID, body: NichePatch, admin: CurrentAdmin, pool: PoolDep
-) -> NicheDetailOut:
+def update_niche(niche_id: UUID, body: NichePatch, admin: CurrentAdmin, tx: Tx) -> NicheDetailOut:
     detail = catalog_admin.update_niche(
-        pool, actor=admin, niche_id=niche_id, changes=body.model_dump(exclude_unset=True)
+        tx, actor=admin, niche_id=niche_id, changes=body.model_dump(exclude_unset=True)
     )
     return _niche_detail(detail)
 
@@ -94,15 +92,15 @@ def update_niche(
     response_model=LevelOut,
     responses=errors(404, 409, 422),
 )
-def create_level(niche_id: UUID, body: LevelIn, admin: CurrentAdmin, pool: PoolDep) -> LevelOut:
-    level = catalog.create_level(pool, actor=admin, niche_id=niche_id, **body.model_dump())
+def create_level(niche_id: UUID, body: LevelIn, admin: CurrentAdmin, tx: Tx) -> LevelOut:
+    level = catalog.create_level(tx, actor=admin, niche_id=niche_id, **body.model_dump())
     return LevelOut.model_validate(level)
 
 
 @router.patch("/levels/{level_id}", response_model=LevelOut, responses=errors(404, 409, 422))
-def update_level(level_id: UUID, body: LevelPatch, admin: CurrentAdmin, pool: PoolDep) -> LevelOut:
+def update_level(level_id: UUID, body: LevelPatch, admin: CurrentAdmin, tx: Tx) -> LevelOut:
     level = catalog_admin.update_level(
-        pool, actor=admin, level_id=level_id, changes=body.model_dump(exclude_unset=True)
+        tx, actor=admin, level_id=level_id, changes=body.model_dump(exclude_unset=True)
     )
     return LevelOut.model_validate(level)
 
@@ -113,10 +111,12 @@ def update_level(level_id: UUID, body: LevelPatch, admin: CurrentAdmin, pool: Po
     response_model=ProviderDetailOut,
     responses=errors(409, 422),
 )
-def create_provider(body: ProviderIn, admin: CurrentAdmin, context: Context) -> ProviderDetailOut:
+def create_provider(
+    body: ProviderIn, admin: CurrentAdmin, context: Context, tx: Tx
+) -> ProviderDetailOut:
     """Create a provider; a ``password`` also creates its portal login (same e-mail)."""
     detail = catalog_admin.register_provider(
-        context.pool,
+        tx,
         actor=admin,
         passwords=context.passwords,
         name=body.name,
@@ -129,30 +129,30 @@ def create_provider(body: ProviderIn, admin: CurrentAdmin, context: Context) -> 
 
 @router.get("/providers", response_model=PageOut[ProviderOut], responses=errors(422))
 def list_providers(
-    pool: PoolDep,
+    tx: Tx,
     paging: Paging,
     provider_status: Annotated[Text | None, Query(alias="status")] = None,
 ) -> PageOut[ProviderOut]:
     return page_out(
-        catalog_admin.list_providers(pool, status=provider_status, page=paging),
+        catalog_admin.list_providers(tx, status=provider_status, page=paging),
         ProviderOut.model_validate,
     )
 
 
 @router.get("/providers/{provider_id}", response_model=ProviderDetailOut, responses=errors(404))
-def get_provider(provider_id: UUID, pool: PoolDep) -> ProviderDetailOut:
-    return _provider_detail(catalog_admin.get_provider(pool, provider_id=provider_id))
+def get_provider(provider_id: UUID, tx: Tx) -> ProviderDetailOut:
+    return _provider_detail(catalog_admin.get_provider(tx, provider_id=provider_id))
 
 
 @router.patch(
     "/providers/{provider_id}", response_model=ProviderDetailOut, responses=errors(404, 409, 422)
 )
 def update_provider(
-    provider_id: UUID, body: ProviderPatch, admin: CurrentAdmin, pool: PoolDep
+    provider_id: UUID, body: ProviderPatch, admin: CurrentAdmin, tx: Tx
 ) -> ProviderDetailOut:
     """Suspending a provider revokes its users' access tokens."""
     detail = catalog_admin.update_provider(
-        pool, actor=admin, provider_id=provider_id, changes=body.model_dump(exclude_unset=True)
+        tx, actor=admin, provider_id=provider_id, changes=body.model_dump(exclude_unset=True)
     )
     return _provider_detail(detail)
 
@@ -167,12 +167,12 @@ def update_provider(
     },
 )
 def deposit(
-    provider_id: UUID, body: DepositIn, admin: CurrentAdmin, pool: PoolDep, response: Response
+    provider_id: UUID, body: DepositIn, admin: CurrentAdmin, tx: Tx, response: Response
 ) -> DepositOut:
     """Credit the balance. The same ``idempotency_key`` and amount again → 200 with the same
     entry and no second credit; the same key with another amount → 409."""
     result = billing.deposit(
-        pool,
+        tx,
         actor=admin,
         provider_id=provider_id,
         amount_cents=body.amount_cents,
@@ -189,8 +189,8 @@ def deposit(
     response_model=PageOut[LedgerEntryOut],
     responses=errors(404, 422),
 )
-def provider_ledger(provider_id: UUID, pool: PoolDep, paging: Paging) -> PageOut[LedgerEntryOut]:
-    page = catalog_admin.list_ledger(pool, provider_id=provider_id, page=paging)
+def provider_ledger(provider_id: UUID, tx: Tx, paging: Paging) -> PageOut[LedgerEntryOut]:
+    page = catalog_admin.list_ledger(tx, provider_id=provider_id, page=paging)
     return page_out(page, LedgerEntryOut.model_validate)
 
 
@@ -200,20 +200,18 @@ def provider_ledger(provider_id: UUID, pool: PoolDep, paging: Paging) -> PageOut
     response_model=SubscriptionOut,
     responses=errors(404, 409, 422),
 )
-def create_subscription(
-    body: SubscriptionIn, admin: CurrentAdmin, pool: PoolDep
-) -> SubscriptionOut:
+def create_subscription(body: SubscriptionIn, admin: CurrentAdmin, tx: Tx) -> SubscriptionOut:
     """Subscribe a provider to a level; ``paused_low_balance`` if its balance is below the price."""
-    subscription = catalog.create_subscription(pool, actor=admin, **body.model_dump())
+    subscription = catalog.create_subscription(tx, actor=admin, **body.model_dump())
     return SubscriptionOut.model_validate(subscription)
 
 
 @router.get(
     "/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=errors(404)
 )
-def get_subscription(subscription_id: UUID, pool: PoolDep) -> SubscriptionOut:
+def get_subscription(subscription_id: UUID, tx: Tx) -> SubscriptionOut:
     return SubscriptionOut.model_validate(
-        catalog_admin.get_subscription(pool, subscription_id=subscription_id)
+        catalog_admin.get_subscription(tx, subscription_id=subscription_id)
     )
 
 
@@ -221,10 +219,10 @@ def get_subscription(subscription_id: UUID, pool: PoolDep) -> SubscriptionOut:
     "/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=errors(404, 422)
 )
 def update_subscription(
-    subscription_id: UUID, body: SubscriptionPatch, admin: CurrentAdmin, pool: PoolDep
+    subscription_id: UUID, body: SubscriptionPatch, admin: CurrentAdmin, tx: Tx
 ) -> SubscriptionOut:
     subscription = catalog_admin.update_subscription(
-        pool,
+        tx,
         actor=admin,
         subscription_id=subscription_id,
         changes=body.model_dump(exclude_unset=True),

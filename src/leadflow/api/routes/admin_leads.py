@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from leadflow.api.deps import Context, CurrentAdmin, Paging, PoolDep, current_admin
+from leadflow.api.deps import Context, CurrentAdmin, Paging, Tx, current_admin
 from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
 from leadflow.api.schemas.base import PageOut, Text
 from leadflow.api.schemas.leads import (
@@ -37,21 +37,21 @@ JobId = Annotated[int, Path(ge=1, le=2**62)]
 
 @router.get("/leads", response_model=PageOut[LeadOut], responses=errors(422), tags=["admin: leads"])
 def list_leads(
-    pool: PoolDep,
+    tx: Tx,
     paging: Paging,
     lead_status: Annotated[Text | None, Query(alias="status")] = None,
     niche_id: UUID | None = None,
 ) -> PageOut[LeadOut]:
     """Leads, newest first, optionally by ``status`` and ``niche_id``."""
-    page = lead_admin.list_leads(pool, status=lead_status, niche_id=niche_id, page=paging)
+    page = lead_admin.list_leads(tx, status=lead_status, niche_id=niche_id, page=paging)
     return page_out(page, LeadOut.model_validate)
 
 
 @router.get(
     "/leads/{lead_id}", response_model=LeadOut, responses=errors(404), tags=["admin: leads"]
 )
-def get_lead(lead_id: UUID, pool: PoolDep) -> LeadOut:
-    return LeadOut.model_validate(lead_admin.get_lead(pool, lead_id=lead_id))
+def get_lead(lead_id: UUID, tx: Tx) -> LeadOut:
+    return LeadOut.model_validate(lead_admin.get_lead(tx, lead_id=lead_id))
 
 
 @router.post(
@@ -60,11 +60,9 @@ def get_lead(lead_id: UUID, pool: PoolDep) -> LeadOut:
     responses=errors(404, 409),
     tags=["admin: leads"],
 )
-def approve_lead(lead_id: UUID, admin: CurrentAdmin, context: Context) -> ApprovalOut:
+def approve_lead(lead_id: UUID, admin: CurrentAdmin, context: Context, tx: Tx) -> ApprovalOut:
     """Approve a lead pending approval; with auto-distribution on, its job id comes back."""
-    result = leads.approve_lead(
-        context.pool, settings=context.settings, actor=admin, lead_id=lead_id
-    )
+    result = leads.approve_lead(tx, settings=context.settings, actor=admin, lead_id=lead_id)
     return ApprovalOut(
         id=result.id, status=result.status, distribution_job_id=result.distribution_job_id
     )
@@ -76,9 +74,9 @@ def approve_lead(lead_id: UUID, admin: CurrentAdmin, context: Context) -> Approv
     responses=errors(404, 409, 422),
     tags=["admin: leads"],
 )
-def reject_lead(lead_id: UUID, body: RejectIn, admin: CurrentAdmin, pool: PoolDep) -> RejectionOut:
+def reject_lead(lead_id: UUID, body: RejectIn, admin: CurrentAdmin, tx: Tx) -> RejectionOut:
     """Reject a lead that is not distributed yet."""
-    lead = leads.reject_lead(pool, actor=admin, lead_id=lead_id, reason=body.reason)
+    lead = leads.reject_lead(tx, actor=admin, lead_id=lead_id, reason=body.reason)
     return RejectionOut.model_validate(lead)
 
 
@@ -89,9 +87,9 @@ def reject_lead(lead_id: UUID, body: RejectIn, admin: CurrentAdmin, pool: PoolDe
     responses=errors(400, 404, 409),
     tags=["admin: distribution"],
 )
-def distribute_lead(lead_id: UUID, admin: CurrentAdmin, pool: PoolDep) -> DistributeOut:
+def distribute_lead(lead_id: UUID, admin: CurrentAdmin, tx: Tx) -> DistributeOut:
     """Queue a distribution of an approved lead (a job already queued or running is returned)."""
-    request = jobs.request_distribution(pool, actor=admin, lead_id=lead_id)
+    request = jobs.request_distribution(tx, actor=admin, lead_id=lead_id)
     message = (
         "Distribution job queued"
         if request.created
@@ -106,8 +104,8 @@ def distribute_lead(lead_id: UUID, admin: CurrentAdmin, pool: PoolDep) -> Distri
     responses=errors(404),
     tags=["admin: distribution"],
 )
-def distribution_status(lead_id: UUID, pool: PoolDep) -> DistributionStatusOut:
-    return DistributionStatusOut.model_validate(jobs.distribution_status(pool, lead_id=lead_id))
+def distribution_status(lead_id: UUID, tx: Tx) -> DistributionStatusOut:
+    return DistributionStatusOut.model_validate(jobs.distribution_status(tx, lead_id=lead_id))
 
 
 def _assignment(view: AssignmentView) -> AssignmentOut:
@@ -131,9 +129,9 @@ def _assignment(view: AssignmentView) -> AssignmentOut:
     responses=errors(404, 422),
     tags=["admin: distribution"],
 )
-def lead_assignments(lead_id: UUID, pool: PoolDep, paging: Paging) -> PageOut[AssignmentOut]:
+def lead_assignments(lead_id: UUID, tx: Tx, paging: Paging) -> PageOut[AssignmentOut]:
     """The lead's assignments, newest first; ``price_charged`` in dollars beside the cents."""
-    return page_out(lead_admin.list_assignments(pool, lead_id=lead_id, page=paging), _assignment)
+    return page_out(lead_admin.list_assignments(tx, lead_id=lead_id, page=paging), _assignment)
 
 
 @router.post(
@@ -142,9 +140,9 @@ def lead_assignments(lead_id: UUID, pool: PoolDep, paging: Paging) -> PageOut[As
     responses=errors(400, 404, 409),
     tags=["admin: distribution"],
 )
-def distribution_preview(lead_id: UUID, pool: PoolDep) -> PreviewOut:
+def distribution_preview(lead_id: UUID, tx: Tx) -> PreviewOut:
     """The selection a distribution would make now; nothing is charged, written or advanced."""
-    preview = distribution.preview_distribution(pool, lead_id=lead_id)
+    preview = distribution.preview_distribution(tx, lead_id=lead_id)
     return PreviewOut(
         lead_id=preview.lead_id,
         start_level_order_position=preview.start_level_order_position,
@@ -157,10 +155,10 @@ def distribution_preview(lead_id: UUID, pool: PoolDep) -> PreviewOut:
 
 @router.get("/jobs", response_model=PageOut[JobOut], responses=errors(422), tags=["admin: jobs"])
 def list_jobs(
-    pool: PoolDep, paging: Paging, job_status: Annotated[Text | None, Query(alias="status")] = None
+    tx: Tx, paging: Paging, job_status: Annotated[Text | None, Query(alias="status")] = None
 ) -> PageOut[JobOut]:
     """Jobs of the ``distribute_lead`` and ``email`` queues; ``status`` = queued|running|succeeded|failed."""
-    return page_out(jobs.list_jobs(pool, status=job_status, page=paging), JobOut.model_validate)
+    return page_out(jobs.list_jobs(tx, status=job_status, page=paging), JobOut.model_validate)
 
 
 @router.post(
@@ -169,22 +167,22 @@ def list_jobs(
     responses=errors(400, 404, 409),
     tags=["admin: jobs"],
 )
-def retry_job(job_id: JobId, admin: CurrentAdmin, pool: PoolDep) -> JobOut:
+def retry_job(job_id: JobId, admin: CurrentAdmin, tx: Tx) -> JobOut:
     """Requeue a dead-lettered job (409 while another job of its lead is queued or running)."""
-    return JobOut.model_validate(jobs.retry_job(pool, actor=admin, job_id=job_id))
+    return JobOut.model_validate(jobs.retry_job(tx, actor=admin, job_id=job_id))
 
 
 @router.get(
     "/audit-log", response_model=PageOut[AuditOut], responses=errors(422), tags=["admin: audit"]
 )
 def audit_log(
-    pool: PoolDep,
+    tx: Tx,
     paging: Paging,
     entity_type: Text | None = None,
     entity_id: Text | None = None,
     action: Text | None = None,
 ) -> PageOut[AuditOut]:
     page = lead_admin.list_audit(
-        pool, entity_type=entity_type, entity_id=entity_id, action=action, page=paging
+        tx, entity_type=entity_type, entity_id=entity_id, action=action, page=paging
     )
     return page_out(page, AuditOut.model_validate)

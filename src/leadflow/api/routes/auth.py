@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from leadflow.api.deps import ClientAddress, Context, CurrentPrincipal, TokenDep
+from leadflow.api.deps import ClientAddress, Context, CurrentPrincipal, TokenDep, Tx
 from leadflow.api.routes.common import API_PREFIX, errors
 from leadflow.api.schemas.auth import LoginIn, LoginOut, MfaIn, TokenOut
 from leadflow.services import auth
@@ -47,7 +47,7 @@ def mfa(body: MfaIn, context: Context, address: ClientAddress) -> TokenOut:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401))
-def logout(principal: CurrentPrincipal, token: TokenDep, context: Context) -> Response:
+def logout(principal: CurrentPrincipal, token: TokenDep, tx: Tx) -> Response:
     """Revoke the token used for this request."""
-    auth.logout(context.pool, token=token)
+    auth.logout(tx, token=token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

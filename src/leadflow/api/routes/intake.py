@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from leadflow.api.deps import ClientAddress, Context
+from leadflow.api.deps import ClientAddress, Context, Tx
 from leadflow.api.routes.common import API_PREFIX, errors
 from leadflow.api.schemas.leads import ConfirmIn, LeadCreatedOut, LeadIn
 from leadflow.services import intake
@@ -40,7 +40,7 @@ async def submit_lead(body: LeadIn, context: Context, address: ClientAddress) ->
 
 
 @router.post("/confirm", response_model=LeadCreatedOut, responses=errors(404, 422))
-def confirm_lead(body: ConfirmIn, context: Context) -> LeadCreatedOut:
+def confirm_lead(body: ConfirmIn, tx: Tx) -> LeadCreatedOut:
     """Confirm a lead with the token from its confirmation mail."""
-    result = intake.confirm_lead(context.pool, token=body.token)
+    result = intake.confirm_lead(tx, token=body.token)
     return LeadCreatedOut(id=result.id, status=result.status)

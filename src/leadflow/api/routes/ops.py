@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from leadflow.api.deps import Context
 from leadflow.api.problems import problem
 from leadflow.api.routes.common import errors
+from leadflow.db.connection import transaction
 from leadflow.services import jobs, ops
 
 router = APIRouter(tags=["ops"])
@@ -28,7 +29,8 @@ def healthz() -> dict[str, str]:
 def readyz(context: Context) -> JSONResponse:
     """The database answers and its schema is at this code's migration head."""
     try:
-        revision = ops.current_revision(context.pool)
+        with transaction(context.pool) as tx:
+            revision = ops.current_revision(tx)
     except Exception as exc:
         log.warning("readiness_failed", error_class=type(exc).__name__)
         return problem(503, "database unreachable")
@@ -48,7 +50,8 @@ def metrics(request: Request, context: Context) -> Response:
                 401, "metrics need the metrics bearer token", headers={"WWW-Authenticate": "Bearer"}
             )
     try:
-        jobs.refresh_queue_depth(context.pool)
+        with transaction(context.pool) as tx:
+            jobs.refresh_queue_depth(tx)
     except Exception as exc:
         # Metrics stay available while the database is not; the gauge keeps its last value.
         log.warning("queue_depth_unavailable", error_class=type(exc).__name__)

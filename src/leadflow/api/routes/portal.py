@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
-from leadflow.api.deps import CurrentProviderId, Paging, PoolDep, current_provider
+from leadflow.api.deps import CurrentProviderId, Paging, Tx, current_provider
 from leadflow.api.routes.common import API_PREFIX, errors, page_out
 from leadflow.api.schemas.base import PageOut
 from leadflow.api.schemas.catalog import LedgerEntryOut
@@ -22,9 +22,9 @@ router = APIRouter(
 
 
 @router.get("/me", response_model=ProfileOut)
-def me(provider_id: CurrentProviderId, pool: PoolDep) -> ProfileOut:
+def me(provider_id: CurrentProviderId, tx: Tx) -> ProfileOut:
     """Profile, balance and subscriptions."""
-    profile = portal.profile(pool, provider_id=provider_id)
+    profile = portal.profile(tx, provider_id=provider_id)
     p = profile.provider
     return ProfileOut(
         id=p.id,
@@ -38,29 +38,25 @@ def me(provider_id: CurrentProviderId, pool: PoolDep) -> ProfileOut:
 
 @router.get("/assignments", response_model=PageOut[PurchasedLeadOut], responses=errors(422))
 def assignments(
-    provider_id: CurrentProviderId, pool: PoolDep, paging: Paging
+    provider_id: CurrentProviderId, tx: Tx, paging: Paging
 ) -> PageOut[PurchasedLeadOut]:
     """The provider's leads with contact details, newest first."""
     return page_out(
-        portal.assignments(pool, provider_id=provider_id, page=paging),
+        portal.assignments(tx, provider_id=provider_id, page=paging),
         PurchasedLeadOut.model_validate,
     )
 
 
 @router.get("/assignments/{assignment_id}", response_model=PurchasedLeadOut, responses=errors(404))
-def assignment(
-    assignment_id: UUID, provider_id: CurrentProviderId, pool: PoolDep
-) -> PurchasedLeadOut:
+def assignment(assignment_id: UUID, provider_id: CurrentProviderId, tx: Tx) -> PurchasedLeadOut:
     """One of the provider's assignments; 404 unless it is theirs."""
     return PurchasedLeadOut.model_validate(
-        portal.assignment(pool, provider_id=provider_id, assignment_id=assignment_id)
+        portal.assignment(tx, provider_id=provider_id, assignment_id=assignment_id)
     )
 
 
 @router.get("/ledger", response_model=PageOut[LedgerEntryOut], responses=errors(422))
-def ledger(
-    provider_id: CurrentProviderId, pool: PoolDep, paging: Paging
-) -> PageOut[LedgerEntryOut]:
+def ledger(provider_id: CurrentProviderId, tx: Tx, paging: Paging) -> PageOut[LedgerEntryOut]:
     return page_out(
-        portal.ledger(pool, provider_id=provider_id, page=paging), LedgerEntryOut.model_validate
+        portal.ledger(tx, provider_id=provider_id, page=paging), LedgerEntryOut.model_validate
     )
