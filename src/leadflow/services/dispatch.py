@@ -11,6 +11,7 @@ dispatched with all of it. An event whose consumer fails is retried on the job s
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -87,63 +88,66 @@ def _consume(conn: Connection, batch: Sequence[events.StoredEvent]) -> None:
             consume(conn, of_topic)
 
 
-def _assignment_mails(conn: Connection, batch: Sequence[events.StoredEvent]) -> None:
+FactsReader = Callable[[Connection, Sequence[UUID]], dict[UUID, dict[str, Any]]]
+MailMaker = Callable[[events.StoredEvent, dict[str, Any]], outbox.OutgoingMail]
+
+
+def _mails(key: str, read_facts: FactsReader, make: MailMaker) -> Consumer:
+    """A consumer that writes one mail per event, made from the facts of the row the event's
+    ``payload[key]`` names, read for the whole batch at once."""
+
+    def consume(conn: Connection, batch: Sequence[events.StoredEvent]) -> None:
+        facts = read_facts(conn, [UUID(e.payload[key]) for e in batch])
+        outbox.enqueue(conn, [make(e, facts[UUID(e.payload[key])]) for e in batch])
+
+    return consume
+
+
+def _assignment_mail(event: events.StoredEvent, sale: dict[str, Any]) -> outbox.OutgoingMail:
     """``lead.assigned``: the ``lead_assigned`` mail to the buyer (SPEC §3 step 8)."""
-    facts = events.assignment_facts(conn, [UUID(e.payload["assignment_id"]) for e in batch])
-    mails = []
-    for event in batch:
-        sale = facts[UUID(event.payload["assignment_id"])]
-        mail = render(
-            "lead_assigned",
-            niche_name=sale["niche_name"],
-            provider_name=sale["provider_name"],
-            level_name=sale["level_name"],
-            amount=format_dollars(sale["price_charged_cents"]),
-            lead_id=sale["lead_id"],
-        )
-        mails.append(
-            outbox.OutgoingMail(
-                "lead_assigned",
-                sale["provider_email"],
-                mail.subject,
-                mail.body_text,
-                provider_id=sale["provider_id"],
-                lead_id=sale["lead_id"],
-                event_id=event.id,
-            )
-        )
-    outbox.enqueue(conn, mails)
+    mail = render(
+        "lead_assigned",
+        niche_name=sale["niche_name"],
+        provider_name=sale["provider_name"],
+        level_name=sale["level_name"],
+        amount=format_dollars(sale["price_charged_cents"]),
+        lead_id=sale["lead_id"],
+    )
+    return outbox.OutgoingMail(
+        "lead_assigned",
+        sale["provider_email"],
+        mail.subject,
+        mail.body_text,
+        provider_id=sale["provider_id"],
+        lead_id=sale["lead_id"],
+        event_id=event.id,
+    )
 
 
-def _low_balance_mails(conn: Connection, batch: Sequence[events.StoredEvent]) -> None:
+def _low_balance_mail(
+    event: events.StoredEvent, subscription: dict[str, Any]
+) -> outbox.OutgoingMail:
     """``subscription.paused``: the ``low_balance`` mail, with the balance and price at the pause."""
-    facts = events.subscription_facts(conn, [UUID(e.payload["subscription_id"]) for e in batch])
-    mails = []
-    for event in batch:
-        subscription = facts[UUID(event.payload["subscription_id"])]
-        mail = render(
-            "low_balance",
-            provider_name=subscription["provider_name"],
-            balance=format_dollars(int(event.payload["balance_cents"])),
-            price=format_dollars(int(event.payload["price_per_lead_cents"])),
-            level_name=subscription["level_name"],
-            niche_name=subscription["niche_name"],
-        )
-        mails.append(
-            outbox.OutgoingMail(
-                "low_balance",
-                subscription["provider_email"],
-                mail.subject,
-                mail.body_text,
-                provider_id=subscription["provider_id"],
-                event_id=event.id,
-            )
-        )
-    outbox.enqueue(conn, mails)
+    mail = render(
+        "low_balance",
+        provider_name=subscription["provider_name"],
+        balance=format_dollars(int(event.payload["balance_cents"])),
+        price=format_dollars(int(event.payload["price_per_lead_cents"])),
+        level_name=subscription["level_name"],
+        niche_name=subscription["niche_name"],
+    )
+    return outbox.OutgoingMail(
+        "low_balance",
+        subscription["provider_email"],
+        mail.subject,
+        mail.body_text,
+        provider_id=subscription["provider_id"],
+        event_id=event.id,
+    )
 
 
 # Who consumes each topic; a new consumer (webhook deliveries) is one more entry.
 CONSUMERS: dict[str, tuple[Consumer, ...]] = {
-    LEAD_ASSIGNED: (_assignment_mails,),
-    SUBSCRIPTION_PAUSED: (_low_balance_mails,),
+    LEAD_ASSIGNED: (_mails("assignment_id", events.assignment_facts, _assignment_mail),),
+    SUBSCRIPTION_PAUSED: (_mails("subscription_id", events.subscription_facts, _low_balance_mail),),
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
@@ -62,13 +63,13 @@ def distribute_lead(
     Raises ``NotFound`` and ``LeadNotApproved`` without writing anything. Any other error rolls
     the attempt back, records its ``failed`` run in a second transaction, and is re-raised.
     """
-    started = time.perf_counter()
+    attempt = _Attempt(lead_id, triggered_by, job_id, time.perf_counter())
     guarded = True
     retries = 0
     while True:
         try:
             with pool.connection() as conn:
-                result = _in_pipeline(conn, lead_id, triggered_by, job_id, started, guarded)
+                result = _in_pipeline(conn, attempt, guarded)
         except (NotFound, LeadNotApproved):
             raise
         except Exception as exc:
@@ -89,7 +90,7 @@ def distribute_lead(
                         retry=retries,
                     )
                     continue
-            _fail(pool, lead_id, triggered_by, job_id, started, exc)
+            _fail(pool, attempt, exc)
             raise
         return result
 
@@ -123,14 +124,20 @@ def preview_distribution(tx: Connection, *, lead_id: UUID) -> Preview:
     )
 
 
-def _in_pipeline(
-    conn: Connection,
-    lead_id: UUID,
-    actor: Actor,
-    job_id: int | None,
-    started: float,
-    guarded: bool,
-) -> DistributionResult:
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """Who asked for which lead's distribution, and when the attempt started."""
+
+    lead_id: UUID
+    actor: Actor
+    job_id: int | None
+    started: float
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+
+def _in_pipeline(conn: Connection, attempt: _Attempt, guarded: bool) -> DistributionResult:
     """One transaction in pipeline mode: statements whose answers are not needed at once go out
     with the next one whose answer is. BEGIN and COMMIT are sent as statements (on a connection
     in autocommit mode for the while) so they travel with the others: psycopg's own BEGIN and
@@ -140,7 +147,7 @@ def _in_pipeline(
     try:
         with conn.pipeline():
             conn.execute("BEGIN")
-            result, draft = _distribute(conn, lead_id, actor, job_id, started, guarded)
+            result, draft = _distribute(conn, attempt, guarded)
             conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(psycopg.Error):
@@ -158,24 +165,19 @@ def _in_pipeline(
 
 
 def _distribute(
-    conn: Connection,
-    lead_id: UUID,
-    actor: Actor,
-    job_id: int | None,
-    started: float,
-    guarded: bool,
+    conn: Connection, attempt: _Attempt, guarded: bool
 ) -> tuple[DistributionResult, SaleDraft | None]:
     """The distribution's statements; when ``guarded``, in two round trips: the locks with the
     reads, then the guarded sale with the caller's COMMIT, sent before the guard is known to
     hold (a refusal aborts the transaction)."""
-    first = distribution.lock_and_read(conn, lead_id)
+    first = distribution.lock_and_read(conn, attempt.lead_id)
     lead, niche, level_rows = first.lead, first.niche, first.levels
     if lead is None:
-        raise NotFound("lead", lead_id)
+        raise NotFound("lead", attempt.lead_id)
     if lead.status == LeadStatus.DISTRIBUTED:
-        return _existing_result(conn, lead_id, started), None
+        return _existing_result(conn, attempt), None
     if lead.status != LeadStatus.APPROVED:
-        raise LeadNotApproved(f"lead {lead_id} is {lead.status}, not approved")
+        raise LeadNotApproved(f"lead {attempt.lead_id} is {lead.status}, not approved")
     assert niche is not None, "an approved lead's niche is locked with it"
 
     # The first read matched the postal code as SQL normalizes it; it is the engine's read only
@@ -205,22 +207,22 @@ def _distribute(
         plan,
         snapshot.rotation,
         snapshot.mode,
-        lead_id=lead_id,
+        lead_id=attempt.lead_id,
         niche_id=niche.id,
         lru_counter=niche.lru_counter,
-        actor=actor,
-        job_id=job_id,
-        duration_ms=int((time.perf_counter() - started) * 1000),
+        actor=attempt.actor,
+        job_id=attempt.job_id,
+        duration_ms=attempt.elapsed_ms(),
     )
     sale.write_sale(conn, draft, guard)
     return draft.result(), draft
 
 
-def _existing_result(conn: Connection, lead_id: UUID, started: float) -> DistributionResult:
-    run = sale.selling_run(conn, lead_id)
+def _existing_result(conn: Connection, attempt: _Attempt) -> DistributionResult:
+    run = sale.selling_run(conn, attempt.lead_id)
     assert run is not None, "a distributed lead has its selling run (invariant 3)"
     return DistributionResult(
-        lead_id=lead_id,
+        lead_id=attempt.lead_id,
         run_id=run["id"],
         status=RunStatus(run["status"]),
         start_level_order_position=run["start_level_order_position"],
@@ -236,21 +238,15 @@ def _existing_result(conn: Connection, lead_id: UUID, started: float) -> Distrib
             for s in run["skipped"]
         ),
         skipped_total=run["skipped_total"],
-        duration_ms=int((time.perf_counter() - started) * 1000),
+        duration_ms=attempt.elapsed_ms(),
         already_distributed=True,
     )
 
 
-def _fail(
-    pool: ConnectionPool[Connection],
-    lead_id: UUID,
-    actor: Actor,
-    job_id: int | None,
-    started: float,
-    exc: BaseException,
-) -> None:
+def _fail(pool: ConnectionPool[Connection], attempt: _Attempt, exc: BaseException) -> None:
     """Invariant 4: after the rollback, record the failed run and the attempt on their own."""
-    duration_ms = int((time.perf_counter() - started) * 1000)
+    duration_ms = attempt.elapsed_ms()
+    lead_id, actor, job_id = attempt.lead_id, attempt.actor, attempt.job_id
     error = f"{type(exc).__name__}: {exc}"[:2000]
     run_id = uuid.uuid4()
     metrics.distribution_total.labels(status=RunStatus.FAILED).inc()
