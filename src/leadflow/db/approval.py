@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import LiteralString
 from uuid import UUID
 
-from psycopg.rows import class_row
-
 from leadflow.db.connection import Connection
 from leadflow.db.leads import LeadRecord
+from leadflow.db.rows import record_row
 
 
 def approve(conn: Connection, lead_id: UUID) -> LeadRecord:
@@ -33,7 +32,7 @@ def reject(conn: Connection, lead_id: UUID, reason: str) -> LeadRecord:
 
 
 def _update(conn: Connection, query: LiteralString, params: tuple[object, ...]) -> LeadRecord:
-    with conn.cursor(row_factory=class_row(LeadRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LeadRecord)) as cur:
         row = cur.execute(query, params).fetchone()
     assert row is not None
     return row

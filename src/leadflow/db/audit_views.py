@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import class_row
-
 from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,7 @@ def list_entries(
         params,
     ).fetchone()
     assert total_row is not None
-    with conn.cursor(row_factory=class_row(AuditRow)) as cur:
+    with conn.cursor(row_factory=record_row(AuditRow)) as cur:
         rows = cur.execute(
             """
             SELECT id, at, actor_id, actor_role, action, entity_type, entity_id, metadata FROM audit_log

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from psycopg.rows import class_row
-
 from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
+from leadflow.domain.model import ActorRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +16,7 @@ class UserRecord:
     id: UUID
     email: str
     password_hash: str
-    role: str
+    role: ActorRole
     provider_id: UUID | None
     mfa_secret: str | None
     last_totp_step: int | None
@@ -31,7 +31,7 @@ class SessionPrincipal:
 
     session_id: UUID
     user_id: UUID
-    role: str
+    role: ActorRole
     provider_id: UUID | None
     expires_at: datetime
 
@@ -55,7 +55,7 @@ def insert_user(
     provider_id: UUID | None = None,
     mfa_secret: str | None = None,
 ) -> UserRecord:
-    with conn.cursor(row_factory=class_row(UserRecord)) as cur:
+    with conn.cursor(row_factory=record_row(UserRecord)) as cur:
         row = cur.execute(
             """
             INSERT INTO users (email, password_hash, role, provider_id, mfa_secret)
@@ -68,7 +68,7 @@ def insert_user(
 
 
 def get_user_by_email(conn: Connection, email: str) -> UserRecord | None:
-    with conn.cursor(row_factory=class_row(UserRecord)) as cur:
+    with conn.cursor(row_factory=record_row(UserRecord)) as cur:
         return cur.execute(
             "SELECT * FROM users WHERE lower(email) = lower(%s)", (email,)
         ).fetchone()
@@ -80,7 +80,7 @@ def get_user(conn: Connection, user_id: UUID, *, lock: bool = False) -> UserReco
         if lock
         else "SELECT * FROM users WHERE id = %s"
     )
-    with conn.cursor(row_factory=class_row(UserRecord)) as cur:
+    with conn.cursor(row_factory=record_row(UserRecord)) as cur:
         return cur.execute(query, (user_id,)).fetchone()
 
 
@@ -158,7 +158,7 @@ def insert_challenge(conn: Connection, *, user_id: UUID, token_hash: str, ttl_se
 
 def get_challenge(conn: Connection, token_hash: str) -> ChallengeRecord | None:
     """The challenge, locked: its wrong-code count changes under this lock."""
-    with conn.cursor(row_factory=class_row(ChallengeRecord)) as cur:
+    with conn.cursor(row_factory=record_row(ChallengeRecord)) as cur:
         return cur.execute(
             """
             SELECT id, user_id, expires_at, failed_attempts, used_at, expires_at <= now() AS expired
@@ -200,7 +200,7 @@ def insert_session(
 
 def get_principal(conn: Connection, token_hash: str) -> SessionPrincipal | None:
     """The holder of a live token: not expired, not revoked, user active, provider not suspended."""
-    with conn.cursor(row_factory=class_row(SessionPrincipal)) as cur:
+    with conn.cursor(row_factory=record_row(SessionPrincipal)) as cur:
         return cur.execute(
             """
             SELECT s.id AS session_id, u.id AS user_id, u.role, u.provider_id, s.expires_at

@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
+from leadflow.domain.model import DistributionMode, ProviderStatus, SubscriptionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +22,7 @@ class NicheRecord:
     name: str
     is_active: bool
     require_confirmation: bool
-    distribution_mode: str
+    distribution_mode: DistributionMode
     next_start_level_order_position: int
     lru_counter: int
     created_at: datetime
@@ -46,7 +47,7 @@ class ProviderRecord:
     id: UUID
     name: str
     email: str
-    status: str
+    status: ProviderStatus
     balance_cents: int
     created_at: datetime
     updated_at: datetime
@@ -57,7 +58,7 @@ class SubscriptionRecord:
     id: UUID
     provider_id: UUID
     competition_level_id: UUID
-    status: str
+    status: SubscriptionStatus
     last_received_at: datetime | None
     lru_order: int | None
     postal_codes: list[str]
@@ -77,7 +78,7 @@ def insert_niche(
     require_confirmation: bool,
     distribution_mode: str,
 ) -> NicheRecord:
-    with conn.cursor(row_factory=class_row(NicheRecord)) as cur:
+    with conn.cursor(row_factory=record_row(NicheRecord)) as cur:
         cur.execute(
             """
             INSERT INTO niches (slug, name, is_active, require_confirmation, distribution_mode)
@@ -91,12 +92,12 @@ def insert_niche(
 
 
 def get_niche(conn: Connection, niche_id: UUID) -> NicheRecord | None:
-    with conn.cursor(row_factory=class_row(NicheRecord)) as cur:
+    with conn.cursor(row_factory=record_row(NicheRecord)) as cur:
         return cur.execute("SELECT * FROM niches WHERE id = %s", (niche_id,)).fetchone()
 
 
 def get_niche_by_slug(conn: Connection, slug: str) -> NicheRecord | None:
-    with conn.cursor(row_factory=class_row(NicheRecord)) as cur:
+    with conn.cursor(row_factory=record_row(NicheRecord)) as cur:
         return cur.execute("SELECT * FROM niches WHERE slug = %s", (slug,)).fetchone()
 
 
@@ -110,7 +111,7 @@ def insert_level(
     price_per_lead_cents: int,
     is_active: bool,
 ) -> LevelRecord:
-    with conn.cursor(row_factory=class_row(LevelRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LevelRecord)) as cur:
         cur.execute(
             """
             INSERT INTO competition_levels (niche_id, name, order_position, max_recipients, price_per_lead_cents, is_active)
@@ -124,12 +125,12 @@ def insert_level(
 
 
 def get_level(conn: Connection, level_id: UUID) -> LevelRecord | None:
-    with conn.cursor(row_factory=class_row(LevelRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LevelRecord)) as cur:
         return cur.execute("SELECT * FROM competition_levels WHERE id = %s", (level_id,)).fetchone()
 
 
 def list_levels(conn: Connection, niche_id: UUID) -> list[LevelRecord]:
-    with conn.cursor(row_factory=class_row(LevelRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LevelRecord)) as cur:
         return cur.execute(
             "SELECT * FROM competition_levels WHERE niche_id = %s ORDER BY order_position",
             (niche_id,),
@@ -137,7 +138,7 @@ def list_levels(conn: Connection, niche_id: UUID) -> list[LevelRecord]:
 
 
 def insert_provider(conn: Connection, *, name: str, email: str, status: str) -> ProviderRecord:
-    with conn.cursor(row_factory=class_row(ProviderRecord)) as cur:
+    with conn.cursor(row_factory=record_row(ProviderRecord)) as cur:
         cur.execute(
             "INSERT INTO providers (name, email, status) VALUES (%s, %s, %s) RETURNING *",
             (name, email, status),
@@ -156,7 +157,7 @@ def get_provider(
 ) -> ProviderRecord | None:
     # FOR NO KEY UPDATE: serializes balance changes without blocking FK inserts (KEY SHARE).
     query = _PROVIDER_LOCKED if lock else _PROVIDER
-    with conn.cursor(row_factory=class_row(ProviderRecord)) as cur:
+    with conn.cursor(row_factory=record_row(ProviderRecord)) as cur:
         return cur.execute(query, (provider_id,)).fetchone()
 
 
@@ -171,7 +172,7 @@ def insert_subscription(
     daily_cap: int | None,
     monthly_cap: int | None,
 ) -> SubscriptionRecord:
-    with conn.cursor(row_factory=class_row(SubscriptionRecord)) as cur:
+    with conn.cursor(row_factory=record_row(SubscriptionRecord)) as cur:
         cur.execute(
             """
             INSERT INTO subscriptions (provider_id, competition_level_id, status, postal_codes, filters,
@@ -194,7 +195,7 @@ def insert_subscription(
 
 
 def get_subscription(conn: Connection, subscription_id: UUID) -> SubscriptionRecord | None:
-    with conn.cursor(row_factory=class_row(SubscriptionRecord)) as cur:
+    with conn.cursor(row_factory=record_row(SubscriptionRecord)) as cur:
         return cur.execute(
             "SELECT * FROM subscriptions WHERE id = %s", (subscription_id,)
         ).fetchone()

@@ -7,12 +7,12 @@ from typing import Any, LiteralString, TypeVar
 from uuid import UUID
 
 from psycopg import sql
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from leadflow.db.catalog import LevelRecord, NicheRecord, ProviderRecord, SubscriptionRecord
 from leadflow.db.connection import Connection
 from leadflow.db.ledger import LedgerEntryRecord
+from leadflow.db.rows import record_row
 
 R = TypeVar("R")
 
@@ -43,13 +43,13 @@ def update(
     query = sql.SQL("UPDATE {} SET {} WHERE id = {} RETURNING *").format(
         sql.Identifier(table), sql.SQL(", ").join(assignments), sql.Placeholder("_id")
     )
-    with conn.cursor(row_factory=class_row(record)) as cur:
+    with conn.cursor(row_factory=record_row(record)) as cur:
         return cur.execute(query, {**values, "_id": row_id}).fetchone()
 
 
 def list_niches(conn: Connection, *, limit: int, offset: int) -> tuple[int, list[NicheRecord]]:
     total = _count(conn, "SELECT count(*) AS n FROM niches", ())
-    with conn.cursor(row_factory=class_row(NicheRecord)) as cur:
+    with conn.cursor(row_factory=record_row(NicheRecord)) as cur:
         rows = cur.execute(
             "SELECT * FROM niches ORDER BY created_at, id LIMIT %s OFFSET %s", (limit, offset)
         ).fetchall()
@@ -62,7 +62,7 @@ def get_level(conn: Connection, level_id: UUID, *, lock: bool = False) -> LevelR
         if lock
         else "SELECT * FROM competition_levels WHERE id = %s"
     )
-    with conn.cursor(row_factory=class_row(LevelRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LevelRecord)) as cur:
         return cur.execute(query, (level_id,)).fetchone()
 
 
@@ -75,7 +75,7 @@ def list_providers(
         "SELECT count(*) AS n FROM providers WHERE (%(status)s::text IS NULL OR status = %(status)s)",
         params,
     )
-    with conn.cursor(row_factory=class_row(ProviderRecord)) as cur:
+    with conn.cursor(row_factory=record_row(ProviderRecord)) as cur:
         rows = cur.execute(
             """
             SELECT * FROM providers WHERE (%(status)s::text IS NULL OR status = %(status)s)
@@ -87,7 +87,7 @@ def list_providers(
 
 
 def provider_subscriptions(conn: Connection, provider_id: UUID) -> list[SubscriptionRecord]:
-    with conn.cursor(row_factory=class_row(SubscriptionRecord)) as cur:
+    with conn.cursor(row_factory=record_row(SubscriptionRecord)) as cur:
         return cur.execute(
             "SELECT * FROM subscriptions WHERE provider_id = %s ORDER BY created_at, id",
             (provider_id,),
@@ -102,7 +102,7 @@ def get_subscription(
         if lock
         else "SELECT * FROM subscriptions WHERE id = %s"
     )
-    with conn.cursor(row_factory=class_row(SubscriptionRecord)) as cur:
+    with conn.cursor(row_factory=record_row(SubscriptionRecord)) as cur:
         return cur.execute(query, (subscription_id,)).fetchone()
 
 
@@ -113,7 +113,7 @@ def list_ledger(
     total = _count(
         conn, "SELECT count(*) AS n FROM ledger_entries WHERE provider_id = %s", (provider_id,)
     )
-    with conn.cursor(row_factory=class_row(LedgerEntryRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LedgerEntryRecord)) as cur:
         rows = cur.execute(
             "SELECT * FROM ledger_entries WHERE provider_id = %s ORDER BY seq DESC LIMIT %s OFFSET %s",
             (provider_id, limit, offset),

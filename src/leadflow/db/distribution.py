@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import class_row
-
-from leadflow.db import queries
+from leadflow.db import queries, rows
 from leadflow.db.catalog import LevelRecord
 from leadflow.db.connection import Connection
 from leadflow.db.leads import LeadRecord
+from leadflow.db.rows import record_row
+from leadflow.domain.model import DistributionMode
 
 _SQL = queries.load("distribution.sql")
 
@@ -22,7 +22,7 @@ _SQL = queries.load("distribution.sql")
 class NicheState:
     id: UUID
     name: str
-    distribution_mode: str
+    distribution_mode: DistributionMode
     next_start_level_order_position: int
     lru_counter: int
 
@@ -56,7 +56,7 @@ class LockedProvider:
 
 def niche_state(conn: Connection, niche_id: UUID) -> NicheState:
     """Read the niche without locking it (the preview); a distribution locks it with its lead."""
-    with conn.cursor(row_factory=class_row(NicheState)) as cur:
+    with conn.cursor(row_factory=record_row(NicheState)) as cur:
         row = cur.execute(_SQL["niche_state"], (niche_id,)).fetchone()
     assert row is not None, "a lead's niche always exists (foreign key)"
     return row
@@ -99,7 +99,7 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
     lead_cur.execute(_SQL["lead_locked"], (lead_id,))
     niche_cur = conn.cursor()
     niche_cur.execute(_SQL["niche_locked_with_levels"], (lead_id,))
-    candidates_cur = conn.cursor(row_factory=class_row(CandidateRow))
+    candidates_cur = conn.cursor(row_factory=record_row(CandidateRow))
     candidates_cur.execute(
         _SQL["candidates"],
         {
@@ -113,19 +113,13 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
     )
     row = lead_cur.fetchone()
     key = row.pop("postal_code_key") if row is not None else None
-    lead = LeadRecord(**row) if row is not None else None
+    lead = rows.record(LeadRecord, row) if row is not None else None
     niche_rows = niche_cur.fetchall()
     niche = None
     levels: list[LevelRecord] = []
     if niche_rows:
         first = niche_rows[0]
-        niche = NicheState(
-            id=first["id"],
-            name=first["name"],
-            distribution_mode=first["distribution_mode"],
-            next_start_level_order_position=first["next_start_level_order_position"],
-            lru_counter=first["lru_counter"],
-        )
+        niche = rows.record(NicheState, {name: first[name] for name in _NICHE_FIELDS})
         levels = [
             LevelRecord(**{name: r[f"level_{name}"] for name in _LEVEL_FIELDS})
             for r in niche_rows
@@ -137,6 +131,7 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
     return LockedLead(lead, niche, levels, found, key)
 
 
+_NICHE_FIELDS = tuple(NicheState.__dataclass_fields__)
 _LEVEL_FIELDS = tuple(LevelRecord.__dataclass_fields__)
 
 
@@ -153,7 +148,7 @@ def candidates(
     """
     if not level_limits:
         return {}
-    with conn.cursor(row_factory=class_row(CandidateRow)) as cur:
+    with conn.cursor(row_factory=record_row(CandidateRow)) as cur:
         rows = cur.execute(
             _SQL["candidates"],
             {

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from leadflow.db import queries
 from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
 from leadflow.domain.facts import Event
 
 _SQL = queries.load("events.sql")
@@ -38,7 +38,7 @@ def record(conn: Connection, events: Sequence[Event]) -> None:
 
 def claim_due(conn: Connection, *, limit: int) -> list[StoredEvent]:
     """Lock up to ``limit`` due events for this transaction, oldest first."""
-    with conn.cursor(row_factory=class_row(StoredEvent)) as cur:
+    with conn.cursor(row_factory=record_row(StoredEvent)) as cur:
         return cur.execute(_SQL["claim_due"], {"limit": limit}).fetchall()
 
 

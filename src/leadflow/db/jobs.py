@@ -24,10 +24,10 @@ from typing import Any, LiteralString
 from uuid import UUID
 
 from psycopg import sql
-from psycopg.rows import class_row
 
 from leadflow.db.connection import Connection
-from leadflow.domain.model import Actor
+from leadflow.db.rows import record_row
+from leadflow.domain.model import Actor, RunStatus
 
 # What this adapter was written against: pyproject pins the same version.
 PROCRASTINATE_VERSION = "3.10.0"
@@ -213,7 +213,7 @@ def list_jobs(
         """,
         params,
     ).fetchone()
-    with conn.cursor(row_factory=class_row(JobRow)) as cur:
+    with conn.cursor(row_factory=record_row(JobRow)) as cur:
         rows = cur.execute(
             _select_jobs(
                 """
@@ -261,13 +261,13 @@ def _select_jobs(tail: LiteralString) -> sql.Composed:
 
 
 def _one(conn: Connection, query: sql.Composed, params: Sequence[Any]) -> JobRow | None:
-    with conn.cursor(row_factory=class_row(JobRow)) as cur:
+    with conn.cursor(row_factory=record_row(JobRow)) as cur:
         return cur.execute(query, params).fetchone()
 
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    status: str
+    status: RunStatus
     started_at: datetime
     finished_at: datetime | None
     start_level_order_position: int | None
@@ -278,7 +278,7 @@ class RunSummary:
 
 def last_run(conn: Connection, lead_id: UUID) -> RunSummary | None:
     """The lead's most recent distribution run."""
-    with conn.cursor(row_factory=class_row(RunSummary)) as cur:
+    with conn.cursor(row_factory=record_row(RunSummary)) as cur:
         return cur.execute(
             """
             SELECT status, started_at, finished_at, start_level_order_position,

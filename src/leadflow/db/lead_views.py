@@ -9,11 +9,12 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import sql
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from leadflow.db import limits
 from leadflow.db.connection import AsyncConnection, Connection
+from leadflow.db.rows import record_row
+from leadflow.domain.model import AssignmentStatus, LeadStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def insert_intake_lead(
 ) -> IntakeRow | None:
     """Count ``hit`` and insert a lead into an active niche, in one statement; None if no such
     active niche."""
-    with conn.cursor(row_factory=class_row(IntakeRow)) as cur:
+    with conn.cursor(row_factory=record_row(IntakeRow)) as cur:
         return cur.execute(
             _INSERT_INTAKE_LEAD, _intake_params(lead, hit, confirmable=True)
         ).fetchone()
@@ -102,7 +103,7 @@ async def insert_intake_lead_unless_confirmation(
 ) -> IntakeRow | None:
     """The same statement, storing nothing and counting no hit for a niche that requires
     confirmation (whose lead needs its mail in the same transaction)."""
-    async with conn.cursor(row_factory=class_row(IntakeRow)) as cur:
+    async with conn.cursor(row_factory=record_row(IntakeRow)) as cur:
         await cur.execute(_INSERT_INTAKE_LEAD, _intake_params(lead, hit, confirmable=False))
         return await cur.fetchone()
 
@@ -156,7 +157,7 @@ class LeadView:
     phone: str
     postal_code: str
     attributes: dict[str, Any]
-    status: str
+    status: LeadStatus
     rejection_reason: str | None
     created_at: datetime
     confirmed_at: datetime | None
@@ -167,7 +168,7 @@ class LeadView:
 
 
 def get_lead_view(conn: Connection, lead_id: UUID) -> LeadView | None:
-    with conn.cursor(row_factory=class_row(LeadView)) as cur:
+    with conn.cursor(row_factory=record_row(LeadView)) as cur:
         return cur.execute(
             """
             SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
@@ -194,7 +195,7 @@ def list_lead_views(
         params,
     ).fetchone()
     assert total_row is not None
-    with conn.cursor(row_factory=class_row(LeadView)) as cur:
+    with conn.cursor(row_factory=record_row(LeadView)) as cur:
         rows = cur.execute(
             """
             SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
@@ -222,7 +223,7 @@ class AssignmentView:
     level_name: str
     price_charged_cents: int
     assigned_at: datetime
-    status: str
+    status: AssignmentStatus
 
 
 def list_lead_assignments(
@@ -233,7 +234,7 @@ def list_lead_assignments(
         "SELECT count(*) AS n FROM lead_assignments WHERE lead_id = %s", (lead_id,)
     ).fetchone()
     assert total_row is not None
-    with conn.cursor(row_factory=class_row(AssignmentView)) as cur:
+    with conn.cursor(row_factory=record_row(AssignmentView)) as cur:
         rows = cur.execute(
             """
             SELECT a.id AS assignment_id, a.lead_id, a.provider_id, p.name AS provider_name,

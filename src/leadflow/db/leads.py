@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
+from leadflow.domain.model import LeadStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,7 @@ class LeadRecord:
     phone: str
     postal_code: str
     attributes: dict[str, Any]
-    status: str
+    status: LeadStatus
     confirmation_token_hash: str | None
     rejection_reason: str | None
     created_at: datetime
@@ -46,7 +47,7 @@ def insert_lead(
     confirmation_token_hash: str | None = None,
 ) -> LeadRecord:
     """Insert a lead; an ``approved`` one gets ``approved_at`` now (used for seeded backlogs)."""
-    with conn.cursor(row_factory=class_row(LeadRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LeadRecord)) as cur:
         cur.execute(
             """
             INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
@@ -78,5 +79,5 @@ _LEAD_LOCKED = _LEAD + " FOR NO KEY UPDATE"
 def get_lead(conn: Connection, lead_id: UUID, *, lock: bool = False) -> LeadRecord | None:
     """Read a lead; ``lock`` takes the row lock that serializes every change of its status."""
     query = _LEAD_LOCKED if lock else _LEAD
-    with conn.cursor(row_factory=class_row(LeadRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LeadRecord)) as cur:
         return cur.execute(query, (lead_id,)).fetchone()

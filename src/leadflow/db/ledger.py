@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from leadflow.db import queries
 from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
 from leadflow.domain.facts import Posting
+from leadflow.domain.model import LedgerKind
 
 _SQL = queries.load("ledger.sql")
 
@@ -29,7 +30,7 @@ class LedgerEntryRecord:
     provider_id: UUID
     amount_cents: int
     balance_after_cents: int
-    kind: str
+    kind: LedgerKind
     assignment_id: UUID | None
     idempotency_key: str | None
     note: str | None
@@ -58,7 +59,7 @@ def payload(postings: Iterable[Posting]) -> Jsonb:
 def post(conn: Connection, postings: Sequence[Posting]) -> list[LedgerEntryRecord]:
     """Write ``postings`` (at most one per provider) in the caller's transaction; the balances
     move with them. Callers lock the providers first (``FOR NO KEY UPDATE``, in id order)."""
-    with conn.cursor(row_factory=class_row(LedgerEntryRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LedgerEntryRecord)) as cur:
         return cur.execute(_SQL["post_entries"], {"postings": payload(postings)}).fetchall()
 
 
@@ -71,7 +72,7 @@ def send_postings(conn: Connection, postings: Sequence[Posting]) -> None:
 def find_by_idempotency_key(
     conn: Connection, provider_id: UUID, key: str
 ) -> LedgerEntryRecord | None:
-    with conn.cursor(row_factory=class_row(LedgerEntryRecord)) as cur:
+    with conn.cursor(row_factory=record_row(LedgerEntryRecord)) as cur:
         return cur.execute(_SQL["find_by_idempotency_key"], (provider_id, key)).fetchone()
 
 

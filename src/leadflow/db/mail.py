@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from psycopg.rows import class_row
-
 from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +30,7 @@ def claim_due(
     conn: Connection, *, limit: int, lease_seconds: int, exclude: Sequence[UUID] = ()
 ) -> list[MailToSend]:
     """Take up to ``limit`` pending mails that are due, counting the attempt they start."""
-    with conn.cursor(row_factory=class_row(MailToSend)) as cur:
+    with conn.cursor(row_factory=record_row(MailToSend)) as cur:
         return cur.execute(
             """
             UPDATE email_outbox o

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import class_row
-
 from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
+from leadflow.domain.model import AssignmentStatus, SubscriptionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +20,7 @@ class OwnSubscription:
     niche_id: UUID
     niche_name: str
     price_per_lead_cents: int
-    status: str
+    status: SubscriptionStatus
     postal_codes: list[str]
     filters: list[Any]
     daily_cap: int | None
@@ -37,7 +37,7 @@ class PurchasedLead:
     competition_level_id: UUID
     level_name: str
     price_charged_cents: int
-    status: str
+    status: AssignmentStatus
     assigned_at: datetime
     name: str
     email: str
@@ -47,7 +47,7 @@ class PurchasedLead:
 
 
 def own_subscriptions(conn: Connection, provider_id: UUID) -> list[OwnSubscription]:
-    with conn.cursor(row_factory=class_row(OwnSubscription)) as cur:
+    with conn.cursor(row_factory=record_row(OwnSubscription)) as cur:
         return cur.execute(
             """
             SELECT s.id, s.competition_level_id, l.name AS level_name, n.id AS niche_id, n.name AS niche_name,
@@ -80,7 +80,7 @@ def purchased_leads(
         params,
     ).fetchone()
     assert total_row is not None
-    with conn.cursor(row_factory=class_row(PurchasedLead)) as cur:
+    with conn.cursor(row_factory=record_row(PurchasedLead)) as cur:
         rows = cur.execute(
             """
             SELECT a.id AS assignment_id, a.lead_id, n.id AS niche_id, n.name AS niche_name,

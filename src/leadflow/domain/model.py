@@ -44,6 +44,11 @@ class SubscriptionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class AssignmentStatus(StrEnum):
+    ACTIVE = "active"
+    RETURNED = "returned"
+
+
 class ProviderStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"

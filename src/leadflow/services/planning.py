@@ -65,7 +65,7 @@ def read_snapshot(
         for lv in level_rows
     ]
     rotation = plan_rotation(levels, niche.next_start_level_order_position)
-    mode = DistributionMode(niche.distribution_mode)
+    mode = niche.distribution_mode
     code = normalize_postal_code(postal_code)
     # Read a few more candidates than seats; read more only when skips eat through them.
     limits = dict(
