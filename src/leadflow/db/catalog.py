@@ -210,7 +210,7 @@ def resume_affordable(conn: Connection, provider_id: UUID) -> list[UUID]:
         FROM competition_levels l, providers p
         WHERE s.provider_id = %s AND s.status = 'paused_low_balance'
           AND l.id = s.competition_level_id AND p.id = s.provider_id
-          AND p.balance_cents >= l.price_per_lead_cents
+          AND leadflow_affords(p.balance_cents, l.price_per_lead_cents)
         RETURNING s.id
         """,
         (provider_id,),

@@ -7,6 +7,13 @@ from decimal import Decimal
 MAX_DEPOSIT_CENTS = 100_000_000_000
 
 
+def affords(balance_cents: int, price_cents: int) -> bool:
+    """Whether a balance pays for a lead at this price: the one affordability rule (SPEC §3
+    step 5, §8). SQL states it as ``leadflow_affords`` (migration 0009); a test keeps the two
+    equal."""
+    return balance_cents >= price_cents
+
+
 def cents_to_dollars(cents: int) -> float:
     """49_00 -> 49.0, exact to the cent for any amount a ledger can hold."""
     return float(Decimal(cents) / 100)

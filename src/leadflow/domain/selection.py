@@ -13,6 +13,7 @@ from uuid import UUID
 
 from leadflow.domain.eligibility import Eligibility
 from leadflow.domain.model import DistributionMode, SkipReason
+from leadflow.domain.money import affords
 from leadflow.domain.rotation import Level
 
 
@@ -150,6 +151,6 @@ def _skip_reason(
         return SkipReason.DUPLICATE
     if candidate.cap_reached:
         return SkipReason.CAP_REACHED
-    if balances.get(candidate.provider_id, 0) < level.price_cents:
+    if not affords(balances.get(candidate.provider_id, 0), level.price_cents):
         return SkipReason.INSUFFICIENT_BALANCE
     return None

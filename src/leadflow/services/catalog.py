@@ -13,6 +13,7 @@ from leadflow.db.errors import translated
 from leadflow.domain.eligibility import normalize_postal_code, parse_filters
 from leadflow.domain.errors import InvalidInput, NotFound
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
+from leadflow.domain.money import affords
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 MAX_NAME = 200
@@ -149,7 +150,7 @@ def create_subscription(
         level = catalog.get_level(tx, competition_level_id)
         if level is None:
             raise NotFound("competition level", competition_level_id)
-        affordable = provider.balance_cents >= level.price_per_lead_cents
+        affordable = affords(provider.balance_cents, level.price_per_lead_cents)
         subscription = catalog.insert_subscription(
             tx,
             provider_id=provider_id,

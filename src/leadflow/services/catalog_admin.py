@@ -17,6 +17,7 @@ from leadflow.db.ledger import LedgerEntryRecord
 from leadflow.domain.eligibility import parse_filters
 from leadflow.domain.errors import InvalidInput, NotFound
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
+from leadflow.domain.money import affords
 from leadflow.services import auth
 from leadflow.services.catalog import check_cap, clean_postal_codes, require_name
 from leadflow.services.pages import Page, PageRequest
@@ -237,9 +238,8 @@ def update_subscription(
         provider = catalog.get_provider(tx, current.provider_id, lock=True)
         level = catalog.get_level(tx, current.competition_level_id)
         assert provider is not None and level is not None
-        if (
-            changes.get("status") == SubscriptionStatus.ACTIVE
-            and provider.balance_cents < level.price_per_lead_cents
+        if changes.get("status") == SubscriptionStatus.ACTIVE and not affords(
+            provider.balance_cents, level.price_per_lead_cents
         ):
             changes["status"] = SubscriptionStatus.PAUSED_LOW_BALANCE
         subscription = (

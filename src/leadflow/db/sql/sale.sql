@@ -86,7 +86,7 @@ WITH paused AS (
     FROM competition_levels l, providers p
     WHERE s.provider_id = ANY(%(ids)s) AND s.status = 'active' AND p.id = ANY(%(ids)s)
       AND l.id = s.competition_level_id AND p.id = s.provider_id
-      AND p.balance_cents < l.price_per_lead_cents
+      AND NOT leadflow_affords(p.balance_cents, l.price_per_lead_cents)
     RETURNING s.id, s.provider_id, p.balance_cents, l.price_per_lead_cents
 ),
 facts AS (

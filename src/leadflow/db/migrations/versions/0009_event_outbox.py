@@ -9,6 +9,8 @@
   the provider's balance (and sets ``balance_after_cents``) in a trigger; any other change of
   ``providers.balance_cents``, a provider created with a balance, or an update or delete of a
   ledger entry is refused. "Balance = sum of the ledger" (invariant 1) holds by construction.
+- ``leadflow_affords(balance, price)``: the one affordability rule in SQL (``domain.money.affords``
+  in Python), inlined by the planner.
 
 Revision ID: 0009_event_outbox
 Revises: 0008_lighter_sale
@@ -67,6 +69,13 @@ def upgrade() -> None:
         ["event_id", "template"],
         unique=True,
         postgresql_where=sa.text("event_id IS NOT NULL"),
+    )
+    op.execute(
+        """
+        CREATE FUNCTION leadflow_affords(balance_cents bigint, price_cents bigint)
+        RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        RETURN balance_cents >= price_cents
+        """
     )
     op.execute(
         """
@@ -145,6 +154,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION leadflow_refuse_unposted_balance()")
     op.execute("DROP TRIGGER ledger_entries_post ON ledger_entries")
     op.execute("DROP FUNCTION leadflow_post_ledger_entry()")
+    op.execute("DROP FUNCTION leadflow_affords(bigint, bigint)")
     op.drop_index("uq_email_outbox_event_id_template", table_name="email_outbox")
     op.drop_column("email_outbox", "event_id")
     op.drop_index("ix_outbox_events_pending", table_name="outbox_events")
