@@ -50,6 +50,10 @@ def mark_failed(conn: Connection, event_id: int, *, error: str, retry_in: int | 
     conn.execute(_SQL["mark_failed"], {"id": event_id, "error": error[:1000], "retry_in": retry_in})
 
 
+def prune_dispatched(conn: Connection, *, older_than_seconds: int) -> int:
+    return conn.execute(_SQL["prune_dispatched"], {"older_than": older_than_seconds}).rowcount
+
+
 def has_due(conn: Connection) -> bool:
     row = conn.execute(_SQL["has_due"]).fetchone()
     return bool(row and row["due"])

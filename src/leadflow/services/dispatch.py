@@ -27,6 +27,8 @@ from leadflow.mail.render import render
 log = structlog.get_logger(__name__)
 
 BATCH = 100
+# Dispatched events are kept this long (for inspection), then pruned by the hourly cleanup.
+KEEP_DISPATCHED_SECONDS = 7 * 86400
 
 Consumer = Callable[[Connection, Sequence[events.StoredEvent]], None]
 
@@ -40,6 +42,11 @@ def dispatch_due(pool: ConnectionPool[Connection], *, retry_delays: Sequence[int
             if not batch:
                 return dispatched
             dispatched += _dispatch_batch(conn, batch, retry_delays)
+
+
+def prune(tx: Connection) -> int:
+    """Forget events dispatched more than ``KEEP_DISPATCHED_SECONDS`` ago; returns how many."""
+    return events.prune_dispatched(tx, older_than_seconds=KEEP_DISPATCHED_SECONDS)
 
 
 def _dispatch_batch(

@@ -147,7 +147,8 @@ async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int
 
 async def cleanup_jobs(context: JobContext, timestamp: int) -> None:
     """Delete finished jobs once nobody needs them (dead letters are kept longest), and forget
-    failed logins, rate-limit windows, MFA challenges and sessions past any limit or expiry."""
+    failed logins, rate-limit windows, MFA challenges, sessions past any limit or expiry, and
+    long-dispatched outbox events."""
     await asyncio.to_thread(_prune, runtime_of(context).pool)
     manager = context.app.job_manager
     for queue in jobs.VISIBLE_QUEUES:
@@ -191,6 +192,7 @@ def _record_failure(
 def _prune(pool: ConnectionPool[Connection]) -> None:
     with transaction(pool) as tx:
         auth.prune(tx)
+        dispatch.prune(tx)
 
 
 def _distribute(runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int) -> DistributionResult:

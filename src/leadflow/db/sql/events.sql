@@ -49,3 +49,9 @@ JOIN providers p ON p.id = s.provider_id
 JOIN competition_levels l ON l.id = s.competition_level_id
 JOIN niches n ON n.id = l.niche_id
 WHERE s.id = ANY(%(ids)s)
+
+-- prune_dispatched --
+-- Dispatched events past their use (what they made is in the mail outbox, the audit log and
+-- the ledger); pending and failed ones are kept.
+DELETE FROM outbox_events
+WHERE status = 'dispatched' AND dispatched_at < now() - make_interval(secs => %(older_than)s)
