@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class DomainError(Exception):
     """Base of every error a service raises on purpose."""
@@ -22,6 +26,13 @@ class NotFound(DomainError):
         super().__init__(f"{entity} {entity_id} not found")
         self.entity = entity
         self.entity_id = entity_id
+
+
+def found(value: T | None, entity: str, entity_id: object) -> T:
+    """``value``, or ``NotFound`` when the lookup that gave it found nothing."""
+    if value is None:
+        raise NotFound(entity, entity_id)
+    return value
 
 
 class InvalidInput(DomainError):

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from leadflow.db import audit, catalog, ledger
 from leadflow.db.connection import Connection
-from leadflow.domain.errors import IdempotencyConflict, InvalidInput, NotFound
+from leadflow.domain.errors import IdempotencyConflict, InvalidInput, found
 from leadflow.domain.facts import Posting
 from leadflow.domain.model import Actor, LedgerKind
 from leadflow.domain.money import MAX_DEPOSIT_CENTS
@@ -43,9 +43,7 @@ def deposit(
         raise InvalidInput(f"idempotency_key must be 1..{MAX_IDEMPOTENCY_KEY_LENGTH} characters")
     # The provider lock serializes deposits and charges of one provider, so a repeated key
     # is always seen by the second request.
-    provider = catalog.get_provider(tx, provider_id, lock=True)
-    if provider is None:
-        raise NotFound("provider", provider_id)
+    provider = found(catalog.get_provider(tx, provider_id, lock=True), "provider", provider_id)
     if idempotency_key is not None:
         existing = ledger.find_by_idempotency_key(tx, provider_id, idempotency_key)
         if existing is not None:

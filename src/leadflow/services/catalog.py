@@ -11,7 +11,7 @@ from leadflow.db import audit, catalog
 from leadflow.db.connection import Connection
 from leadflow.db.errors import translated
 from leadflow.domain.eligibility import normalize_postal_code, parse_filters
-from leadflow.domain.errors import InvalidInput, NotFound
+from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
 from leadflow.domain.money import affords
 
@@ -144,12 +144,10 @@ def create_subscription(
     check_cap(daily_cap, "daily_cap")
     check_cap(monthly_cap, "monthly_cap")
     with translated():
-        provider = catalog.get_provider(tx, provider_id, lock=True)
-        if provider is None:
-            raise NotFound("provider", provider_id)
-        level = catalog.get_level(tx, competition_level_id)
-        if level is None:
-            raise NotFound("competition level", competition_level_id)
+        provider = found(catalog.get_provider(tx, provider_id, lock=True), "provider", provider_id)
+        level = found(
+            catalog.get_level(tx, competition_level_id), "competition level", competition_level_id
+        )
         affordable = affords(provider.balance_cents, level.price_per_lead_cents)
         subscription = catalog.insert_subscription(
             tx,

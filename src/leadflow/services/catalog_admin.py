@@ -15,7 +15,7 @@ from leadflow.db.connection import Connection
 from leadflow.db.errors import translated
 from leadflow.db.ledger import LedgerEntryRecord
 from leadflow.domain.eligibility import parse_filters
-from leadflow.domain.errors import InvalidInput, NotFound
+from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
 from leadflow.domain.money import affords
 from leadflow.services import auth
@@ -38,13 +38,11 @@ class ProviderDetail:
 
 def list_niches(tx: Connection, *, page: PageRequest) -> Page[catalog.NicheRecord]:
     total, items = db.list_niches(tx, limit=page.limit, offset=page.offset)
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)
 
 
 def get_niche(tx: Connection, *, niche_id: UUID) -> NicheDetail:
-    niche = catalog.get_niche(tx, niche_id)
-    if niche is None:
-        raise NotFound("niche", niche_id)
+    niche = found(catalog.get_niche(tx, niche_id), "niche", niche_id)
     return NicheDetail(niche=niche, levels=catalog.list_levels(tx, niche_id))
 
 
@@ -146,13 +144,11 @@ def list_providers(
     if status is not None and status not in set(ProviderStatus):
         raise InvalidInput("status must be active or suspended")
     total, items = db.list_providers(tx, status=status, limit=page.limit, offset=page.offset)
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)
 
 
 def get_provider(tx: Connection, *, provider_id: UUID) -> ProviderDetail:
-    provider = catalog.get_provider(tx, provider_id)
-    if provider is None:
-        raise NotFound("provider", provider_id)
+    provider = found(catalog.get_provider(tx, provider_id), "provider", provider_id)
     return ProviderDetail(
         provider=provider, subscriptions=db.provider_subscriptions(tx, provider_id)
     )
@@ -200,13 +196,11 @@ def list_ledger(tx: Connection, *, provider_id: UUID, page: PageRequest) -> Page
     if catalog.get_provider(tx, provider_id) is None:
         raise NotFound("provider", provider_id)
     total, items = db.list_ledger(tx, provider_id, limit=page.limit, offset=page.offset)
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)
 
 
 def get_subscription(tx: Connection, *, subscription_id: UUID) -> catalog.SubscriptionRecord:
-    subscription = db.get_subscription(tx, subscription_id)
-    if subscription is None:
-        raise NotFound("subscription", subscription_id)
+    subscription = found(db.get_subscription(tx, subscription_id), "subscription", subscription_id)
     return subscription
 
 
@@ -231,9 +225,7 @@ def update_subscription(
     if "status" in changes and changes["status"] not in set(SubscriptionStatus):
         raise InvalidInput("status must be active, paused, paused_low_balance or cancelled")
     with translated():
-        current = db.get_subscription(tx, subscription_id)
-        if current is None:
-            raise NotFound("subscription", subscription_id)
+        current = found(db.get_subscription(tx, subscription_id), "subscription", subscription_id)
         # Lock order as everywhere: the provider first, then its subscription.
         provider = catalog.get_provider(tx, current.provider_id, lock=True)
         level = catalog.get_level(tx, current.competition_level_id)

@@ -31,7 +31,7 @@ from leadflow import metrics
 from leadflow.db import audit, catalog, distribution, leads, sale
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.eligibility import normalize_postal_code
-from leadflow.domain.errors import LeadAlreadyDistributed, LeadNotApproved, NotFound
+from leadflow.domain.errors import LeadAlreadyDistributed, LeadNotApproved, NotFound, found
 from leadflow.domain.model import Actor, LeadStatus, RunStatus, SkipReason
 from leadflow.domain.outcome import classify
 from leadflow.domain.results import (
@@ -97,9 +97,7 @@ def distribute_lead(
 
 def preview_distribution(tx: Connection, *, lead_id: UUID) -> Preview:
     """The selection a distribution would make now, without charging, writing or advancing."""
-    lead = leads.get_lead(tx, lead_id)
-    if lead is None:
-        raise NotFound("lead", lead_id)
+    lead = found(leads.get_lead(tx, lead_id), "lead", lead_id)
     if lead.status == LeadStatus.DISTRIBUTED:
         raise LeadAlreadyDistributed(f"lead {lead_id} is already distributed")
     if lead.status == LeadStatus.REJECTED:

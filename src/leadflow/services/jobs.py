@@ -15,7 +15,7 @@ from leadflow.domain.errors import (
     JobAlreadyActive,
     LeadAlreadyDistributed,
     LeadNotApproved,
-    NotFound,
+    found,
 )
 from leadflow.domain.model import Actor, LeadStatus
 from leadflow.services.pages import Page, PageRequest
@@ -82,9 +82,7 @@ def retry_job(tx: Connection, *, actor: Actor, job_id: int) -> JobInfo:
 
     ``JobAlreadyActive`` when this or another job of the lead is queued or running.
     """
-    job = jobs.get_job(tx, job_id)
-    if job is None:
-        raise NotFound("job", job_id)
+    job = found(jobs.get_job(tx, job_id), "job", job_id)
     lock = job.lock
     if job.lead_id is not None:
         # Lock order: lead, then job, as everywhere a lead's jobs change.
@@ -93,8 +91,7 @@ def retry_job(tx: Connection, *, actor: Actor, job_id: int) -> JobInfo:
         active = jobs.active_distribution_job(tx, job.lead_id)
         if active is not None:
             raise JobAlreadyActive(f"job {active.id} of this lead is already {_status(active)}")
-    job = jobs.get_job(tx, job_id, lock=True)
-    assert job is not None
+    job = found(jobs.get_job(tx, job_id, lock=True), "job", job_id)
     if job.status in jobs.ACTIVE:
         raise JobAlreadyActive(f"job {job_id} is already {_status(job)}")
     if job.status != "failed":
@@ -124,9 +121,7 @@ def list_jobs(tx: Connection, *, status: str | None, page: PageRequest) -> Page[
 
 def distribution_status(tx: Connection, *, lead_id: UUID) -> DistributionStatus:
     """Where a lead's distribution stands: its job while one exists, else its last run."""
-    lead = leads.get_lead(tx, lead_id)
-    if lead is None:
-        raise NotFound("lead", lead_id)
+    lead = found(leads.get_lead(tx, lead_id), "lead", lead_id)
     job = jobs.latest_distribution_job(tx, lead_id)
     run = jobs.last_run(tx, lead_id)
     sold = jobs.active_assignment_count(tx, lead_id)
@@ -181,9 +176,7 @@ def record_dead_letter(
 
 
 def _locked_distributable_lead(conn: Connection, lead_id: UUID) -> leads.LeadRecord:
-    lead = leads.get_lead(conn, lead_id, lock=True)
-    if lead is None:
-        raise NotFound("lead", lead_id)
+    lead = found(leads.get_lead(conn, lead_id, lock=True), "lead", lead_id)
     if lead.status == LeadStatus.DISTRIBUTED:
         raise LeadAlreadyDistributed(f"lead {lead_id} is already distributed")
     if lead.status != LeadStatus.APPROVED:

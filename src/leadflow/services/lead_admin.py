@@ -7,7 +7,7 @@ from uuid import UUID
 from leadflow.db import audit_views
 from leadflow.db import lead_views as db
 from leadflow.db.connection import Connection
-from leadflow.domain.errors import InvalidInput, NotFound
+from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import LeadStatus
 from leadflow.services.pages import Page, PageRequest
 
@@ -24,13 +24,11 @@ def list_leads(
     total, items = db.list_lead_views(
         tx, status=status, niche_id=niche_id, limit=page.limit, offset=page.offset
     )
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)
 
 
 def get_lead(tx: Connection, *, lead_id: UUID) -> db.LeadView:
-    lead = db.get_lead_view(tx, lead_id)
-    if lead is None:
-        raise NotFound("lead", lead_id)
+    lead = found(db.get_lead_view(tx, lead_id), "lead", lead_id)
     return lead
 
 
@@ -40,7 +38,7 @@ def list_assignments(
     if not db.lead_exists(tx, lead_id):
         raise NotFound("lead", lead_id)
     total, items = db.list_lead_assignments(tx, lead_id, limit=page.limit, offset=page.offset)
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)
 
 
 def list_audit(
@@ -59,4 +57,4 @@ def list_audit(
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)

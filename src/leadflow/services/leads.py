@@ -8,7 +8,7 @@ from uuid import UUID
 
 from leadflow.db import approval, audit, jobs, leads
 from leadflow.db.connection import Connection
-from leadflow.domain.errors import InvalidInput, InvalidState, NotFound
+from leadflow.domain.errors import InvalidInput, InvalidState, found
 from leadflow.domain.model import Actor, LeadStatus
 from leadflow.settings import Settings
 
@@ -30,9 +30,7 @@ def approve_lead(
 ) -> ApprovalResult:
     """Approve a lead awaiting approval. With auto-distribution on, its ``distribute_lead`` job
     is queued in the same transaction, so a committed approval always has its job."""
-    lead = leads.get_lead(tx, lead_id, lock=True)
-    if lead is None:
-        raise NotFound("lead", lead_id)
+    lead = found(leads.get_lead(tx, lead_id, lock=True), "lead", lead_id)
     if lead.status != LeadStatus.PENDING_APPROVAL:
         raise InvalidState(f"lead is {lead.status}; only a lead pending approval can be approved")
     approved = approval.approve(tx, lead_id)
@@ -55,9 +53,7 @@ def reject_lead(tx: Connection, *, actor: Actor, lead_id: UUID, reason: str) -> 
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON or "\x00" in reason:
         raise InvalidInput(f"reason must be 1..{MAX_REASON} characters")
-    lead = leads.get_lead(tx, lead_id, lock=True)
-    if lead is None:
-        raise NotFound("lead", lead_id)
+    lead = found(leads.get_lead(tx, lead_id, lock=True), "lead", lead_id)
     if lead.status not in REJECTABLE:
         raise InvalidState(f"lead is {lead.status}; it can no longer be rejected")
     rejected = approval.reject(tx, lead_id, reason)

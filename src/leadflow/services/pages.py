@@ -34,3 +34,8 @@ class Page(Generic[T]):
     limit: int
     total: int
     items: list[T]
+
+    @classmethod
+    def of(cls, request: PageRequest, total: int, items: list[T]) -> Page[T]:
+        """The page ``request`` asked for: ``items`` of ``total``."""
+        return cls(page=request.page, limit=request.limit, total=total, items=items)

@@ -10,7 +10,7 @@ from leadflow.db import catalog_admin as catalog_db
 from leadflow.db import portal as db
 from leadflow.db.connection import Connection
 from leadflow.db.ledger import LedgerEntryRecord
-from leadflow.domain.errors import NotFound
+from leadflow.domain.errors import NotFound, found
 from leadflow.services.pages import Page, PageRequest
 
 
@@ -21,9 +21,7 @@ class Profile:
 
 
 def profile(tx: Connection, *, provider_id: UUID) -> Profile:
-    provider = catalog.get_provider(tx, provider_id)
-    if provider is None:
-        raise NotFound("provider", provider_id)
+    provider = found(catalog.get_provider(tx, provider_id), "provider", provider_id)
     return Profile(provider=provider, subscriptions=db.own_subscriptions(tx, provider_id))
 
 
@@ -31,7 +29,7 @@ def assignments(tx: Connection, *, provider_id: UUID, page: PageRequest) -> Page
     total, items = db.purchased_leads(
         tx, provider_id, assignment_id=None, limit=page.limit, offset=page.offset
     )
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)
 
 
 def assignment(tx: Connection, *, provider_id: UUID, assignment_id: UUID) -> db.PurchasedLead:
@@ -44,4 +42,4 @@ def assignment(tx: Connection, *, provider_id: UUID, assignment_id: UUID) -> db.
 
 def ledger(tx: Connection, *, provider_id: UUID, page: PageRequest) -> Page[LedgerEntryRecord]:
     total, items = catalog_db.list_ledger(tx, provider_id, limit=page.limit, offset=page.offset)
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)
