@@ -14,7 +14,7 @@ from leadflow.api.middleware import RequestContext
 from leadflow.api.routes import admin_catalog, admin_leads, auth, intake, ops, portal
 from leadflow.api.schemas.base import Problem
 from leadflow.db import migrate
-from leadflow.db.connection import create_pool, open_autocommit_pool
+from leadflow.db.connection import Reachability, create_pool, open_autocommit_pool
 from leadflow.services.auth import Passwords
 from leadflow.services.limits import parse_rate
 from leadflow.settings import Settings
@@ -37,8 +37,10 @@ def create_app(settings: Settings, url: str, *, passwords: Passwords | None = No
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = create_pool(url, settings)
-        autocommit_pool = await open_autocommit_pool(url, settings)
+        # Both pools report to one tracker: one warning when the database stops answering.
+        reachability = Reachability()
+        pool = create_pool(url, settings, reachability=reachability)
+        autocommit_pool = await open_autocommit_pool(url, settings, reachability=reachability)
         app.state.context = AppContext(
             settings=settings,
             pool=pool,
