@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,15 +17,22 @@ from leadflow.db import migrate
 
 
 @contextlib.contextmanager
-def own_server(folder: Path) -> Iterator[Any]:
-    """An embedded server under ``folder``, migrated, deleted at the end (whatever
-    TEST_DATABASE_URL says: the shared server must not go down under other tests)."""
-    server = get_server(folder, cleanup_mode="delete")
+def own_server() -> Iterator[Any]:
+    """An embedded server of its own, migrated, deleted at the end (whatever TEST_DATABASE_URL
+    says: the shared server must not go down under other tests).
+
+    Its data lives outside pytest's temporary folders: the server runs as another user, and a
+    pytest session starting meanwhile on the machine makes their root private again."""
+    folder = Path(tempfile.mkdtemp(prefix="leadflow-pg-"))
     try:
-        migrate.upgrade(server.get_uri())
-        yield server
+        server = get_server(folder / "pg", cleanup_mode="delete")
+        try:
+            migrate.upgrade(server.get_uri())
+            yield server
+        finally:
+            server.cleanup()
     finally:
-        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def stop(server: Any, *, mode: str = "fast") -> None:

@@ -45,6 +45,7 @@ def create_app(settings: Settings, url: str, *, passwords: Passwords | None = No
             settings=settings,
             pool=pool,
             autocommit_pool=autocommit_pool,
+            reachability=reachability,
             passwords=passwords or Passwords(),
             intake_rate=intake_rate,
             trusted_proxies=trusted,

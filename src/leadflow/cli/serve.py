@@ -116,7 +116,8 @@ def up(
     and a worker. Ctrl-C stops it gracefully."""
     settings = Settings()
     console = Console()
-    with database(settings, migrate_first=True) as url:
+    # Without a terminal, `up` is under a supervisor or a container: its logs go to a collector.
+    with database(settings, migrate_first=True, json_logs_without_tty=True) as url:
         asyncio.run(
             _up(
                 settings,

@@ -42,13 +42,13 @@ class Reachability:
     def down(self) -> bool:
         return self._down_since is not None
 
-    def failed(self, error: BaseException | None = None) -> None:
+    def failed(self, noticed_by: str) -> None:
         """A connection attempt (or a whole unit of work) failed for want of the database."""
         with self._lock:
             if self._down_since is not None:
                 return
             self._down_since = time.monotonic()
-        log.warning("database_unreachable", error=None if error is None else type(error).__name__)
+        log.warning("database_unreachable", noticed_by=noticed_by)
 
     def answered(self) -> None:
         """A new connection was opened: the server answers."""
@@ -119,7 +119,7 @@ class Pool(ConnectionPool[Connection]):
             return conn
 
     def reconnect_failed(self) -> None:
-        self.reachability.failed()
+        self.reachability.failed(noticed_by=self.name)
         super().reconnect_failed()
 
     def _configured(self, conn: Connection) -> None:
@@ -161,7 +161,7 @@ class AsyncPool(AsyncConnectionPool[AsyncConnection]):
             return conn
 
     async def reconnect_failed(self) -> None:
-        self.reachability.failed()
+        self.reachability.failed(noticed_by=self.name)
         await super().reconnect_failed()
 
     async def _configured(self, conn: AsyncConnection) -> None:

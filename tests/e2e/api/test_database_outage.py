@@ -6,7 +6,6 @@ its 201 is stored exactly once."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -77,9 +76,9 @@ def test_sessions_the_server_ended_are_replaced_before_the_next_request(
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_a_stopped_server_gets_quick_503s_and_once_started_again_every_request_is_served(
-    tmp_path: Path, api_settings: Settings, mode: str
+    api_settings: Settings, mode: str
 ) -> None:
-    with restart.own_server(tmp_path / "pg") as server:
+    with restart.own_server() as server:
         url = server.get_uri()
         setup = create_pool(url, api_settings, max_size=1)
         try:
