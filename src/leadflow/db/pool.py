@@ -25,8 +25,9 @@ log = structlog.get_logger(__name__)
 Connection = psycopg.Connection[dict[str, Any]]
 AsyncConnection = psycopg.AsyncConnection[dict[str, Any]]
 
-# While a request waits for a connection this long, something is wrong: if the last connection
-# attempt failed, the database is down and the request fails now (a 503 for the API).
+# A request waits for a connection in slices of this long; after a slice in which an attempt to
+# connect failed, the database is down and the request fails now (a 503 for the API). A pool
+# that is only busy, or a connection that is on its way, is waited for up to the pool's timeout.
 FAIL_FAST_SECONDS = 0.5
 
 
@@ -37,6 +38,8 @@ class Reachability:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._down_since: float | None = None
+        # Failed attempts so far: a waiting request compares it with what it saw at the start.
+        self.failures = 0
 
     @property
     def down(self) -> bool:
@@ -45,6 +48,7 @@ class Reachability:
     def failed(self, noticed_by: str) -> None:
         """A connection attempt (or a whole unit of work) failed for want of the database."""
         with self._lock:
+            self.failures += 1
             if self._down_since is not None:
                 return
             self._down_since = time.monotonic()
@@ -97,16 +101,17 @@ class Pool(ConnectionPool[Connection]):
         self.reconnect_timeout = 0.0
 
     def getconn(self, timeout: float | None = None) -> Connection:
+        """A live connection; ``PoolTimeout`` soon if the server does not answer."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        failures = self.reachability.failures
         while True:
             left = deadline - time.monotonic()
             try:
                 conn = super().getconn(min(left, FAIL_FAST_SECONDS))
             except PoolTimeout:
-                if self.reachability.down or left <= FAIL_FAST_SECONDS:
+                if self.reachability.failures != failures or left <= FAIL_FAST_SECONDS:
                     raise
-                # Only busy: keep waiting, the rest of the time, behind the clients now queued.
-                conn = super().getconn(deadline - time.monotonic())
+                continue
             if not _readable(conn):
                 return conn
             # Readable is the exception (a stray notice would be one): a round trip decides.
@@ -141,15 +146,17 @@ class AsyncPool(AsyncConnectionPool[AsyncConnection]):
         self.reconnect_timeout = 0.0
 
     async def getconn(self, timeout: float | None = None) -> AsyncConnection:
+        """A live connection; ``PoolTimeout`` soon if the server does not answer."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        failures = self.reachability.failures
         while True:
             left = deadline - time.monotonic()
             try:
                 conn = await super().getconn(min(left, FAIL_FAST_SECONDS))
             except PoolTimeout:
-                if self.reachability.down or left <= FAIL_FAST_SECONDS:
+                if self.reachability.failures != failures or left <= FAIL_FAST_SECONDS:
                     raise
-                conn = await super().getconn(deadline - time.monotonic())
+                continue
             if not _readable(conn):
                 return conn
             try:
