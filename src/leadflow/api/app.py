@@ -30,22 +30,29 @@ their token from `/auth/login`. Send it as `Authorization: Bearer <token>`.
 """
 
 
-def create_app(settings: Settings, url: str, *, passwords: Passwords | None = None) -> FastAPI:
-    """Build the app for the database at ``url``. ``passwords`` overrides the argon2 cost (tests)."""
+def create_app(
+    settings: Settings,
+    url: str,
+    *,
+    passwords: Passwords | None = None,
+    reachability: Reachability | None = None,
+) -> FastAPI:
+    """Build the app for the database at ``url``. ``passwords`` overrides the argon2 cost (tests);
+    ``reachability`` is shared with the process's other pools (``leadflow up``'s worker)."""
     intake_rate = parse_rate(settings.intake_rate_limit)
     trusted = parse_networks(settings.trusted_proxies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Both pools report to one tracker: one warning when the database stops answering.
-        reachability = Reachability()
-        pool = create_pool(url, settings, reachability=reachability)
-        autocommit_pool = await open_autocommit_pool(url, settings, reachability=reachability)
+        tracker = reachability or Reachability()
+        pool = create_pool(url, settings, reachability=tracker)
+        autocommit_pool = await open_autocommit_pool(url, settings, reachability=tracker)
         app.state.context = AppContext(
             settings=settings,
             pool=pool,
             autocommit_pool=autocommit_pool,
-            reachability=reachability,
+            reachability=tracker,
             passwords=passwords or Passwords(),
             intake_rate=intake_rate,
             trusted_proxies=trusted,

@@ -55,18 +55,24 @@ async def open_queue_pool(
 
 
 async def run_worker(
-    settings: Settings, url: str, *, concurrency: int | None = None, metrics_port: int | None = None
+    settings: Settings,
+    url: str,
+    *,
+    concurrency: int | None = None,
+    metrics_port: int | None = None,
+    reachability: Reachability | None = None,
 ) -> None:
     """Work the ``distribute_lead``, ``email`` and maintenance queues until cancelled.
 
     Cancelling is the graceful stop: running jobs finish, no new job is taken. If the worker
     stops by itself (the database went away), it starts again after a short pause; an outage
     is one warning however long it lasts, and one line when the database answers again.
-    ``concurrency`` defaults to ``settings.worker_concurrency``.
+    ``concurrency`` defaults to ``settings.worker_concurrency``; ``reachability`` is shared with
+    the process's other pools (``leadflow up``'s API).
     """
     if concurrency is None:
         concurrency = settings.worker_concurrency
-    reachability = Reachability()
+    reachability = reachability or Reachability()
     # Every slot runs the engine on a connection of its own: opened at start, not while the
     # first burst of jobs waits for them (a cold worker took seconds to catch up).
     pool = await asyncio.to_thread(
