@@ -18,6 +18,7 @@ from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
 from tests.support import restart
 from tests.support.invariants import assert_invariants
+from tests.support.work import committed
 
 # Longer than a maintenance tick (5 s), a poll (2 s) and the worker's restart pause (2 s).
 OUTAGE_SECONDS = 12
@@ -34,7 +35,7 @@ def test_worker_warns_once_during_an_outage_and_resumes_by_itself(
             niche = factories.market(pool, providers=2).niche_id
             first = factories.lead(pool, niche)
             worker = workers(database_url=url)
-            leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=first)
+            committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=first)
             sold = "SELECT count(*) AS n FROM leads WHERE status = 'distributed'"
             wait_until("the first lead to be sold", lambda: count(pool, sold) == 1)
             later = [factories.lead(pool, niche) for _ in range(5)]
@@ -49,7 +50,7 @@ def test_worker_warns_once_during_an_outage_and_resumes_by_itself(
         pool = create_pool(url, settings, max_size=2)
         try:
             for lead_id in later:
-                leads.approve_lead(pool, settings=settings, actor=ADMIN, lead_id=lead_id)
+                committed(pool, leads.approve_lead, settings=settings, actor=ADMIN, lead_id=lead_id)
             wait_until("the later leads to be sold", lambda: count(pool, sold) == 1 + len(later))
             with pool.connection() as conn:
                 assert_invariants(conn)
