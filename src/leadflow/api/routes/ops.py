@@ -56,5 +56,6 @@ def metrics(request: Request, context: Context) -> Response:
             jobs.refresh_queue_depth(tx)
     except Exception as exc:
         # Metrics stay available while the database is not; the gauge keeps its last value.
-        log.warning("queue_depth_unavailable", error_class=type(exc).__name__)
+        level = log.debug if context.reachability.down else log.warning
+        level("queue_depth_unavailable", error_class=type(exc).__name__)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
