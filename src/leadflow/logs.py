@@ -94,7 +94,12 @@ def _routine(record: logging.LogRecord) -> bool:
     if not record.name.startswith("procrastinate"):
         return False
     if record.exc_info and record.exc_info[1] is not None and is_unavailable(record.exc_info[1]):
-        return True  # the database went away: reported once, by the pools
+        if str(getattr(record, "action", "")).startswith("job_"):
+            # A job's outcome stays news, but the database went away: the pools reported
+            # why, once; the traceback would only repeat it.
+            record.exc_info, record.exc_text = None, None
+            return False
+        return True  # the listener or the loop losing the database: the pools reported it
     if record.name.startswith(_ROUTINE_LOGGERS) and record.levelno <= logging.INFO:
         return True
     action = getattr(record, "action", None)

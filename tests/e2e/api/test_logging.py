@@ -40,7 +40,7 @@ def test_lead_personal_data_never_reaches_the_logs(
 # A process's logging as ``leadflow`` commands configure it: our events and library records.
 SCRIPT = """
 import logging, sys
-import structlog
+import psycopg, structlog
 from leadflow import logs
 from leadflow.settings import Settings
 
@@ -54,6 +54,12 @@ worker.info("Job tick[1] idle", extra={"action": "job_success", "job": tick, "re
 busy = {"requeued": 1, "delivery_queued": 0}
 worker.info("Job tick[2] busy", extra={"action": "job_success", "job": tick, "result": busy})
 logging.getLogger("psycopg.pool").warning("error connecting in 'leadflow'")
+gone = RuntimeError("Database error.")
+gone.__cause__ = psycopg.OperationalError("the database system is shutting down")
+worker.error("listener failed", exc_info=gone)
+job = {"queue": "distribute_lead", "task_name": "distribute_lead"}
+failed = {"action": "job_error_retry", "job": job}
+worker.error("Job distribute_lead[3] to retry", exc_info=gone, extra=failed)
 logging.getLogger("uvicorn.error").info("Started server process")
 """
 
@@ -84,15 +90,22 @@ def test_json_lines_carry_our_events_and_the_libraries_meaningful_records(
 ) -> None:
     records = [json.loads(line) for line in _log_lines(command, **env)]
     events = [r["event"] for r in records]
-    # Routine records (a job's start, an idle tick, the pool's reconnect chatter) stay out.
-    assert events == ["lead_submitted", "Job tick[2] busy", "Started server process"]
+    # Routine records (a job's start, an idle tick, the pool's reconnect chatter, the listener
+    # losing the database) stay out; a job that failed for want of it stays, without traceback.
+    assert events == [
+        "lead_submitted",
+        "Job tick[2] busy",
+        "Job distribute_lead[3] to retry",
+        "Started server process",
+    ]
     assert records[0]["lead_id"] == "L1" and records[0]["level"] == "info"
     assert records[1]["logger"] == "procrastinate.worker"
+    assert records[2]["level"] == "error" and "exception" not in records[2]
     assert all("timestamp" in r for r in records)
 
 
 def test_console_lines_without_a_terminal_unless_it_is_up() -> None:
     lines = _log_lines("worker")
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert "lead_submitted" in lines[0] and "lead_id=L1" in lines[0]
     assert not lines[0].startswith("{")
