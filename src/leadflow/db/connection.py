@@ -11,10 +11,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from leadflow.db.pool import AsyncConnection, AsyncPool, Connection, Pool, Reachability
+# The connection types and the outage tracker are defined beside the pools and used from here.
+from leadflow.db.pool import AsyncConnection as AsyncConnection
+from leadflow.db.pool import AsyncPool, Pool
+from leadflow.db.pool import Connection as Connection
+from leadflow.db.pool import Reachability as Reachability
 from leadflow.settings import Settings
-
-__all__ = ["AsyncConnection", "Connection", "Reachability"]
 
 
 def connect_kwargs(settings: Settings) -> dict[str, Any]:
