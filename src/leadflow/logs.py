@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from leadflow.db.jobs import MAINTENANCE_QUEUE
+from leadflow.db.jobs import EMAIL_QUEUE, MAINTENANCE_QUEUE
 from leadflow.db.pool import is_unavailable
 from leadflow.settings import Settings
 
@@ -20,6 +20,7 @@ _HANDLER_NAME = "leadflow"
 # (its end line says all), a periodic job deferred, tasks registered at each worker start.
 _ROUTINE_ACTIONS = frozenset({"start_job", "periodic_task_deferred"})
 _ROUTINE_LOGGERS = ("procrastinate.blueprints", "procrastinate.periodic")
+_QUIET_WHEN_IDLE = frozenset({MAINTENANCE_QUEUE, EMAIL_QUEUE})
 
 
 def use_json(settings: Settings, *, json_without_tty: bool = False) -> bool:
@@ -107,10 +108,11 @@ def _routine(record: logging.LogRecord) -> bool:
         return True
     job: Any = getattr(record, "job", None)
     result: Any = getattr(record, "result", None)
-    # A maintenance tick that found nothing to do; one that requeued or queued something stays.
+    # A maintenance tick or a mail delivery that found nothing to do (another worker had the
+    # mails); one that requeued, queued or sent something stays.
     return (
         action == "job_success"
         and isinstance(job, dict)
-        and job.get("queue") == MAINTENANCE_QUEUE
+        and job.get("queue") in _QUIET_WHEN_IDLE
         and not (isinstance(result, dict) and any(result.values()))
     )

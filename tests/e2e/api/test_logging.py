@@ -51,6 +51,9 @@ tick = {"queue": "maintenance", "task_name": "maintenance_tick"}
 worker.info("Starting job tick[1]", extra={"action": "start_job", "job": tick})
 idle = {"requeued": 0, "delivery_queued": 0}
 worker.info("Job tick[1] idle", extra={"action": "job_success", "job": tick, "result": idle})
+mail = {"queue": "email", "task_name": "deliver_mail"}
+nothing = {"sent": 0, "failed": 0, "held": 0}
+worker.info("Job mail[4] idle", extra={"action": "job_success", "job": mail, "result": nothing})
 busy = {"requeued": 1, "delivery_queued": 0}
 worker.info("Job tick[2] busy", extra={"action": "job_success", "job": tick, "result": busy})
 logging.getLogger("psycopg.pool").warning("error connecting in 'leadflow'")
