@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     pool_max_size: int = 10
 
     log_level: str = "INFO"
+    log_format: Literal["auto", "console", "json"] = Field(
+        default="auto",
+        description="console, json (lines), or auto: json for `leadflow up` without a terminal.",
+    )
+    # The older switch, kept working: true means log_format=json.
     log_json: bool = False
 
     @field_validator("trusted_proxies", mode="before")

@@ -14,7 +14,7 @@ from leadflow.api.middleware import RequestContext
 from leadflow.api.routes import admin_catalog, admin_leads, auth, intake, ops, portal
 from leadflow.api.schemas.base import Problem
 from leadflow.db import migrate
-from leadflow.db.connection import create_pool, open_autocommit_pool
+from leadflow.db.connection import Reachability, create_pool, open_autocommit_pool
 from leadflow.services.auth import Passwords
 from leadflow.services.limits import parse_rate
 from leadflow.settings import Settings
@@ -30,19 +30,29 @@ their token from `/auth/login`. Send it as `Authorization: Bearer <token>`.
 """
 
 
-def create_app(settings: Settings, url: str, *, passwords: Passwords | None = None) -> FastAPI:
-    """Build the app for the database at ``url``. ``passwords`` overrides the argon2 cost (tests)."""
+def create_app(
+    settings: Settings,
+    url: str,
+    *,
+    passwords: Passwords | None = None,
+    reachability: Reachability | None = None,
+) -> FastAPI:
+    """Build the app for the database at ``url``. ``passwords`` overrides the argon2 cost (tests);
+    ``reachability`` is shared with the process's other pools (``leadflow up``'s worker)."""
     intake_rate = parse_rate(settings.intake_rate_limit)
     trusted = parse_networks(settings.trusted_proxies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = create_pool(url, settings)
-        autocommit_pool = await open_autocommit_pool(url, settings)
+        # Both pools report to one tracker: one warning when the database stops answering.
+        tracker = reachability or Reachability()
+        pool = create_pool(url, settings, reachability=tracker)
+        autocommit_pool = await open_autocommit_pool(url, settings, reachability=tracker)
         app.state.context = AppContext(
             settings=settings,
             pool=pool,
             autocommit_pool=autocommit_pool,
+            reachability=tracker,
             passwords=passwords or Passwords(),
             intake_rate=intake_rate,
             trusted_proxies=trusted,

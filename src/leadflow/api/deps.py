@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from leadflow.db.auth import SessionPrincipal
-from leadflow.db.connection import AsyncConnection, Connection, transaction
+from leadflow.db.connection import AsyncConnection, Connection, Reachability, transaction
 from leadflow.domain.errors import AccessDenied, AuthenticationFailed
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.services import auth
@@ -38,6 +38,8 @@ class AppContext:
     pool: ConnectionPool[Connection]
     # Asyncio connections in autocommit, for the one-statement writes of ``async def`` routes.
     autocommit_pool: AsyncConnectionPool[AsyncConnection]
+    # Whether the database answers, as both pools last found: an outage is logged once.
+    reachability: Reachability
     passwords: auth.Passwords
     intake_rate: Rate | None
     trusted_proxies: tuple[IPNetwork, ...]

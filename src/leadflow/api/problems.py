@@ -112,10 +112,13 @@ RETRY_AFTER_SECONDS = 2
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    # The connection broke (a PostgreSQL restart leaves each pooled connection stale until it is
-    # used once), the server is shutting down, no connection came free in time, or a lock or
-    # statement timeout fired: nothing was committed by this request, and a retry may succeed.
-    log.warning("database_unavailable", error_class=type(exc).__name__)
+    # The connection broke under the request, the server is down or shutting down, no
+    # connection came free in time, or a lock or statement timeout fired: nothing was committed
+    # by this request, and a retry may succeed. During an outage, which the pools report once,
+    # the access log line of each request is enough.
+    context = getattr(request.app.state, "context", None)
+    outage = context is not None and context.reachability.down
+    (log.debug if outage else log.warning)("database_unavailable", error_class=type(exc).__name__)
     return problem(
         503,
         "the database is unavailable for the moment; try again",

@@ -15,9 +15,12 @@ from leadflow.settings import Settings
 
 
 @contextlib.contextmanager
-def database(settings: Settings, *, migrate_first: bool = False) -> Iterator[str]:
-    """The database URL (embedded server started if needed), migrated when asked."""
-    logs.configure(settings)
+def database(
+    settings: Settings, *, migrate_first: bool = False, json_logs_without_tty: bool = False
+) -> Iterator[str]:
+    """The database URL (embedded server started if needed), migrated when asked. Logs are JSON
+    lines when configured so, or with ``json_logs_without_tty`` when stderr is no terminal."""
+    logs.configure(settings, json_without_tty=json_logs_without_tty)
     with database_url(settings) as url:
         if migrate_first:
             migrate.upgrade(url)

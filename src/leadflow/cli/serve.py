@@ -17,7 +17,7 @@ from rich.console import Console
 from leadflow.cli import app
 from leadflow.cli.context import database, pool
 from leadflow.db import migrate
-from leadflow.db.connection import transaction
+from leadflow.db.connection import Reachability, transaction
 from leadflow.domain.errors import DomainError
 from leadflow.settings import Settings
 
@@ -36,14 +36,15 @@ def _require_migrated(url: str) -> None:
         raise typer.Exit(1)
 
 
-def uvicorn_config(settings: Settings, url: str, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(
+    settings: Settings, url: str, host: str, port: int, *, reachability: Reachability | None = None
+) -> uvicorn.Config:
     """The API under uvicorn as ``leadflow serve`` runs it; the benchmark runs the same."""
     from leadflow.api import create_app
 
+    app = create_app(settings, url, reachability=reachability)
     # Our middleware logs every request (with its request id); uvicorn's access log would repeat it.
-    return uvicorn.Config(
-        create_app(settings, url), host=host, port=port, log_config=None, access_log=False
-    )
+    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -116,7 +117,8 @@ def up(
     and a worker. Ctrl-C stops it gracefully."""
     settings = Settings()
     console = Console()
-    with database(settings, migrate_first=True) as url:
+    # Without a terminal, `up` is under a supervisor or a container: its logs go to a collector.
+    with database(settings, migrate_first=True, json_logs_without_tty=True) as url:
         asyncio.run(
             _up(
                 settings,
@@ -151,7 +153,9 @@ async def _up(
 ) -> None:
     from leadflow.worker import run_worker
 
-    server = _Server(uvicorn_config(settings, url, host, port))
+    # The API and the worker share one tracker: one warning per outage for the whole process.
+    reachability = Reachability()
+    server = _Server(uvicorn_config(settings, url, host, port, reachability=reachability))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -165,7 +169,10 @@ async def _up(
 
     tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(server.serve(), name="api"),
-        asyncio.create_task(run_worker(settings, url, concurrency=concurrency), name="worker"),
+        asyncio.create_task(
+            run_worker(settings, url, concurrency=concurrency, reachability=reachability),
+            name="worker",
+        ),
     ]
     with contextlib.ExitStack() as resources:
         if demo:

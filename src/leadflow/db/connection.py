@@ -11,10 +11,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+# The connection types and the outage tracker are defined beside the pools and used from here.
+from leadflow.db.pool import AsyncConnection as AsyncConnection
+from leadflow.db.pool import AsyncPool, Pool
+from leadflow.db.pool import Connection as Connection
+from leadflow.db.pool import Reachability as Reachability
 from leadflow.settings import Settings
-
-Connection = psycopg.Connection[dict[str, Any]]
-AsyncConnection = psycopg.AsyncConnection[dict[str, Any]]
 
 
 def connect_kwargs(settings: Settings) -> dict[str, Any]:
@@ -43,6 +45,9 @@ def connect_kwargs(settings: Settings) -> dict[str, Any]:
         "keepalives_idle": 15,
         "keepalives_interval": 5,
         "keepalives_count": 3,
+        # A server that does not answer at all (a host gone, a firewall) fails the attempt in
+        # seconds rather than after the system's TCP connect timeout of minutes.
+        "connect_timeout": 5,
         "application_name": "leadflow",
     }
 
@@ -55,12 +60,19 @@ def connect(url: str, settings: Settings, *, autocommit: bool = False) -> Connec
 
 
 def create_pool(
-    url: str, settings: Settings, *, min_size: int | None = None, max_size: int | None = None
+    url: str,
+    settings: Settings,
+    *,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    reachability: Reachability | None = None,
 ) -> ConnectionPool[Connection]:
     """Create and open a pool (bounds from settings unless given). Call where a process starts,
-    never at import."""
-    pool: ConnectionPool[Connection] = ConnectionPool(
+    never at import. The pools of one process share one ``reachability`` (one warning per
+    outage); by default the pool has its own."""
+    pool: ConnectionPool[Connection] = Pool(
         url,
+        reachability=reachability or Reachability(),
         min_size=settings.pool_min_size if min_size is None else min_size,
         max_size=max_size or settings.pool_max_size,
         kwargs={"row_factory": dict_row, **connect_kwargs(settings)},
@@ -79,13 +91,15 @@ async def open_autocommit_pool(
     min_size: int | None = None,
     max_size: int | None = None,
     name: str = "leadflow-autocommit",
+    reachability: Reachability | None = None,
 ) -> AsyncConnectionPool[AsyncConnection]:
     """Create and open a pool of asyncio connections in autocommit: every statement is its own
     transaction, committed before its result arrives. For writes of one statement on the event
     loop (no threadpool hop, one round trip); call where a process starts, never at import.
     A pool that cannot open in time is closed, not left reconnecting behind the error."""
-    pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+    pool: AsyncConnectionPool[AsyncConnection] = AsyncPool(
         url,
+        reachability=reachability or Reachability(),
         min_size=settings.pool_min_size if min_size is None else min_size,
         max_size=max_size or settings.pool_max_size,
         kwargs={"row_factory": dict_row, **connect_kwargs(settings)},

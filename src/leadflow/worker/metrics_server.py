@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from psycopg_pool import ConnectionPool
 
 from leadflow.db.connection import Connection, transaction
+from leadflow.db.pool import is_unavailable
 from leadflow.services.jobs import refresh_queue_depth
 
 log = structlog.get_logger(__name__)
@@ -54,9 +55,13 @@ def start(
             try:
                 with transaction(pool) as tx:
                     refresh_queue_depth(tx)
-            except Exception:
-                # The counters are still worth serving while the database is away.
-                log.warning("queue_depth_not_refreshed", exc_info=True)
+            except Exception as exc:
+                # The counters are still worth serving while the database is away; an outage
+                # is reported once, by the pools, not at every scrape.
+                if is_unavailable(exc):
+                    log.debug("queue_depth_not_refreshed", error_class=type(exc).__name__)
+                else:
+                    log.warning("queue_depth_not_refreshed", exc_info=True)
             self._reply(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
 
         def _reply(self, status: int, body: bytes, content_type: str) -> None:

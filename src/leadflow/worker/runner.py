@@ -11,7 +11,13 @@ from procrastinate import App, PsycopgConnector
 from psycopg_pool import AsyncConnectionPool
 
 from leadflow.db import jobs
-from leadflow.db.connection import AsyncConnection, create_pool, open_autocommit_pool
+from leadflow.db.connection import (
+    AsyncConnection,
+    Reachability,
+    create_pool,
+    open_autocommit_pool,
+)
+from leadflow.db.pool import is_unavailable
 from leadflow.settings import Settings
 from leadflow.worker import mailer, metrics_server, tasks
 from leadflow.worker.retry import ScheduleRetry
@@ -32,33 +38,50 @@ def build_app(settings: Settings) -> App:
 
 
 async def open_queue_pool(
-    settings: Settings, url: str, *, concurrency: int
+    settings: Settings, url: str, *, concurrency: int, reachability: Reachability | None = None
 ) -> AsyncConnectionPool[AsyncConnection]:
     """The async pool Procrastinate works on: fetches, finishes, heartbeats (the listener has a
     connection of its own). Each of its calls is one statement, so the connections are in
-    autocommit and lent without a liveness check: a fetch or a finish is one round trip, where
-    Procrastinate's own pool spends four (check, BEGIN, the call, COMMIT). A connection the
-    server dropped fails one call; the worker loop then starts again on a new pool."""
+    autocommit and lent after a check of their socket, not a round trip: a fetch or a finish is
+    one round trip, where Procrastinate's own pool spends four (check, BEGIN, the call, COMMIT)."""
     return await open_autocommit_pool(
-        url, settings, min_size=1, max_size=concurrency + 4, name="leadflow-queue"
+        url,
+        settings,
+        min_size=1,
+        max_size=concurrency + 4,
+        name="leadflow-queue",
+        reachability=reachability,
     )
 
 
 async def run_worker(
-    settings: Settings, url: str, *, concurrency: int | None = None, metrics_port: int | None = None
+    settings: Settings,
+    url: str,
+    *,
+    concurrency: int | None = None,
+    metrics_port: int | None = None,
+    reachability: Reachability | None = None,
 ) -> None:
     """Work the ``distribute_lead``, ``email`` and maintenance queues until cancelled.
 
     Cancelling is the graceful stop: running jobs finish, no new job is taken. If the worker
-    stops by itself (the database went away), it starts again after a short pause.
-    ``concurrency`` defaults to ``settings.worker_concurrency``.
+    stops by itself (the database went away), it starts again after a short pause; an outage
+    is one warning however long it lasts, and one line when the database answers again.
+    ``concurrency`` defaults to ``settings.worker_concurrency``; ``reachability`` is shared with
+    the process's other pools (``leadflow up``'s API).
     """
     if concurrency is None:
         concurrency = settings.worker_concurrency
+    reachability = reachability or Reachability()
     # Every slot runs the engine on a connection of its own: opened at start, not while the
     # first burst of jobs waits for them (a cold worker took seconds to catch up).
     pool = await asyncio.to_thread(
-        create_pool, url, settings, min_size=concurrency, max_size=concurrency + 2
+        create_pool,
+        url,
+        settings,
+        min_size=concurrency,
+        max_size=concurrency + 2,
+        reachability=reachability,
     )
     server = (
         metrics_server.start(metrics_port, pool=pool, token=settings.metrics_token)
@@ -72,31 +95,51 @@ async def run_worker(
     try:
         if settings.smtp_url:
             await asyncio.to_thread(mailer.release_held, pool)
-        while True:
-            try:
-                app = build_app(settings)
-                queue_pool = await open_queue_pool(settings, url, concurrency=concurrency)
-                async with queue_pool, app.open_async(pool=queue_pool):
-                    log.info("worker_started", name=name, concurrency=concurrency)
-                    await app.run_worker_async(
-                        queues=list(QUEUES),
-                        name=name,
-                        concurrency=concurrency,
-                        fetch_job_polling_interval=POLL_SECONDS,
-                        listen_notify=True,
-                        install_signal_handlers=False,
-                        update_heartbeat_interval=tasks.HEARTBEAT_SECONDS,
-                        stalled_worker_timeout=tasks.STALLED_AFTER_SECONDS,
-                        additional_context={"runtime": runtime},
-                    )
-                log.warning("worker_stopped_unexpectedly", name=name)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("worker_crashed", name=name)
-            await asyncio.sleep(RESTART_DELAY_SECONDS)
+        # The pool outlives the worker loop: it replaces the connections an outage broke.
+        queue_pool = await open_queue_pool(
+            settings, url, concurrency=concurrency, reachability=reachability
+        )
+        async with queue_pool:
+            log.info("worker_started", name=name, concurrency=concurrency)
+            while True:
+                await _work(settings, queue_pool, runtime, name, concurrency, reachability)
+                await asyncio.sleep(RESTART_DELAY_SECONDS)
     finally:
         log.info("worker_stopping", name=name)
         if server is not None:
             server.close()
         await asyncio.to_thread(pool.close)
+
+
+async def _work(
+    settings: Settings,
+    queue_pool: AsyncConnectionPool[AsyncConnection],
+    runtime: tasks.Runtime,
+    name: str,
+    concurrency: int,
+    reachability: Reachability,
+) -> None:
+    """Run the Procrastinate worker until it stops by itself; say why, once per outage."""
+    app = build_app(settings)
+    try:
+        async with app.open_async(pool=queue_pool):
+            await app.run_worker_async(
+                queues=list(QUEUES),
+                name=name,
+                concurrency=concurrency,
+                fetch_job_polling_interval=POLL_SECONDS,
+                listen_notify=True,
+                install_signal_handlers=False,
+                update_heartbeat_interval=tasks.HEARTBEAT_SECONDS,
+                stalled_worker_timeout=tasks.STALLED_AFTER_SECONDS,
+                additional_context={"runtime": runtime},
+            )
+        log.warning("worker_stopped_unexpectedly", name=name)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            # The database went away: the tracker warns once; each retry meanwhile is silent.
+            reachability.failed(noticed_by=f"worker: {type(exc).__name__}")
+        else:
+            log.exception("worker_crashed", name=name)

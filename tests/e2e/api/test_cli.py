@@ -162,6 +162,9 @@ def test_up_demo_serves_distributes_and_stops_gracefully(db_url: str) -> None:
             process.wait()
     reader.join(10)
     assert "leadflow stopped" in "".join(output)
+    # Without a terminal, `up` logs JSON lines (its banner and credentials stay plain text).
+    logged = [json.loads(line) for line in output if line.startswith("{")]
+    assert {"worker_started", "http_request"} <= {entry["event"] for entry in logged}
 
 
 def test_serve_refuses_an_unmigrated_database_and_serves_a_migrated_one(

@@ -32,7 +32,9 @@ def readyz(context: Context) -> JSONResponse:
         with transaction(context.pool) as tx:
             revision = ops.current_revision(tx)
     except Exception as exc:
-        log.warning("readiness_failed", error_class=type(exc).__name__)
+        # Probes come every few seconds: an outage the pools reported once is not news again.
+        level = log.debug if context.reachability.down else log.warning
+        level("readiness_failed", error_class=type(exc).__name__)
         return problem(503, "database unreachable")
     if revision != context.head_revision:
         return problem(503, f"database at revision {revision}, expected {context.head_revision}")
@@ -54,5 +56,6 @@ def metrics(request: Request, context: Context) -> Response:
             jobs.refresh_queue_depth(tx)
     except Exception as exc:
         # Metrics stay available while the database is not; the gauge keeps its last value.
-        log.warning("queue_depth_unavailable", error_class=type(exc).__name__)
+        level = log.debug if context.reachability.down else log.warning
+        level("queue_depth_unavailable", error_class=type(exc).__name__)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
