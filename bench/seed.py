@@ -53,11 +53,13 @@ def seed_niches(
         FROM seed_sub
         """
     )
-    # The ledger's insert trigger credits each balance (balances move only through the ledger).
+    # Balances move only through the ledger's posting function (migration 0009).
     conn.execute(
         """
-        INSERT INTO ledger_entries (provider_id, amount_cents, kind, note)
-        SELECT provider_id, %(b)s, 'deposit', 'bench seed' FROM seed_sub
+        SELECT count(*) FROM leadflow_post_entries((
+            SELECT jsonb_agg(jsonb_build_object('provider_id', provider_id, 'amount_cents', %(b)s,
+                                                'kind', 'deposit', 'note', 'bench seed'))
+            FROM seed_sub))
         """,
         {"b": balance_cents},
     )

@@ -1,17 +1,10 @@
 -- The ledger (``db/ledger.py``): the one way a balance moves.
 
 -- post_entries --
--- Post ledger entries, at most one per provider: the insert trigger of migration 0009 applies
--- each amount to its provider's balance and sets ``balance_after_cents`` (the balance CHECK
--- refuses an overdraft), so the balance and its ledger cannot be written one without the other.
-INSERT INTO ledger_entries (provider_id, amount_cents, kind, assignment_id, idempotency_key,
-                            note, actor_id)
-SELECT p.provider_id, p.amount_cents, p.kind, p.assignment_id, p.idempotency_key, p.note,
-       p.actor_id
-FROM jsonb_to_recordset(%(postings)s::jsonb)
-     AS p(provider_id uuid, amount_cents bigint, kind text, assignment_id uuid,
-          idempotency_key text, note text, actor_id text)
-RETURNING *
+-- Post ledger entries, at most one per provider, through ``leadflow_post_entries`` (migration
+-- 0009): it moves each provider's balance and writes its entry with ``balance_after_cents`` in
+-- one statement (the balance CHECK refuses an overdraft); nothing else may write either.
+SELECT * FROM leadflow_post_entries(%(postings)s::jsonb)
 
 -- find_by_idempotency_key --
 SELECT * FROM ledger_entries WHERE provider_id = %s AND idempotency_key = %s

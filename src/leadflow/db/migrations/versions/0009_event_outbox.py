@@ -5,10 +5,11 @@
   work (an e-mail rendered then, later a webhook delivery) in one transaction with marking it
   dispatched, so each consumer's effect happens exactly once per event.
 - ``email_outbox.event_id``: the event a mail was made from, unique per template.
-- The ledger is the one way a balance moves: inserting a ledger entry applies its amount to
-  the provider's balance (and sets ``balance_after_cents``) in a trigger; any other change of
-  ``providers.balance_cents``, a provider created with a balance, or an update or delete of a
-  ledger entry is refused. "Balance = sum of the ledger" (invariant 1) holds by construction.
+- The ledger is the one way a balance moves: ``leadflow_post_entries(postings)`` moves the
+  balances and writes their entries (with ``balance_after_cents``) together; a ledger entry
+  written, or a balance changed, anywhere else, a provider created with a balance, or an
+  update or delete of a ledger entry is refused. "Balance = sum of the ledger" (invariant 1)
+  holds by construction.
 - ``leadflow_affords(balance, price)``: the one affordability rule in SQL (``domain.money.affords``
   in Python), inlined by the planner.
 
@@ -77,47 +78,60 @@ def upgrade() -> None:
         RETURN balance_cents >= price_cents
         """
     )
+    # The one posting primitive: moves the balances and writes their entries in one set-based
+    # statement; only inside it (``leadflow.posting``, local to the transaction) may a balance
+    # change or a ledger entry be written. The guards are WHEN conditions, evaluated without a
+    # function call unless they refuse, so they cost the sale nothing.
     op.execute(
         """
-        CREATE FUNCTION leadflow_post_ledger_entry() RETURNS trigger
+        CREATE FUNCTION leadflow_post_entries(postings jsonb) RETURNS SETOF ledger_entries
         LANGUAGE plpgsql AS $$
+        DECLARE
+            posted bigint;
         BEGIN
-            UPDATE providers SET balance_cents = balance_cents + NEW.amount_cents,
-                                 updated_at = now()
-            WHERE id = NEW.provider_id
-            RETURNING balance_cents INTO NEW.balance_after_cents;
-            IF NOT FOUND THEN
+            PERFORM set_config('leadflow.posting', 'on', true);
+            RETURN QUERY
+            WITH p AS (
+                SELECT * FROM jsonb_to_recordset(postings)
+                AS p(provider_id uuid, amount_cents bigint, kind text, assignment_id uuid,
+                     idempotency_key text, note text, actor_id text)
+            ),
+            moved AS (
+                UPDATE providers SET balance_cents = providers.balance_cents + p.amount_cents,
+                                     updated_at = now()
+                FROM p WHERE providers.id = p.provider_id
+                RETURNING providers.id, providers.balance_cents
+            )
+            INSERT INTO ledger_entries (provider_id, amount_cents, balance_after_cents, kind,
+                                        assignment_id, idempotency_key, note, actor_id)
+            SELECT p.provider_id, p.amount_cents, moved.balance_cents, p.kind, p.assignment_id,
+                   p.idempotency_key, p.note, p.actor_id
+            FROM p JOIN moved ON moved.id = p.provider_id
+            RETURNING *;
+            GET DIAGNOSTICS posted = ROW_COUNT;
+            PERFORM set_config('leadflow.posting', 'off', true);
+            IF posted <> jsonb_array_length(postings) THEN
                 RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
-                    MESSAGE = 'ledger entry for an unknown provider';
+                    MESSAGE = 'a posting names an unknown provider, or one provider twice';
             END IF;
-            RETURN NEW;
         END $$
         """
     )
     op.execute(
         """
-        CREATE TRIGGER ledger_entries_post BEFORE INSERT ON ledger_entries
-        FOR EACH ROW EXECUTE FUNCTION leadflow_post_ledger_entry()
-        """
-    )
-    # Nested in the posting trigger (depth 2) the balance may move; anywhere else it may not.
-    op.execute(
-        """
         CREATE FUNCTION leadflow_refuse_unposted_balance() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            IF pg_trigger_depth() < 2 THEN
-                RAISE EXCEPTION USING ERRCODE = 'LF002',
-                    MESSAGE = 'a balance changes only through a ledger entry';
-            END IF;
-            RETURN NEW;
+            RAISE EXCEPTION USING ERRCODE = 'LF002',
+                MESSAGE = 'a balance changes only through leadflow_post_entries';
         END $$
         """
     )
     op.execute(
         """
         CREATE TRIGGER providers_balance_from_ledger BEFORE UPDATE OF balance_cents ON providers
-        FOR EACH ROW WHEN (OLD.balance_cents IS DISTINCT FROM NEW.balance_cents)
+        FOR EACH ROW WHEN (OLD.balance_cents IS DISTINCT FROM NEW.balance_cents
+                           AND current_setting('leadflow.posting', true) IS DISTINCT FROM 'on')
         EXECUTE FUNCTION leadflow_refuse_unposted_balance()
         """
     )
@@ -125,6 +139,13 @@ def upgrade() -> None:
         """
         CREATE TRIGGER providers_balance_starts_at_zero BEFORE INSERT ON providers
         FOR EACH ROW WHEN (NEW.balance_cents <> 0)
+        EXECUTE FUNCTION leadflow_refuse_unposted_balance()
+        """
+    )
+    op.execute(
+        """
+        CREATE TRIGGER ledger_entries_posted BEFORE INSERT ON ledger_entries
+        FOR EACH ROW WHEN (current_setting('leadflow.posting', true) IS DISTINCT FROM 'on')
         EXECUTE FUNCTION leadflow_refuse_unposted_balance()
         """
     )
@@ -149,11 +170,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER ledger_entries_immutable ON ledger_entries")
     op.execute("DROP FUNCTION leadflow_refuse_ledger_change()")
+    op.execute("DROP TRIGGER ledger_entries_posted ON ledger_entries")
     op.execute("DROP TRIGGER providers_balance_starts_at_zero ON providers")
     op.execute("DROP TRIGGER providers_balance_from_ledger ON providers")
     op.execute("DROP FUNCTION leadflow_refuse_unposted_balance()")
-    op.execute("DROP TRIGGER ledger_entries_post ON ledger_entries")
-    op.execute("DROP FUNCTION leadflow_post_ledger_entry()")
+    op.execute("DROP FUNCTION leadflow_post_entries(jsonb)")
     op.execute("DROP FUNCTION leadflow_affords(bigint, bigint)")
     op.drop_index("uq_email_outbox_event_id_template", table_name="email_outbox")
     op.drop_column("email_outbox", "event_id")
