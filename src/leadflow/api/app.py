@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from leadflow import __version__
-from leadflow.api import problems
+from leadflow.api import openapi, problems
 from leadflow.api.deps import AppContext, parse_networks
 from leadflow.api.middleware import RequestContext
 from leadflow.api.routes import admin_catalog, admin_leads, auth, intake, ops, portal
-from leadflow.api.schemas.base import Problem
 from leadflow.db import migrate
 from leadflow.db.connection import Reachability, create_pool, open_autocommit_pool
 from leadflow.services.auth import Passwords
@@ -69,7 +68,6 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses={422: {"model": Problem, "description": "Invalid input (problem+json)"}},
     )
     problems.install(app)
     app.add_middleware(RequestContext)
@@ -82,4 +80,5 @@ def create_app(
         ops.router,
     ):
         app.include_router(router)
+    openapi.install(app)
     return app

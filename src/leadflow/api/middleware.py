@@ -1,4 +1,4 @@
-"""ASGI middleware: request id and access log, body-size limit (413), latency metric."""
+"""ASGI middleware: request id and access log, body limits (413, 415), latency metric."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ from leadflow import metrics
 log = structlog.get_logger("leadflow.http")
 MAX_BODY_BYTES = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\s*(?:;|$)", re.IGNORECASE)
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class RequestContext:
-    """Wraps every HTTP request: binds ``request_id`` for the logs, refuses bodies over the limit,
-    records ``http_request_duration_seconds`` by route template and status."""
+    """Wraps every HTTP request: binds ``request_id`` for the logs, refuses bodies over the limit
+    and bodies that are not JSON, records ``http_request_duration_seconds`` by route template
+    and status."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -65,7 +68,16 @@ class RequestContext:
         try:
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_body_bytes:
-                await _refuse_too_large(send_with_id, self.max_body_bytes)
+                await _refuse(
+                    send_with_id,
+                    413,
+                    "Request body too large",
+                    f"request body over {self.max_body_bytes} bytes",
+                )
+            elif _unsupported_body(scope["method"], headers):
+                await _refuse(
+                    send_with_id, 415, "Unsupported media type", "request bodies must be JSON"
+                )
             else:
                 await self.app(scope, limited_receive, send_with_id)
         finally:
@@ -86,19 +98,24 @@ class RequestContext:
             )
 
 
-async def _refuse_too_large(send: Send, limit: int) -> None:
+def _unsupported_body(method: str, headers: dict[str, str]) -> bool:
+    """A body (declared by its length or chunked) whose ``Content-Type`` is missing or not JSON."""
+    if method not in BODY_METHODS:
+        return False
+    length = headers.get("content-length", "")
+    has_body = (length.isdigit() and int(length) > 0) or "transfer-encoding" in headers
+    return has_body and not _JSON_MEDIA_TYPE.match(headers.get("content-type", ""))
+
+
+async def _refuse(send: Send, status: int, title: str, detail: str) -> None:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
     body = json.dumps(
-        {
-            "type": "urn:leadflow:problem:request-body-too-large",
-            "title": "Request body too large",
-            "status": 413,
-            "detail": f"request body over {limit} bytes",
-        }
+        {"type": f"urn:leadflow:problem:{slug}", "title": title, "status": status, "detail": detail}
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),

@@ -84,9 +84,13 @@ class JobAlreadyActive(Conflict):
 
 
 class RateLimited(DomainError):
-    """Too many requests from one client (HTTP 429)."""
+    """Too many requests from one client (HTTP 429, ``Retry-After`` in seconds)."""
 
     title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_seconds: int = 60) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class AuthenticationFailed(DomainError):

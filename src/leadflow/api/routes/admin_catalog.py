@@ -8,8 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from leadflow.api.deps import Context, CurrentAdmin, Paging, Tx, current_admin
-from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
-from leadflow.api.schemas.base import PageOut, Text
+from leadflow.api.routes.common import API_PREFIX, errors, page_out
+from leadflow.api.schemas.base import PageOut
 from leadflow.api.schemas.catalog import (
     DepositIn,
     DepositOut,
@@ -29,13 +29,13 @@ from leadflow.api.schemas.catalog import (
     SubscriptionOut,
     SubscriptionPatch,
 )
+from leadflow.domain.model import ProviderStatus
 from leadflow.services import billing, catalog, catalog_admin
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/admin",
     tags=["admin: catalog"],
     dependencies=[Depends(current_admin)],
-    responses=ADMIN_ERRORS,
 )
 
 
@@ -131,7 +131,7 @@ def create_provider(
 def list_providers(
     tx: Tx,
     paging: Paging,
-    provider_status: Annotated[Text | None, Query(alias="status")] = None,
+    provider_status: Annotated[ProviderStatus | None, Query(alias="status")] = None,
 ) -> PageOut[ProviderOut]:
     return page_out(
         catalog_admin.list_providers(tx, status=provider_status, page=paging),

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from leadflow.api.deps import Context, CurrentAdmin, Paging, Tx, current_admin
-from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
+from leadflow.api.routes.common import API_PREFIX, errors, page_out
 from leadflow.api.schemas.base import PageOut, Text
 from leadflow.api.schemas.leads import (
     ApprovalOut,
@@ -17,6 +17,7 @@ from leadflow.api.schemas.leads import (
     DistributeOut,
     DistributionStatusOut,
     JobOut,
+    JobStatus,
     LeadOut,
     PreviewOut,
     RejectIn,
@@ -25,12 +26,11 @@ from leadflow.api.schemas.leads import (
     SkipOut,
 )
 from leadflow.db.lead_views import AssignmentView
+from leadflow.domain.model import LeadStatus
 from leadflow.domain.money import cents_to_dollars
 from leadflow.services import distribution, jobs, lead_admin, leads
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_admin)], responses=ADMIN_ERRORS
-)
+router = APIRouter(prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_admin)])
 
 JobId = Annotated[int, Path(ge=1, le=2**62)]
 
@@ -39,7 +39,7 @@ JobId = Annotated[int, Path(ge=1, le=2**62)]
 def list_leads(
     tx: Tx,
     paging: Paging,
-    lead_status: Annotated[Text | None, Query(alias="status")] = None,
+    lead_status: Annotated[LeadStatus | None, Query(alias="status")] = None,
     niche_id: UUID | None = None,
 ) -> PageOut[LeadOut]:
     """Leads, newest first, optionally by ``status`` and ``niche_id``."""
@@ -155,7 +155,9 @@ def distribution_preview(lead_id: UUID, tx: Tx) -> PreviewOut:
 
 @router.get("/jobs", response_model=PageOut[JobOut], responses=errors(422), tags=["admin: jobs"])
 def list_jobs(
-    tx: Tx, paging: Paging, job_status: Annotated[Text | None, Query(alias="status")] = None
+    tx: Tx,
+    paging: Paging,
+    job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
 ) -> PageOut[JobOut]:
     """Jobs of the ``distribute_lead`` and ``email`` queues; ``status`` = queued|running|succeeded|failed."""
     return page_out(jobs.list_jobs(tx, status=job_status, page=paging), JobOut.model_validate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from leadflow.api.schemas.base import PageOut, Problem
+from leadflow.api.schemas.base import PageOut
 from leadflow.services.pages import Page
 
 API_PREFIX = "/api/v1"
@@ -15,14 +15,9 @@ U = TypeVar("U")
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries: these statuses answer with problem+json."""
-    return {
-        status: {"model": Problem, "content": {"application/problem+json": {}}}
-        for status in statuses
-    }
-
-
-ADMIN_ERRORS = errors(401, 403)
+    """OpenAPI ``responses`` entries for the statuses a route's use case adds; ``api.openapi``
+    adds those that follow from the route's shape and describes all of them as problem+json."""
+    return {status: {"description": "A problem document"} for status in statuses}
 
 
 def page_out(page: Page[T], convert: Callable[[T], U]) -> PageOut[U]:

@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from leadflow.api.deps import Context
-from leadflow.api.problems import problem
+from leadflow.api.problems import RETRY_AFTER_SECONDS, problem
 from leadflow.api.routes.common import errors
 from leadflow.db.connection import transaction
 from leadflow.services import jobs, ops
 
 router = APIRouter(tags=["ops"])
+_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 log = structlog.get_logger(__name__)
 
 
@@ -35,9 +36,13 @@ def readyz(context: Context) -> JSONResponse:
         # Probes come every few seconds: an outage the pools reported once is not news again.
         level = log.debug if context.reachability.down else log.warning
         level("readiness_failed", error_class=type(exc).__name__)
-        return problem(503, "database unreachable")
+        return problem(503, "database unreachable", headers=_RETRY)
     if revision != context.head_revision:
-        return problem(503, f"database at revision {revision}, expected {context.head_revision}")
+        return problem(
+            503,
+            f"database at revision {revision}, expected {context.head_revision}",
+            headers=_RETRY,
+        )
     return JSONResponse({"status": "ready", "revision": revision})
 
 

@@ -17,7 +17,6 @@ router = APIRouter(
     prefix=f"{API_PREFIX}/provider",
     tags=["provider portal"],
     dependencies=[Depends(current_provider)],
-    responses=errors(401, 403),
 )
 
 

@@ -18,7 +18,6 @@ class LoginIn(Body):
     password: Password
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"email": "admin@example.com", "password": "s3cret-pass"}]},
     )
 
@@ -36,7 +35,7 @@ class MfaIn(Body):
     code: Annotated[str, StringConstraints(min_length=1, max_length=12)]
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"mfa_token": "…", "code": "123456"}]}
+        json_schema_extra={"examples": [{"mfa_token": "…", "code": "123456"}]}
     )
 
 

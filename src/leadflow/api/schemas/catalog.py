@@ -16,18 +16,33 @@ from pydantic import (
 )
 
 from leadflow.api.schemas.base import (
+    INTEGRAL,
+    MAX_TEXT,
+    NO_NUL,
+    NOT_BLANK,
     Body,
     Cents,
+    ContactEmail,
     Count,
-    Email,
-    JsonList,
+    FiniteNumber,
+    JsonValue,
     Name,
+    Omittable,
     Out,
-    Password,
     Text,
     clean_text,
 )
+from leadflow.domain.eligibility import MAX_FILTERS, MAX_IN_VALUES
+from leadflow.domain.model import (
+    DistributionMode,
+    LedgerKind,
+    ProviderStatus,
+    SubscriptionStatus,
+)
 from leadflow.domain.money import MAX_DEPOSIT_CENTS
+from leadflow.services.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from leadflow.services.billing import MAX_IDEMPOTENCY_KEY_LENGTH
+from leadflow.services.catalog import SLUG
 
 
 class LevelOut(Out):
@@ -48,7 +63,7 @@ class NicheOut(Out):
     name: str
     is_active: bool
     require_confirmation: bool
-    distribution_mode: str
+    distribution_mode: DistributionMode
     next_start_level_order_position: int
     created_at: datetime
     updated_at: datetime
@@ -59,14 +74,13 @@ class NicheDetailOut(NicheOut):
 
 
 class NicheIn(Body):
-    slug: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    slug: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SLUG.pattern)]
     name: Name
     is_active: StrictBool = True
     require_confirmation: StrictBool = False
-    distribution_mode: Literal["all_levels", "first_level"] = "all_levels"
+    distribution_mode: DistributionMode = DistributionMode.ALL_LEVELS
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [{"slug": "movers", "name": "Movers", "require_confirmation": False}]
         },
@@ -74,10 +88,12 @@ class NicheIn(Body):
 
 
 class NichePatch(Body):
-    name: Name | None = None
-    is_active: StrictBool | None = None
-    require_confirmation: StrictBool | None = None
-    distribution_mode: Literal["all_levels", "first_level"] | None = None
+    name: Omittable[Name] = None
+    is_active: Omittable[StrictBool] = None
+    require_confirmation: Omittable[StrictBool] = None
+    distribution_mode: Omittable[DistributionMode] = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"is_active": False}]})
 
 
 class LevelIn(Body):
@@ -88,7 +104,6 @@ class LevelIn(Body):
     is_active: StrictBool = True
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -103,21 +118,25 @@ class LevelIn(Body):
 
 
 class LevelPatch(Body):
-    name: Name | None = None
-    order_position: Count | None = None
-    max_recipients: Count | None = None
-    price_per_lead_cents: Cents | None = None
-    is_active: StrictBool | None = None
+    name: Omittable[Name] = None
+    order_position: Omittable[Count] = None
+    max_recipients: Omittable[Count] = None
+    price_per_lead_cents: Omittable[Cents] = None
+    is_active: Omittable[StrictBool] = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"price_per_lead_cents": 5900}]},
+    )
 
 
 class SubscriptionOut(Out):
     id: UUID
     provider_id: UUID
     competition_level_id: UUID
-    status: str
+    status: SubscriptionStatus
     last_received_at: datetime | None
     postal_codes: list[str]
-    filters: list[Any]
+    filters: list[dict[str, Any]]
     daily_cap: int | None
     monthly_cap: int | None
     created_at: datetime
@@ -128,7 +147,7 @@ class ProviderOut(Out):
     id: UUID
     name: str
     email: str
-    status: str
+    status: ProviderStatus
     balance_cents: int
     created_at: datetime
     updated_at: datetime
@@ -138,16 +157,24 @@ class ProviderDetailOut(ProviderOut):
     subscriptions: list[SubscriptionOut]
 
 
+PortalPassword = Annotated[
+    str,
+    StringConstraints(
+        min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, pattern=NO_NUL
+    ),
+    AfterValidator(clean_text),
+]
+
+
 class ProviderIn(Body):
     name: Name
-    email: Email
-    status: Literal["active", "suspended"] = "active"
-    password: Password | None = Field(
+    email: ContactEmail
+    status: ProviderStatus = ProviderStatus.ACTIVE
+    password: Omittable[PortalPassword] = Field(
         default=None, description="Creates the provider's login (same e-mail)."
     )
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"name": "Acme Movers", "email": "ops@acme.example", "password": "portal-pass"}
@@ -157,21 +184,28 @@ class ProviderIn(Body):
 
 
 class ProviderPatch(Body):
-    name: Name | None = None
-    email: Email | None = None
-    status: Literal["active", "suspended"] | None = None
+    name: Omittable[Name] = None
+    email: Omittable[ContactEmail] = None
+    status: Omittable[ProviderStatus] = Field(
+        default=None, description="``suspended`` revokes the provider users' access tokens."
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "suspended"}]})
 
 
 class DepositIn(Body):
-    amount_cents: Annotated[StrictInt, Field(gt=0, le=MAX_DEPOSIT_CENTS)]
+    amount_cents: Annotated[StrictInt, Field(ge=1, le=MAX_DEPOSIT_CENTS), INTEGRAL]
     idempotency_key: (
-        Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(clean_text)]
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern=NO_NUL),
+            AfterValidator(clean_text),
+        ]
         | None
     ) = None
     note: Text | None = None
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [{"amount_cents": 50000, "idempotency_key": "wire-2026-001"}]
         },
@@ -187,28 +221,76 @@ class LedgerEntryOut(Out):
     id: UUID
     amount_cents: int
     balance_after_cents: int
-    kind: str
+    kind: LedgerKind
     assignment_id: UUID | None
     idempotency_key: str | None
     note: str | None
     created_at: datetime
 
 
+# Postal codes compare without blanks and case (``sw1a 1aa`` = ``SW1A1AA``), and a lead's is
+# letters, digits, blanks and dashes; a code with other characters could never match one.
 PostalCode = Annotated[
-    str, StringConstraints(min_length=1, max_length=16), AfterValidator(clean_text)
+    str,
+    StringConstraints(
+        min_length=1, max_length=16, pattern=r"^[A-Za-z0-9 -]*[A-Za-z0-9][A-Za-z0-9 -]*$"
+    ),
 ]
+# A request body holds at most 64 KiB: that many full-length codes fit, with room to spare.
+MAX_POSTAL_CODES = 3000
+PostalCodes = Annotated[list[PostalCode], Field(max_length=MAX_POSTAL_CODES)]
+AttributeName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=NOT_BLANK),
+    AfterValidator(clean_text),
+]
+
+
+class _Rule(Body):
+    field: AttributeName = Field(description="The lead attribute the rule reads.")
+
+
+class EqRule(_Rule):
+    """The attribute equals ``value`` (JSON equality; another type does not match)."""
+
+    op: Literal["eq"]
+    value: JsonValue
+
+
+class InRule(_Rule):
+    """The attribute equals one of ``value``."""
+
+    op: Literal["in"]
+    value: Annotated[list[JsonValue], Field(min_length=1, max_length=MAX_IN_VALUES)]
+
+
+class BoundRule(_Rule):
+    """The attribute is a number at least (``gte``) or at most (``lte``) ``value``."""
+
+    op: Literal["gte", "lte"]
+    value: FiniteNumber
+
+
+class BetweenRule(_Rule):
+    """The attribute is a number within ``[low, high]``, both included; ``low <= high``."""
+
+    op: Literal["between"]
+    value: Annotated[list[FiniteNumber], Field(min_length=2, max_length=2)]
+
+
+FilterRule = Annotated[EqRule | InRule | BoundRule | BetweenRule, Field(discriminator="op")]
+Filters = Annotated[list[FilterRule], Field(max_length=MAX_FILTERS)]
 
 
 class SubscriptionIn(Body):
     provider_id: UUID
     competition_level_id: UUID
-    postal_codes: Annotated[list[PostalCode], Field(max_length=10_000)] = []
-    filters: JsonList = []
-    daily_cap: Count | None = None
-    monthly_cap: Count | None = None
+    postal_codes: PostalCodes = []
+    filters: Filters = []
+    daily_cap: Count | None = Field(default=None, description="null: no daily cap.")
+    monthly_cap: Count | None = Field(default=None, description="null: no monthly cap.")
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -224,8 +306,12 @@ class SubscriptionIn(Body):
 
 
 class SubscriptionPatch(Body):
-    status: Literal["active", "paused", "paused_low_balance", "cancelled"] | None = None
-    postal_codes: Annotated[list[PostalCode], Field(max_length=10_000)] | None = None
-    filters: JsonList | None = None
-    daily_cap: Count | None = None
-    monthly_cap: Count | None = None
+    status: Omittable[SubscriptionStatus] = None
+    postal_codes: Omittable[PostalCodes] = None
+    filters: Omittable[Filters] = None
+    daily_cap: Count | None = Field(default=None, description="null removes the cap.")
+    monthly_cap: Count | None = Field(default=None, description="null removes the cap.")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "paused", "daily_cap": 5}]},
+    )

@@ -7,31 +7,47 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
     ConfigDict,
     Field,
     StringConstraints,
 )
 
-from leadflow.api.schemas.base import MAX_TEXT, Body, Email, JsonObject, Name, Out, clean_text
+from leadflow.api.schemas.base import (
+    Body,
+    ContactEmail,
+    JsonObject,
+    Name,
+    NonEmptyText,
+    Out,
+)
+from leadflow.domain.model import LeadStatus, RunStatus, SkipReason
+from leadflow.services.intake import MAX_ATTRIBUTES_BYTES
+
+# The intake's rules (``services.intake``), on the value before the service strips blanks.
+NICHE_SLUG = r"^\s*[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\s*$"
+PHONE = r"^\s*(?=(?:[^0-9]*[0-9]){6})\+?[0-9 ().\-]{6,32}\s*$"
+POSTAL_CODE = r"^\s*[A-Za-z0-9][A-Za-z0-9 \-]{1,14}[A-Za-z0-9]\s*$"
+
+# The API's names of job states (``db.jobs.STATUS_FILTERS`` maps them to Procrastinate's).
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
 
 
 class LeadIn(Body):
     niche: Annotated[
-        str, StringConstraints(min_length=1, max_length=64), AfterValidator(clean_text)
+        str,
+        StringConstraints(min_length=1, max_length=64, pattern=NICHE_SLUG),
+        Field(description="The slug of an active niche (else 422)."),
     ]
     name: Name
-    email: Email
-    phone: Annotated[
-        str, StringConstraints(min_length=1, max_length=40), AfterValidator(clean_text)
-    ]
-    postal_code: Annotated[
-        str, StringConstraints(min_length=1, max_length=16), AfterValidator(clean_text)
-    ]
-    attributes: JsonObject = {}
+    email: ContactEmail
+    phone: Annotated[str, StringConstraints(min_length=6, max_length=40, pattern=PHONE)]
+    postal_code: Annotated[str, StringConstraints(min_length=3, max_length=16, pattern=POSTAL_CODE)]
+    attributes: JsonObject = Field(
+        default_factory=dict,
+        description=f"Free-form; at most {MAX_ATTRIBUTES_BYTES} bytes as JSON.",
+    )
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -49,13 +65,15 @@ class LeadIn(Body):
 
 class LeadCreatedOut(Out):
     id: UUID
-    status: str
+    status: LeadStatus
 
 
 class ConfirmIn(Body):
-    token: Annotated[
-        str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(clean_text)
-    ]
+    token: NonEmptyText
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"token": "the-token-from-the-mail"}]}
+    )
 
 
 class LeadOut(Out):
@@ -67,7 +85,7 @@ class LeadOut(Out):
     phone: str
     postal_code: str
     attributes: dict[str, Any]
-    status: str
+    status: LeadStatus
     rejection_reason: str | None
     created_at: datetime
     confirmed_at: datetime | None
@@ -79,19 +97,21 @@ class LeadOut(Out):
 
 class ApprovalOut(Out):
     id: UUID
-    status: str
+    status: LeadStatus
     distribution_job_id: int | None
 
 
 class RejectIn(Body):
-    reason: Annotated[
-        str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(clean_text)
-    ]
+    reason: NonEmptyText
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "duplicate of an earlier lead"}]}
+    )
 
 
 class RejectionOut(Out):
     id: UUID
-    status: str
+    status: LeadStatus
     rejection_reason: str | None
     rejected_at: datetime | None
 
@@ -110,7 +130,7 @@ class LeadJobOut(Out):
     """The lead's latest job, as the distribution status shows it (SPEC §8)."""
 
     id: int
-    status: str
+    status: JobStatus
     attempts: int
     scheduled_at: datetime | None
     last_error: str | None
@@ -125,9 +145,9 @@ class JobOut(LeadJobOut):
 
 class DistributionStatusOut(Out):
     lead_id: UUID
-    lead_status: str
+    lead_status: LeadStatus
     last_attempt_at: datetime | None
-    last_attempt_status: str
+    last_attempt_status: RunStatus | Literal["none"]
     assignments_created: int
     start_level_order_position: int | None
     notes: str
@@ -158,7 +178,7 @@ class SkipOut(Out):
     provider_id: UUID
     subscription_id: UUID
     level_id: UUID
-    reason: str
+    reason: SkipReason
 
 
 class PreviewOut(Out):
