@@ -82,7 +82,7 @@ def complete(document: dict[str, Any], routes: Sequence[Any]) -> dict[str, Any]:
     for route in routing.iter_route_contexts(routes):
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             operation = document["paths"][route.path_format][method.lower()]
             responses: dict[str, Any] = operation["responses"]
             if "HTTPValidationError" in str(responses.get("422")):

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -114,12 +114,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at the request's path (``HEAD`` with ``GET``)."""
+    """Every method some route serves at the request's path."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in routing.iter_route_contexts(request.app.routes):
         match, _ = route.matches(request.scope)
         if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+            methods |= set(route.methods or ())
     order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
     return sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m))
 

@@ -107,6 +107,7 @@ def test_intake_rate_limit_per_address(
         refused = c.post("/api/v1/leads", json=LEAD)
         assert refused.status_code == 429
         assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["retry-after"]) > 0
     with make_client(limited, db_url, address="192.0.2.11") as c:
         assert c.post("/api/v1/leads", json=LEAD).status_code == 201
     assert market.get("/admin/leads")["total"] == 4
