@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration lint bench demo clean
+.PHONY: run test test-integration lint bench fuzz demo clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# schemathesis (--checks all, every operation, fixed seed) against the API under uvicorn, with
+# 25x the examples of the bounded run in `make test`; fails on any failure or under 2,000 cases.
+FUZZ_DIR := .leadflow/fuzz
+fuzz: $(STAMP)
+	LEADFLOW_FUZZ_EXAMPLES=200 LEADFLOW_FUZZ_MIN_CASES=2000 LEADFLOW_FUZZ_REPORT_DIR=$(FUZZ_DIR) \
+		$(BIN)/python -m pytest -q tests/e2e/api/test_openapi_contract.py; rc=$$?; \
+		sed -n '/SUMMARY/,$$p' $(FUZZ_DIR)/schemathesis.txt; [ $$rc -eq 0 ]
 
 demo: $(STAMP)
 	$(BIN)/leadflow demo --leads 200

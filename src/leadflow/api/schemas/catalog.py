@@ -170,7 +170,7 @@ class ProviderIn(Body):
     name: Name
     email: ContactEmail
     status: ProviderStatus = ProviderStatus.ACTIVE
-    password: Omittable[PortalPassword] = Field(
+    password: PortalPassword | None = Field(
         default=None, description="Creates the provider's login (same e-mail)."
     )
 
