@@ -61,24 +61,24 @@ def _provider_detail(detail: catalog_admin.ProviderDetail) -> ProviderDetailOut:
     "/niches",
     status_code=status.HTTP_201_CREATED,
     response_model=NicheDetailOut,
-    responses=errors(409, 422),
+    responses=errors(409),
 )
 def create_niche(body: NicheIn, admin: CurrentAdmin, tx: Tx) -> NicheDetailOut:
     niche = catalog.create_niche(tx, actor=admin, **body.model_dump())
     return _niche_detail(catalog_admin.NicheDetail(niche=niche, levels=[]))
 
 
-@router.get("/niches", response_model=PageOut[NicheOut], responses=errors(422))
+@router.get("/niches", response_model=PageOut[NicheOut])
 def list_niches(tx: Tx, paging: Paging) -> PageOut[NicheOut]:
     return page_out(catalog_admin.list_niches(tx, page=paging), NicheOut.model_validate)
 
 
-@router.get("/niches/{niche_id}", response_model=NicheDetailOut, responses=errors(404))
+@router.get("/niches/{niche_id}", response_model=NicheDetailOut)
 def get_niche(niche_id: UUID, tx: Tx) -> NicheDetailOut:
     return _niche_detail(catalog_admin.get_niche(tx, niche_id=niche_id))
 
 
-@router.patch("/niches/{niche_id}", response_model=NicheDetailOut, responses=errors(404, 422))
+@router.patch("/niches/{niche_id}", response_model=NicheDetailOut)
 def update_niche(niche_id: UUID, body: NichePatch, admin: CurrentAdmin, tx: Tx) -> NicheDetailOut:
     detail = catalog_admin.update_niche(
         tx, actor=admin, niche_id=niche_id, changes=body.model_dump(exclude_unset=True)
@@ -90,14 +90,14 @@ def update_niche(niche_id: UUID, body: NichePatch, admin: CurrentAdmin, tx: Tx) 
     "/niches/{niche_id}/levels",
     status_code=status.HTTP_201_CREATED,
     response_model=LevelOut,
-    responses=errors(404, 409, 422),
+    responses=errors(409),
 )
 def create_level(niche_id: UUID, body: LevelIn, admin: CurrentAdmin, tx: Tx) -> LevelOut:
     level = catalog.create_level(tx, actor=admin, niche_id=niche_id, **body.model_dump())
     return LevelOut.model_validate(level)
 
 
-@router.patch("/levels/{level_id}", response_model=LevelOut, responses=errors(404, 409, 422))
+@router.patch("/levels/{level_id}", response_model=LevelOut, responses=errors(409))
 def update_level(level_id: UUID, body: LevelPatch, admin: CurrentAdmin, tx: Tx) -> LevelOut:
     level = catalog_admin.update_level(
         tx, actor=admin, level_id=level_id, changes=body.model_dump(exclude_unset=True)
@@ -109,7 +109,7 @@ def update_level(level_id: UUID, body: LevelPatch, admin: CurrentAdmin, tx: Tx) 
     "/providers",
     status_code=status.HTTP_201_CREATED,
     response_model=ProviderDetailOut,
-    responses=errors(409, 422),
+    responses=errors(409),
 )
 def create_provider(
     body: ProviderIn, admin: CurrentAdmin, context: Context, tx: Tx
@@ -127,7 +127,7 @@ def create_provider(
     return _provider_detail(detail)
 
 
-@router.get("/providers", response_model=PageOut[ProviderOut], responses=errors(422))
+@router.get("/providers", response_model=PageOut[ProviderOut])
 def list_providers(
     tx: Tx,
     paging: Paging,
@@ -139,14 +139,12 @@ def list_providers(
     )
 
 
-@router.get("/providers/{provider_id}", response_model=ProviderDetailOut, responses=errors(404))
+@router.get("/providers/{provider_id}", response_model=ProviderDetailOut)
 def get_provider(provider_id: UUID, tx: Tx) -> ProviderDetailOut:
     return _provider_detail(catalog_admin.get_provider(tx, provider_id=provider_id))
 
 
-@router.patch(
-    "/providers/{provider_id}", response_model=ProviderDetailOut, responses=errors(404, 409, 422)
-)
+@router.patch("/providers/{provider_id}", response_model=ProviderDetailOut, responses=errors(409))
 def update_provider(
     provider_id: UUID, body: ProviderPatch, admin: CurrentAdmin, tx: Tx
 ) -> ProviderDetailOut:
@@ -162,7 +160,7 @@ def update_provider(
     status_code=status.HTTP_201_CREATED,
     response_model=DepositOut,
     responses={
-        **errors(404, 409, 422),
+        **errors(409),
         200: {"model": DepositOut, "description": "Repeated idempotency key: the first entry"},
     },
 )
@@ -187,7 +185,6 @@ def deposit(
 @router.get(
     "/providers/{provider_id}/ledger",
     response_model=PageOut[LedgerEntryOut],
-    responses=errors(404, 422),
 )
 def provider_ledger(provider_id: UUID, tx: Tx, paging: Paging) -> PageOut[LedgerEntryOut]:
     page = catalog_admin.list_ledger(tx, provider_id=provider_id, page=paging)
@@ -198,7 +195,7 @@ def provider_ledger(provider_id: UUID, tx: Tx, paging: Paging) -> PageOut[Ledger
     "/subscriptions",
     status_code=status.HTTP_201_CREATED,
     response_model=SubscriptionOut,
-    responses=errors(404, 409, 422),
+    responses=errors(404, 409),
 )
 def create_subscription(body: SubscriptionIn, admin: CurrentAdmin, tx: Tx) -> SubscriptionOut:
     """Subscribe a provider to a level; ``paused_low_balance`` if its balance is below the price."""
@@ -206,18 +203,14 @@ def create_subscription(body: SubscriptionIn, admin: CurrentAdmin, tx: Tx) -> Su
     return SubscriptionOut.model_validate(subscription)
 
 
-@router.get(
-    "/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=errors(404)
-)
+@router.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut)
 def get_subscription(subscription_id: UUID, tx: Tx) -> SubscriptionOut:
     return SubscriptionOut.model_validate(
         catalog_admin.get_subscription(tx, subscription_id=subscription_id)
     )
 
 
-@router.patch(
-    "/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=errors(404, 422)
-)
+@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut)
 def update_subscription(
     subscription_id: UUID, body: SubscriptionPatch, admin: CurrentAdmin, tx: Tx
 ) -> SubscriptionOut:

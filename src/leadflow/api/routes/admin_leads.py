@@ -35,7 +35,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_a
 JobId = Annotated[int, Path(ge=1, le=2**62)]
 
 
-@router.get("/leads", response_model=PageOut[LeadOut], responses=errors(422), tags=["admin: leads"])
+@router.get("/leads", response_model=PageOut[LeadOut], tags=["admin: leads"])
 def list_leads(
     tx: Tx,
     paging: Paging,
@@ -47,9 +47,7 @@ def list_leads(
     return page_out(page, LeadOut.model_validate)
 
 
-@router.get(
-    "/leads/{lead_id}", response_model=LeadOut, responses=errors(404), tags=["admin: leads"]
-)
+@router.get("/leads/{lead_id}", response_model=LeadOut, tags=["admin: leads"])
 def get_lead(lead_id: UUID, tx: Tx) -> LeadOut:
     return LeadOut.model_validate(lead_admin.get_lead(tx, lead_id=lead_id))
 
@@ -57,7 +55,7 @@ def get_lead(lead_id: UUID, tx: Tx) -> LeadOut:
 @router.post(
     "/leads/{lead_id}/approve",
     response_model=ApprovalOut,
-    responses=errors(404, 409),
+    responses=errors(409),
     tags=["admin: leads"],
 )
 def approve_lead(lead_id: UUID, admin: CurrentAdmin, context: Context, tx: Tx) -> ApprovalOut:
@@ -71,7 +69,7 @@ def approve_lead(lead_id: UUID, admin: CurrentAdmin, context: Context, tx: Tx) -
 @router.post(
     "/leads/{lead_id}/reject",
     response_model=RejectionOut,
-    responses=errors(404, 409, 422),
+    responses=errors(409),
     tags=["admin: leads"],
 )
 def reject_lead(lead_id: UUID, body: RejectIn, admin: CurrentAdmin, tx: Tx) -> RejectionOut:
@@ -84,7 +82,7 @@ def reject_lead(lead_id: UUID, body: RejectIn, admin: CurrentAdmin, tx: Tx) -> R
     "/leads/{lead_id}/distribute",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DistributeOut,
-    responses=errors(400, 404, 409),
+    responses=errors(400, 409),
     tags=["admin: distribution"],
 )
 def distribute_lead(lead_id: UUID, admin: CurrentAdmin, tx: Tx) -> DistributeOut:
@@ -101,7 +99,6 @@ def distribute_lead(lead_id: UUID, admin: CurrentAdmin, tx: Tx) -> DistributeOut
 @router.get(
     "/leads/{lead_id}/distribution-status",
     response_model=DistributionStatusOut,
-    responses=errors(404),
     tags=["admin: distribution"],
 )
 def distribution_status(lead_id: UUID, tx: Tx) -> DistributionStatusOut:
@@ -126,7 +123,6 @@ def _assignment(view: AssignmentView) -> AssignmentOut:
 @router.get(
     "/leads/{lead_id}/assignments",
     response_model=PageOut[AssignmentOut],
-    responses=errors(404, 422),
     tags=["admin: distribution"],
 )
 def lead_assignments(lead_id: UUID, tx: Tx, paging: Paging) -> PageOut[AssignmentOut]:
@@ -137,7 +133,7 @@ def lead_assignments(lead_id: UUID, tx: Tx, paging: Paging) -> PageOut[Assignmen
 @router.post(
     "/leads/{lead_id}/distribution-preview",
     response_model=PreviewOut,
-    responses=errors(400, 404, 409),
+    responses=errors(400, 409),
     tags=["admin: distribution"],
 )
 def distribution_preview(lead_id: UUID, tx: Tx) -> PreviewOut:
@@ -153,7 +149,7 @@ def distribution_preview(lead_id: UUID, tx: Tx) -> PreviewOut:
     )
 
 
-@router.get("/jobs", response_model=PageOut[JobOut], responses=errors(422), tags=["admin: jobs"])
+@router.get("/jobs", response_model=PageOut[JobOut], tags=["admin: jobs"])
 def list_jobs(
     tx: Tx,
     paging: Paging,
@@ -166,7 +162,7 @@ def list_jobs(
 @router.post(
     "/jobs/{job_id}/retry",
     response_model=JobOut,
-    responses=errors(400, 404, 409),
+    responses=errors(400, 409),
     tags=["admin: jobs"],
 )
 def retry_job(job_id: JobId, admin: CurrentAdmin, tx: Tx) -> JobOut:
@@ -174,9 +170,7 @@ def retry_job(job_id: JobId, admin: CurrentAdmin, tx: Tx) -> JobOut:
     return JobOut.model_validate(jobs.retry_job(tx, actor=admin, job_id=job_id))
 
 
-@router.get(
-    "/audit-log", response_model=PageOut[AuditOut], responses=errors(422), tags=["admin: audit"]
-)
+@router.get("/audit-log", response_model=PageOut[AuditOut], tags=["admin: audit"])
 def audit_log(
     tx: Tx,
     paging: Paging,

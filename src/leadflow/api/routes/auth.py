@@ -12,7 +12,7 @@ from leadflow.services import auth
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=LoginOut, responses=errors(401, 403, 422, 429))
+@router.post("/login", response_model=LoginOut, responses=errors(401, 403, 429))
 def login(body: LoginIn, context: Context, address: ClientAddress) -> LoginOut:
     """Admins get ``{mfa_required: true, mfa_token}``; provider users their access token."""
     result = auth.login(
@@ -33,7 +33,7 @@ def login(body: LoginIn, context: Context, address: ClientAddress) -> LoginOut:
     return LoginOut(mfa_required=True, mfa_token=result.mfa_token)
 
 
-@router.post("/mfa", response_model=TokenOut, responses=errors(401, 422, 429))
+@router.post("/mfa", response_model=TokenOut, responses=errors(401, 429))
 def mfa(body: MfaIn, context: Context, address: ClientAddress) -> TokenOut:
     """Trade the ``mfa_token`` and a current TOTP code for an access token."""
     token = auth.verify_mfa(
@@ -46,7 +46,7 @@ def mfa(body: MfaIn, context: Context, address: ClientAddress) -> TokenOut:
     return TokenOut(access_token=token.access_token, expires_at=token.expires_at)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401))
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(principal: CurrentPrincipal, token: TokenDep, tx: Tx) -> Response:
     """Revoke the token used for this request."""
     auth.logout(tx, token=token)

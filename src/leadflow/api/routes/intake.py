@@ -39,7 +39,7 @@ async def submit_lead(body: LeadIn, context: Context, address: ClientAddress) ->
     return LeadCreatedOut(id=result.id, status=result.status)
 
 
-@router.post("/confirm", response_model=LeadCreatedOut, responses=errors(404, 422))
+@router.post("/confirm", response_model=LeadCreatedOut, responses=errors(404))
 def confirm_lead(body: ConfirmIn, tx: Tx) -> LeadCreatedOut:
     """Confirm a lead with the token from its confirmation mail."""
     result = intake.confirm_lead(tx, token=body.token)

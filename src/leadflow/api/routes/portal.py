@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 
 from leadflow.api.deps import CurrentProviderId, Paging, Tx, current_provider
-from leadflow.api.routes.common import API_PREFIX, errors, page_out
+from leadflow.api.routes.common import API_PREFIX, page_out
 from leadflow.api.schemas.base import PageOut
 from leadflow.api.schemas.catalog import LedgerEntryOut
 from leadflow.api.schemas.portal import OwnSubscriptionOut, ProfileOut, PurchasedLeadOut
@@ -35,7 +35,7 @@ def me(provider_id: CurrentProviderId, tx: Tx) -> ProfileOut:
     )
 
 
-@router.get("/assignments", response_model=PageOut[PurchasedLeadOut], responses=errors(422))
+@router.get("/assignments", response_model=PageOut[PurchasedLeadOut])
 def assignments(
     provider_id: CurrentProviderId, tx: Tx, paging: Paging
 ) -> PageOut[PurchasedLeadOut]:
@@ -46,7 +46,7 @@ def assignments(
     )
 
 
-@router.get("/assignments/{assignment_id}", response_model=PurchasedLeadOut, responses=errors(404))
+@router.get("/assignments/{assignment_id}", response_model=PurchasedLeadOut)
 def assignment(assignment_id: UUID, provider_id: CurrentProviderId, tx: Tx) -> PurchasedLeadOut:
     """One of the provider's assignments; 404 unless it is theirs."""
     return PurchasedLeadOut.model_validate(
@@ -54,7 +54,7 @@ def assignment(assignment_id: UUID, provider_id: CurrentProviderId, tx: Tx) -> P
     )
 
 
-@router.get("/ledger", response_model=PageOut[LedgerEntryOut], responses=errors(422))
+@router.get("/ledger", response_model=PageOut[LedgerEntryOut])
 def ledger(provider_id: CurrentProviderId, tx: Tx, paging: Paging) -> PageOut[LedgerEntryOut]:
     return page_out(
         portal.ledger(tx, provider_id=provider_id, page=paging), LedgerEntryOut.model_validate
