@@ -166,7 +166,10 @@ def test_schemathesis_finds_no_contract_violation(live_api: LiveApi, tmp_path: P
         str(report_dir),
     ]
     started = time.monotonic()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    # schemathesis keeps a cache in its working folder: the report folder, not the checkout.
+    done = subprocess.run(
+        command, env=env, cwd=report_dir, capture_output=True, text=True, timeout=1800
+    )
     elapsed = time.monotonic() - started
     output = f"{done.stdout}{done.stderr}\nschemathesis ran for {elapsed:.1f} s\n"
     (report_dir / "schemathesis.txt").write_text(output)
