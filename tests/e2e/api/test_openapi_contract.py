@@ -137,7 +137,7 @@ def live_api(live_server: str, pool: ConnectionPool[Connection]) -> LiveApi:
 
 
 def test_schemathesis_finds_no_contract_violation(live_api: LiveApi, tmp_path: Path) -> None:
-    report_dir = Path(REPORT_DIR) if REPORT_DIR else tmp_path
+    report_dir = Path(REPORT_DIR).resolve() if REPORT_DIR else tmp_path
     report_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
