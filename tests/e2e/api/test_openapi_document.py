@@ -118,3 +118,15 @@ def test_integral_numbers_are_integers_and_null_is_not_a_patch(
         f"/api/v1/admin/levels/{level.json()['id']}", json={"name": None}, headers=admin.headers
     )
     assert refused.status_code == 422
+
+
+def test_every_request_body_has_an_example(client: TestClient) -> None:
+    spec = _spec(client)
+    schemas = spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" not in operation:
+                continue
+            ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            body = schemas[ref.rsplit("/", 1)[-1]]
+            assert body.get("examples"), (method, path)
