@@ -7,13 +7,11 @@ The test runs its own embedded server so it can restart it whatever TEST_DATABAS
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pgserver import _commands, get_server  # type: ignore[attr-defined]
+from pgserver import _commands  # type: ignore[attr-defined]
 
-from leadflow.db import migrate
 from leadflow.db.connection import create_pool, transaction
 from leadflow.services import leads
 from leadflow.settings import Settings
@@ -21,6 +19,7 @@ from tests.e2e.worker.conftest import WorkerProcess, wait_until
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
 from tests.support.invariants import assert_invariants
+from tests.support.restart import own_server
 from tests.support.work import committed
 
 
@@ -35,12 +34,10 @@ def count(pool: Any, query: str) -> int:
 
 @pytest.mark.slow
 def test_worker_rides_out_a_database_crash_restart(
-    tmp_path: Path, settings: Settings, workers: Callable[..., WorkerProcess]
+    settings: Settings, workers: Callable[..., WorkerProcess]
 ) -> None:
-    server = get_server(tmp_path / "pg", cleanup_mode="delete")
-    try:
+    with own_server() as server:
         url = server.get_uri()
-        migrate.upgrade(url)
         pool = create_pool(url, settings, max_size=4)
         try:
             niches = [factories.market(pool, providers=3).niche_id for _ in range(2)]
@@ -78,5 +75,3 @@ def test_worker_rides_out_a_database_crash_restart(
         finally:
             pool.close()
         worker.terminate()
-    finally:
-        server.cleanup()

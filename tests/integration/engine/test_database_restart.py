@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from uuid import UUID
 
 import psycopg
 import pytest
-from pgserver import _commands, get_server  # type: ignore[attr-defined]
+from pgserver import _commands  # type: ignore[attr-defined]
 
-from leadflow.db import migrate
 from leadflow.db.connection import create_pool
 from leadflow.domain.errors import DomainError
 from leadflow.domain.model import Actor
@@ -27,23 +25,17 @@ from leadflow.settings import Settings
 from tests.support import queries
 from tests.support.factory import market
 from tests.support.invariants import assert_invariants
+from tests.support.restart import own_server
 
 
 @pytest.mark.slow
-def test_a_crash_restart_mid_burst_leaves_every_lead_sold_once(
-    tmp_path: Path, settings: Settings
-) -> None:
-    server = get_server(tmp_path / "pg", cleanup_mode="delete")
-    try:
-        url = server.get_uri()
-        migrate.upgrade(url)
-        pool = create_pool(url, settings, max_size=6)
+def test_a_crash_restart_mid_burst_leaves_every_lead_sold_once(settings: Settings) -> None:
+    with own_server() as server:
+        pool = create_pool(server.get_uri(), settings, max_size=6)
         try:
             _burst_with_restart(pool, server)
         finally:
             pool.close()
-    finally:
-        server.cleanup()
 
 
 def _burst_with_restart(pool: object, server: object) -> None:
