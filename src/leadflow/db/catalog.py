@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,10 @@ class NicheRecord:
     lru_counter: int
     created_at: datetime
     updated_at: datetime
+    return_window_hours: int
+    return_reasons: list[str]
+    auto_approve_returns_under_rate: Decimal | None
+    resell_returned: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +82,30 @@ def insert_niche(
     is_active: bool,
     require_confirmation: bool,
     distribution_mode: str,
+    return_window_hours: int,
+    return_reasons: Sequence[str],
+    auto_approve_returns_under_rate: Decimal | None,
+    resell_returned: bool,
 ) -> NicheRecord:
     with conn.cursor(row_factory=record_row(NicheRecord)) as cur:
         cur.execute(
             """
-            INSERT INTO niches (slug, name, is_active, require_confirmation, distribution_mode)
-            VALUES (%s, %s, %s, %s, %s) RETURNING *
+            INSERT INTO niches (slug, name, is_active, require_confirmation, distribution_mode,
+                                return_window_hours, return_reasons,
+                                auto_approve_returns_under_rate, resell_returned)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *
             """,
-            (slug, name, is_active, require_confirmation, distribution_mode),
+            (
+                slug,
+                name,
+                is_active,
+                require_confirmation,
+                distribution_mode,
+                return_window_hours,
+                list(return_reasons),
+                auto_approve_returns_under_rate,
+                resell_returned,
+            ),
         )
         row = cur.fetchone()
     assert row is not None

@@ -18,7 +18,18 @@ R = TypeVar("R")
 
 # Which columns an admin may change, per table; anything else never reaches SQL.
 UPDATABLE: Mapping[str, frozenset[str]] = {
-    "niches": frozenset({"name", "is_active", "require_confirmation", "distribution_mode"}),
+    "niches": frozenset(
+        {
+            "name",
+            "is_active",
+            "require_confirmation",
+            "distribution_mode",
+            "return_window_hours",
+            "return_reasons",
+            "auto_approve_returns_under_rate",
+            "resell_returned",
+        }
+    ),
     "competition_levels": frozenset(
         {"name", "order_position", "max_recipients", "price_per_lead_cents", "is_active"}
     ),

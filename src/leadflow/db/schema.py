@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     Table,
     Text,
     UniqueConstraint,
@@ -69,8 +70,24 @@ niches = Table(
     Column("lru_counter", BigInteger, nullable=False, server_default=text("0")),
     _created_at(),
     _updated_at(),
+    # Returns (SPEC §9): 0 hours = no returns; NULL rate = never approved automatically.
+    Column("return_window_hours", Integer, nullable=False, server_default=text("72")),
+    Column(
+        "return_reasons",
+        ARRAY(Text),
+        nullable=False,
+        server_default=text("'{bad_contact,duplicate,out_of_area,not_interested,other}'::text[]"),
+    ),
+    Column("auto_approve_returns_under_rate", Numeric(5, 4), nullable=True),
+    Column("resell_returned", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("distribution_mode IN ('all_levels', 'first_level')", name="distribution_mode"),
     CheckConstraint("next_start_level_order_position >= 1", name="pointer_positive"),
+    CheckConstraint("return_window_hours >= 0", name="return_window_not_negative"),
+    CheckConstraint(
+        "auto_approve_returns_under_rate IS NULL"
+        " OR auto_approve_returns_under_rate BETWEEN 0 AND 1",
+        name="auto_approve_rate_share",
+    ),
 )
 
 competition_levels = Table(
@@ -267,6 +284,14 @@ ledger_entries = Table(
         "kind <> 'lead_charge' OR (assignment_id IS NOT NULL AND amount_cents <= 0)",
         name="charge_has_assignment",
     ),
+    CheckConstraint(
+        "kind <> 'refund' OR (assignment_id IS NOT NULL AND amount_cents >= 0)",
+        name="refund_has_assignment",
+    ),
+    CheckConstraint(
+        "kind <> 'adjustment' OR (assignment_id IS NULL AND amount_cents <> 0)",
+        name="adjustment_not_zero",
+    ),
 )
 Index(
     "ix_ledger_entries_provider_id_created_at",
@@ -287,6 +312,51 @@ Index(
     ledger_entries.c.assignment_id,
     unique=True,
     postgresql_where=text("kind = 'lead_charge'"),
+)
+# Invariant 5, enforced by the database: at most one refund per assignment.
+Index(
+    "uq_ledger_entries_assignment_id_refund",
+    ledger_entries.c.assignment_id,
+    unique=True,
+    postgresql_where=text("kind = 'refund'"),
+)
+
+# A provider's request to return one assignment (SPEC §9), and its decision: one per assignment.
+lead_returns = Table(
+    "lead_returns",
+    metadata,
+    _id(),
+    _fk("assignment_id", "lead_assignments.id"),
+    _fk("provider_id", "providers.id"),
+    _fk("niche_id", "niches.id"),
+    Column("reason", Text, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("status", Text, nullable=False, server_default=text("'requested'")),
+    Column("decided_by", Text, nullable=True),
+    Column("decided_by_role", Text, nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    _fk("refund_ledger_entry_id", "ledger_entries.id", nullable=True),
+    _created_at(),
+    Column("decided_at", TZ, nullable=True),
+    UniqueConstraint("assignment_id"),
+    CheckConstraint("status IN ('requested', 'approved', 'denied')", name="status"),
+    CheckConstraint("(status = 'requested') = (decided_at IS NULL)", name="decided"),
+    CheckConstraint(
+        "(status = 'approved') = (refund_ledger_entry_id IS NOT NULL)", name="approved_has_refund"
+    ),
+)
+Index("ix_lead_returns_status_created_at", lead_returns.c.status, lead_returns.c.created_at)
+Index(
+    "ix_lead_returns_provider_id_created_at", lead_returns.c.provider_id, lead_returns.c.created_at
+)
+Index("ix_lead_returns_niche_id_created_at", lead_returns.c.niche_id, lead_returns.c.created_at)
+# Auto-approval reads a provider's approved returns in a niche over the last 30 days from here.
+Index(
+    "ix_lead_returns_approved",
+    lead_returns.c.provider_id,
+    lead_returns.c.niche_id,
+    lead_returns.c.decided_at,
+    postgresql_where=text("status = 'approved'"),
 )
 
 audit_log = Table(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +15,13 @@ from leadflow.domain.eligibility import normalize_postal_code, parse_filters
 from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
 from leadflow.domain.money import affords
+from leadflow.domain.returns import (
+    DEFAULT_RETURN_REASONS,
+    DEFAULT_RETURN_WINDOW_HOURS,
+    check_window_hours,
+    clean_rate,
+    clean_reasons,
+)
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 MAX_NAME = 200
@@ -53,6 +61,10 @@ def create_niche(
     is_active: bool = True,
     require_confirmation: bool = False,
     distribution_mode: str = DistributionMode.ALL_LEVELS,
+    return_window_hours: int = DEFAULT_RETURN_WINDOW_HOURS,
+    return_reasons: Sequence[str] = DEFAULT_RETURN_REASONS,
+    auto_approve_returns_under_rate: float | Decimal | None = None,
+    resell_returned: bool = False,
 ) -> catalog.NicheRecord:
     if not SLUG.match(slug):
         raise InvalidInput("slug must be lowercase letters, digits and dashes (1..64)")
@@ -66,6 +78,10 @@ def create_niche(
             is_active=is_active,
             require_confirmation=require_confirmation,
             distribution_mode=distribution_mode,
+            return_window_hours=check_window_hours(return_window_hours),
+            return_reasons=clean_reasons(return_reasons),
+            auto_approve_returns_under_rate=clean_rate(auto_approve_returns_under_rate),
+            resell_returned=resell_returned,
         )
         audit.record(tx, actor, "niche.created", "niche", niche.id, {"slug": slug})
         return niche

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from leadflow.domain.eligibility import parse_filters
 from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
 from leadflow.domain.money import affords
+from leadflow.domain.returns import check_window_hours, clean_rate, clean_reasons
 from leadflow.services import auth
 from leadflow.services.catalog import check_cap, clean_postal_codes, require_name
 from leadflow.services.pages import Page, PageRequest
@@ -50,9 +52,26 @@ def update_niche(
     tx: Connection, *, actor: Actor, niche_id: UUID, changes: Mapping[str, Any]
 ) -> NicheDetail:
     changes = dict(changes)
-    _no_nulls(changes, "name", "is_active", "require_confirmation", "distribution_mode")
+    _no_nulls(
+        changes,
+        "name",
+        "is_active",
+        "require_confirmation",
+        "distribution_mode",
+        "return_window_hours",
+        "return_reasons",
+        "resell_returned",
+    )
     if "name" in changes:
         changes["name"] = require_name(changes["name"])
+    if "return_window_hours" in changes:
+        check_window_hours(changes["return_window_hours"])
+    if "return_reasons" in changes:
+        changes["return_reasons"] = clean_reasons(changes["return_reasons"])
+    if "auto_approve_returns_under_rate" in changes:
+        changes["auto_approve_returns_under_rate"] = clean_rate(
+            changes["auto_approve_returns_under_rate"]
+        )
     if "distribution_mode" in changes and changes["distribution_mode"] not in set(DistributionMode):
         raise InvalidInput("distribution_mode must be all_levels or first_level")
     with translated():
@@ -258,4 +277,4 @@ def _no_nulls(changes: Mapping[str, Any], *fields: str) -> None:
 
 
 def _jsonable(changes: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, UUID) else v) for k, v in changes.items()}
+    return {k: (str(v) if isinstance(v, UUID | Decimal) else v) for k, v in changes.items()}

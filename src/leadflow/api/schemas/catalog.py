@@ -40,9 +40,35 @@ from leadflow.domain.model import (
     SubscriptionStatus,
 )
 from leadflow.domain.money import MAX_DEPOSIT_CENTS
+from leadflow.domain.returns import (
+    DEFAULT_RETURN_REASONS,
+    DEFAULT_RETURN_WINDOW_HOURS,
+    MAX_REASONS,
+    MAX_RETURN_WINDOW_HOURS,
+)
 from leadflow.services.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from leadflow.services.billing import MAX_IDEMPOTENCY_KEY_LENGTH
 from leadflow.services.catalog import SLUG
+
+ReturnWindowHours = Annotated[StrictInt, Field(ge=0, le=MAX_RETURN_WINDOW_HOURS), INTEGRAL]
+ReasonName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$"), AfterValidator(clean_text)
+]
+
+
+def _distinct(reasons: list[str]) -> list[str]:
+    if len(set(reasons)) != len(reasons):
+        raise ValueError("must not repeat a reason")
+    return reasons
+
+
+ReturnReasons = Annotated[
+    list[ReasonName],
+    Field(min_length=1, max_length=MAX_REASONS, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_distinct),
+]
+# A share 0..1 (a JSON number; true/false refused).
+Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 
 
 class LevelOut(Out):
@@ -65,6 +91,10 @@ class NicheOut(Out):
     require_confirmation: bool
     distribution_mode: DistributionMode
     next_start_level_order_position: int
+    return_window_hours: int
+    return_reasons: list[str]
+    auto_approve_returns_under_rate: float | None
+    resell_returned: bool
     created_at: datetime
     updated_at: datetime
 
@@ -79,10 +109,22 @@ class NicheIn(Body):
     is_active: StrictBool = True
     require_confirmation: StrictBool = False
     distribution_mode: DistributionMode = DistributionMode.ALL_LEVELS
+    return_window_hours: ReturnWindowHours = DEFAULT_RETURN_WINDOW_HOURS
+    return_reasons: ReturnReasons = list(DEFAULT_RETURN_REASONS)
+    auto_approve_returns_under_rate: Share | None = None
+    resell_returned: StrictBool = False
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"slug": "movers", "name": "Movers", "require_confirmation": False}]
+            "examples": [
+                {
+                    "slug": "movers",
+                    "name": "Movers",
+                    "require_confirmation": False,
+                    "return_window_hours": 72,
+                    "auto_approve_returns_under_rate": 0.1,
+                }
+            ]
         },
     )
 
@@ -92,6 +134,12 @@ class NichePatch(Body):
     is_active: Omittable[StrictBool] = None
     require_confirmation: Omittable[StrictBool] = None
     distribution_mode: Omittable[DistributionMode] = None
+    return_window_hours: Omittable[ReturnWindowHours] = None
+    return_reasons: Omittable[ReturnReasons] = None
+    auto_approve_returns_under_rate: Share | None = Field(
+        default=None, description="null turns auto-approval off."
+    )
+    resell_returned: Omittable[StrictBool] = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"is_active": False}]})
 
