@@ -65,6 +65,18 @@ class IdempotencyConflict(Conflict):
     title = "Idempotency key reused"
 
 
+class InsufficientBalance(Conflict):
+    """A debit the provider's balance does not cover (HTTP 409); nothing is written."""
+
+    title = "Insufficient balance"
+
+
+class AlreadyDecided(Conflict):
+    """A return that was already approved or denied (HTTP 409)."""
+
+    title = "Already decided"
+
+
 class LeadNotApproved(DomainError):
     """Distribution asked for a lead that is not approved (HTTP 400; a job treats it as final)."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 MAX_DEPOSIT_CENTS = 100_000_000_000
+# An adjustment is a correction, not a funding: at most this much either way.
+MAX_ADJUSTMENT_CENTS = 1_000_000_000
 
 
 def affords(balance_cents: int, price_cents: int) -> bool:

@@ -325,6 +325,70 @@ CASES = [
         404,
     ),
     Case(
+        "adjustment: zero",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/adjustments",
+        {"amount_cents": 0, "reason": "fix"},
+    ),
+    Case(
+        "adjustment: fractional",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/adjustments",
+        {"amount_cents": 1.5, "reason": "fix"},
+    ),
+    Case(
+        "adjustment: string amount",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/adjustments",
+        {"amount_cents": "-5", "reason": "fix"},
+    ),
+    Case(
+        "adjustment: credit over 10^9",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/adjustments",
+        {"amount_cents": 1_000_000_001, "reason": "fix"},
+    ),
+    Case(
+        "adjustment: debit over 10^9",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/adjustments",
+        {"amount_cents": -1_000_000_001, "reason": "fix"},
+    ),
+    Case(
+        "adjustment: no reason",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/adjustments",
+        {"amount_cents": 5},
+    ),
+    Case(
+        "adjustment: debit below zero",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/adjustments",
+        {"amount_cents": -1_000_000, "reason": "fix"},
+        409,
+    ),
+    Case(
+        "adjustment: same key, other amount",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/adjustments",
+        {"amount_cents": 51, "reason": "fix", "idempotency_key": "a1"},
+        409,
+    ),
+    Case(
+        "adjustment: a deposit's key",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{i.provider}/adjustments",
+        {"amount_cents": 100, "reason": "fix", "idempotency_key": "k1"},
+        409,
+    ),
+    Case(
+        "adjustment: unknown provider",
+        "POST",
+        lambda i: f"/api/v1/admin/providers/{ZERO}/adjustments",
+        {"amount_cents": 5, "reason": "fix"},
+        404,
+    ),
+    Case(
         "subscription: malformed filter",
         "POST",
         lambda i: "/api/v1/admin/subscriptions",
@@ -474,6 +538,10 @@ def ids(market: Marketplace, db_url: str) -> Iterator[Ids]:
     market.post(
         f"/admin/providers/{provider['id']}/deposits",
         {"amount_cents": 100, "idempotency_key": "k1"},
+    )
+    market.post(
+        f"/admin/providers/{provider['id']}/adjustments",
+        {"amount_cents": 50, "reason": "goodwill", "idempotency_key": "a1"},
     )
     distributed, _ = market.approved_lead()
     pool = create_pool(db_url, Settings(_env_file=None), max_size=1)  # type: ignore[call-arg]

@@ -11,6 +11,8 @@ from leadflow.api.deps import Context, CurrentAdmin, Paging, Tx, current_admin
 from leadflow.api.routes.common import API_PREFIX, errors, page_out
 from leadflow.api.schemas.base import PageOut
 from leadflow.api.schemas.catalog import (
+    AdjustmentIn,
+    AdjustmentOut,
     DepositIn,
     DepositOut,
     LedgerEntryOut,
@@ -180,6 +182,38 @@ def deposit(
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return DepositOut(ledger_entry_id=result.ledger_entry_id, balance_cents=result.balance_cents)
+
+
+@router.post(
+    "/providers/{provider_id}/adjustments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AdjustmentOut,
+    responses={
+        **errors(404, 409, 422),
+        200: {"model": AdjustmentOut, "description": "Repeated idempotency key: the first entry"},
+    },
+)
+def adjust(
+    provider_id: UUID, body: AdjustmentIn, admin: CurrentAdmin, tx: Tx, response: Response
+) -> AdjustmentOut:
+    """Correct the balance by a signed amount. A debit below a zero balance → 409 with nothing
+    written; the same ``idempotency_key`` and amount again → 200 with the same entry; the same
+    key with another amount → 409."""
+    result = billing.adjust(
+        tx,
+        actor=admin,
+        provider_id=provider_id,
+        amount_cents=body.amount_cents,
+        reason=body.reason,
+        idempotency_key=body.idempotency_key,
+    )
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return AdjustmentOut(
+        ledger_entry_id=result.entry.id,
+        balance_cents=result.balance_cents,
+        ledger_entry=LedgerEntryOut.model_validate(result.entry),
+    )
 
 
 @router.get(

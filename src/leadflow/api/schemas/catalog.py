@@ -39,7 +39,7 @@ from leadflow.domain.model import (
     ProviderStatus,
     SubscriptionStatus,
 )
-from leadflow.domain.money import MAX_DEPOSIT_CENTS
+from leadflow.domain.money import MAX_ADJUSTMENT_CENTS, MAX_DEPOSIT_CENTS
 from leadflow.domain.returns import (
     DEFAULT_RETURN_REASONS,
     DEFAULT_RETURN_WINDOW_HOURS,
@@ -66,6 +66,11 @@ ReturnReasons = Annotated[
     list[ReasonName],
     Field(min_length=1, max_length=MAX_REASONS, json_schema_extra={"uniqueItems": True}),
     AfterValidator(_distinct),
+]
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern=NO_NUL),
+    AfterValidator(clean_text),
 ]
 # A share 0..1 (a JSON number; true/false refused).
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
@@ -243,14 +248,7 @@ class ProviderPatch(Body):
 
 class DepositIn(Body):
     amount_cents: Annotated[StrictInt, Field(ge=1, le=MAX_DEPOSIT_CENTS), INTEGRAL]
-    idempotency_key: (
-        Annotated[
-            str,
-            StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern=NO_NUL),
-            AfterValidator(clean_text),
-        ]
-        | None
-    ) = None
+    idempotency_key: IdempotencyKey | None = None
     note: Text | None = None
 
     model_config = ConfigDict(
@@ -265,6 +263,40 @@ class DepositOut(Out):
     balance_cents: int
 
 
+def _not_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("must not be 0")
+    return value
+
+
+class AdjustmentIn(Body):
+    amount_cents: Annotated[
+        StrictInt,
+        Field(
+            ge=-MAX_ADJUSTMENT_CENTS,
+            le=MAX_ADJUSTMENT_CENTS,
+            description="Signed: a credit (> 0) or a debit (< 0), never 0.",
+            json_schema_extra={"not": {"const": 0}},
+        ),
+        INTEGRAL,
+        AfterValidator(_not_zero),
+    ]
+    reason: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=NOT_BLANK),
+        AfterValidator(clean_text),
+    ]
+    idempotency_key: IdempotencyKey | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"amount_cents": -1500, "reason": "duplicate deposit", "idempotency_key": "adj-7"}
+            ]
+        },
+    )
+
+
 class LedgerEntryOut(Out):
     id: UUID
     amount_cents: int
@@ -274,6 +306,12 @@ class LedgerEntryOut(Out):
     idempotency_key: str | None
     note: str | None
     created_at: datetime
+
+
+class AdjustmentOut(Out):
+    ledger_entry_id: UUID
+    balance_cents: int
+    ledger_entry: LedgerEntryOut
 
 
 # Postal codes compare without blanks and case (``sw1a 1aa`` = ``SW1A1AA``), and a lead's is
