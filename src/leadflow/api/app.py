@@ -11,7 +11,15 @@ from leadflow import __version__
 from leadflow.api import openapi, problems
 from leadflow.api.deps import AppContext, parse_networks
 from leadflow.api.middleware import RequestContext
-from leadflow.api.routes import admin_catalog, admin_leads, auth, intake, ops, portal
+from leadflow.api.routes import (
+    admin_catalog,
+    admin_leads,
+    admin_returns,
+    auth,
+    intake,
+    ops,
+    portal,
+)
 from leadflow.db import migrate
 from leadflow.db.connection import Reachability, create_pool, open_autocommit_pool
 from leadflow.services.auth import Passwords
@@ -76,6 +84,7 @@ def create_app(
         intake.router,
         admin_catalog.router,
         admin_leads.router,
+        admin_returns.router,
         portal.router,
         ops.router,
     ):

@@ -16,6 +16,7 @@ UNIQUE_MEANINGS: Mapping[str, str] = {
     "uq_competition_levels_niche_id_order_position": "this niche already has a level at this order position",
     "uq_subscriptions_provider_id_competition_level_id": "this provider is already subscribed to this level",
     "uq_users_email_lower": "a user with this email already exists",
+    "uq_lead_returns_assignment_id": "a return was already requested for this assignment",
 }
 FOREIGN_KEY_ENTITIES: Mapping[str, str] = {
     "fk_competition_levels_niche_id_niches": "niche",

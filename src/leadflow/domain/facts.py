@@ -16,6 +16,7 @@ from leadflow.domain.model import LedgerKind
 # Topics of the event outbox.
 LEAD_ASSIGNED = "lead.assigned"
 SUBSCRIPTION_PAUSED = "subscription.paused"
+RETURN_DECIDED = "return.decided"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ Templates live in ``mail/templates/<name>.subject.j2`` and ``<name>.txt.j2``. Va
 - ``low_balance``: ``provider_name``, ``balance`` ("$3.00"), ``level_name``, ``niche_name``,
   ``price`` ("$10.00").
 - ``lead_confirmation``: ``niche_name``, ``name``, ``token``.
+- ``return_decided``: ``status`` (approved|denied), ``niche_name``, ``provider_name``,
+  ``lead_id``, ``reason``, ``decision_reason``, ``refund`` ("$49.00"), ``balance`` (or None).
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from uuid import UUID
 import structlog
 from psycopg_pool import ConnectionPool
 
-from leadflow.db import events, outbox
+from leadflow.db import events, outbox, returns
 from leadflow.db.connection import Connection, transaction
-from leadflow.domain.facts import LEAD_ASSIGNED, SUBSCRIPTION_PAUSED
+from leadflow.domain.facts import LEAD_ASSIGNED, RETURN_DECIDED, SUBSCRIPTION_PAUSED
 from leadflow.domain.money import format_dollars
 from leadflow.domain.retry_schedule import job_retry_delay
 from leadflow.mail.render import render
@@ -153,8 +153,36 @@ def _low_balance_mail(
     )
 
 
+def _return_decided_mail(
+    event: events.StoredEvent, decision: dict[str, Any]
+) -> outbox.OutgoingMail:
+    """``return.decided``: the ``return_decided`` mail, with the balance after a refund."""
+    balance = event.payload.get("balance_cents")
+    mail = render(
+        "return_decided",
+        status=decision["status"],
+        niche_name=decision["niche_name"],
+        provider_name=decision["provider_name"],
+        lead_id=decision["lead_id"],
+        reason=decision["reason"],
+        decision_reason=decision["decision_reason"],
+        refund=format_dollars(decision["price_charged_cents"]),
+        balance=None if balance is None else format_dollars(int(balance)),
+    )
+    return outbox.OutgoingMail(
+        "return_decided",
+        decision["provider_email"],
+        mail.subject,
+        mail.body_text,
+        provider_id=decision["provider_id"],
+        lead_id=decision["lead_id"],
+        event_id=event.id,
+    )
+
+
 # Who consumes each topic; a new consumer (webhook deliveries) is one more entry.
 CONSUMERS: dict[str, tuple[Consumer, ...]] = {
     LEAD_ASSIGNED: (_mails("assignment_id", events.assignment_facts, _assignment_mail),),
     SUBSCRIPTION_PAUSED: (_mails("subscription_id", events.subscription_facts, _low_balance_mail),),
+    RETURN_DECIDED: (_mails("return_id", returns.decision_facts, _return_decided_mail),),
 }

@@ -189,7 +189,7 @@ def deposit(
     status_code=status.HTTP_201_CREATED,
     response_model=AdjustmentOut,
     responses={
-        **errors(404, 409, 422),
+        **errors(409),
         200: {"model": AdjustmentOut, "description": "Repeated idempotency key: the first entry"},
     },
 )
