@@ -1,4 +1,4 @@
-"""SPEC §2 invariants, checked on a database after every test that wrote to it."""
+"""SPEC §2 and §14 invariants, checked on a database after every test that wrote to it."""
 
 from __future__ import annotations
 
@@ -28,6 +28,33 @@ CHECKS: dict[str, str] = {
         WHERE a.status = 'active'
         GROUP BY a.id, a.price_charged_cents
         HAVING count(e.id) <> 1 OR min(e.amount_cents) <> -a.price_charged_cents
+    """,
+    "a returned assignment has one charge and one refund of the same amount (inv. 5)": """
+        SELECT a.id FROM lead_assignments a
+        LEFT JOIN ledger_entries c ON c.assignment_id = a.id AND c.kind = 'lead_charge'
+        LEFT JOIN ledger_entries r ON r.assignment_id = a.id AND r.kind = 'refund'
+        WHERE a.status = 'returned'
+        GROUP BY a.id, a.price_charged_cents
+        HAVING count(DISTINCT c.id) <> 1 OR count(DISTINCT r.id) <> 1
+            OR min(c.amount_cents) <> -a.price_charged_cents
+            OR min(r.amount_cents) <> a.price_charged_cents
+    """,
+    "an active assignment has no refund (inv. 5)": """
+        SELECT a.id FROM lead_assignments a
+        JOIN ledger_entries r ON r.assignment_id = a.id AND r.kind = 'refund'
+        WHERE a.status = 'active'
+    """,
+    "refunds never exceed charges per assignment (inv. 5)": """
+        SELECT assignment_id FROM ledger_entries
+        WHERE assignment_id IS NOT NULL AND kind IN ('lead_charge', 'refund')
+        GROUP BY assignment_id HAVING sum(amount_cents) > 0
+    """,
+    "an approved return is its assignment's refund; returned means approved": """
+        SELECT a.id FROM lead_assignments a
+        LEFT JOIN lead_returns rt ON rt.assignment_id = a.id AND rt.status = 'approved'
+        LEFT JOIN ledger_entries e ON e.id = rt.refund_ledger_entry_id
+        WHERE (a.status = 'returned') <> (rt.id IS NOT NULL)
+           OR (rt.id IS NOT NULL AND (e.kind <> 'refund' OR e.assignment_id <> a.id))
     """,
     "a lead has at most one run with sales": """
         SELECT lead_id FROM distribution_runs WHERE assignments_created > 0
@@ -63,4 +90,4 @@ def violations(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:
 
 def assert_invariants(conn: psycopg.Connection[Any]) -> None:
     broken = violations(conn)
-    assert not broken, f"SPEC §2 invariants broken: {broken}"
+    assert not broken, f"SPEC §2/§14 invariants broken: {broken}"
