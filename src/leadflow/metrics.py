@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 distribution_total = Counter("distribution_total", "Distribution runs by outcome.", ["status"])
 distribution_assignments_total = Counter(
@@ -52,3 +57,42 @@ http_request_duration_seconds = Histogram(
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyBack:
+    """Returns by the status they reached (every return was ``requested``) and cents refunded."""
+
+    requested: int = 0
+    approved: int = 0
+    denied: int = 0
+    refunded_cents: int = 0
+
+
+class MoneyBackCollector(Collector):
+    """``returns_total{status}`` and ``refunds_cents_total`` (SPEC §9), read from the database
+    when /metrics is rendered (``set`` before ``generate_latest``): the committed totals, so a
+    rolled-back decision is never counted and a restart loses nothing. Every process reports the
+    same totals: aggregate them across instances with ``max``, not ``sum``."""
+
+    def __init__(self) -> None:
+        self._totals = MoneyBack()
+
+    def set(self, totals: MoneyBack) -> None:
+        self._totals = totals
+
+    def collect(self) -> Iterator[Metric]:
+        totals = self._totals
+        returns = CounterMetricFamily(
+            "returns", "Lead returns by the status they reached.", labels=["status"]
+        )
+        for status in ("requested", "approved", "denied"):
+            returns.add_metric([status], getattr(totals, status))
+        yield returns
+        yield CounterMetricFamily(
+            "refunds_cents", "Money refunded for approved returns, in cents.", totals.refunded_cents
+        )
+
+
+money_back = MoneyBackCollector()
+REGISTRY.register(money_back)

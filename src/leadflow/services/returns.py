@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from leadflow import metrics
 from leadflow.db import audit, catalog, events, ledger
 from leadflow.db import returns as db
 from leadflow.db.connection import Connection
@@ -158,6 +159,19 @@ def get_return(
     if not items:
         raise NotFound("return", return_id)
     return items[0]
+
+
+def refresh_metrics(tx: Connection) -> None:
+    """Set ``returns_total`` and ``refunds_cents_total`` from the database (before /metrics)."""
+    totals = db.totals(tx)
+    metrics.money_back.set(
+        metrics.MoneyBack(
+            requested=totals.requested,
+            approved=totals.approved,
+            denied=totals.denied,
+            refunded_cents=totals.refunded_cents,
+        )
+    )
 
 
 def _open(tx: Connection, return_id: UUID) -> db.ReturnRecord:

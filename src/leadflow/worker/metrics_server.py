@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from leadflow.db.connection import Connection, transaction
 from leadflow.db.pool import is_unavailable
+from leadflow.services import returns
 from leadflow.services.jobs import refresh_queue_depth
 
 log = structlog.get_logger(__name__)
@@ -55,6 +56,7 @@ def start(
             try:
                 with transaction(pool) as tx:
                     refresh_queue_depth(tx)
+                    returns.refresh_metrics(tx)
             except Exception as exc:
                 # The counters are still worth serving while the database is away; an outage
                 # is reported once, by the pools, not at every scrape.

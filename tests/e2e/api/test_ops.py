@@ -17,6 +17,8 @@ SPEC_FAMILIES = (
     "fairness_rotation_position",
     "job_queue_depth",
     "http_request_duration_seconds",
+    "returns_total",
+    "refunds_cents_total",
 )
 
 

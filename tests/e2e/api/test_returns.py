@@ -19,6 +19,7 @@ from leadflow.services.distribution import distribute_lead
 from leadflow.settings import Settings
 from tests.e2e.api.conftest import Marketplace, ProviderLogin, make_client
 from tests.e2e.api.test_bad_input import _snapshot
+from tests.e2e.worker.conftest import sample
 
 
 def test_niche_carries_its_return_settings(market: Marketplace) -> None:
@@ -194,6 +195,11 @@ def test_request_then_approve_refunds_resumes_and_mails(
     assert [(r["status"], r["refund_cents"]) for r in own["items"]] == [("approved", 1000)]
     actions = {row["action"] for row in market.get("/admin/audit-log")["items"]}
     assert {"return.requested", "return.approved"} <= actions
+
+    scraped = market.client.get("/metrics").text
+    assert sample(scraped, "returns_total", status="requested") == 1
+    assert sample(scraped, "returns_total", status="approved") == 1
+    assert sample(scraped, "refunds_cents_total") == 1000
 
     _dispatch(db_url)
     [mail] = _mails(db_url, "return_decided")

@@ -13,7 +13,7 @@ from leadflow.api.deps import Context
 from leadflow.api.problems import RETRY_AFTER_SECONDS, problem
 from leadflow.api.routes.common import errors
 from leadflow.db.connection import transaction
-from leadflow.services import jobs, ops
+from leadflow.services import jobs, ops, returns
 
 router = APIRouter(tags=["ops"])
 _RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -59,8 +59,9 @@ def metrics(request: Request, context: Context) -> Response:
     try:
         with transaction(context.pool) as tx:
             jobs.refresh_queue_depth(tx)
+            returns.refresh_metrics(tx)
     except Exception as exc:
-        # Metrics stay available while the database is not; the gauge keeps its last value.
+        # Metrics stay available while the database is not; the gauges keep their last values.
         level = log.debug if context.reachability.down else log.warning
         level("queue_depth_unavailable", error_class=type(exc).__name__)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
