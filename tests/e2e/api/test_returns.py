@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -523,3 +524,22 @@ def test_bad_return_requests_and_decisions_get_a_problem_and_change_nothing(
             failures.append(f"{name}: changed {sorted(t for t in after if after[t] != before[t])}")
             before = after
     assert failures == []
+
+
+def test_cli_lists_and_decides_returns(market: Marketplace, sold: Sold, db_url: str) -> None:
+    from tests.e2e.api.test_cli import leadflow
+
+    return_id = _request(market, sold).json()["return_id"]
+    listed = leadflow(db_url, "returns", "list")
+    assert listed.returncode == 0, listed.stderr
+    [line] = listed.stdout.splitlines()
+    assert json.loads(line)["id"] == return_id
+
+    approved = leadflow(db_url, "returns", "approve", return_id, "--operator", "pat")
+    assert approved.returncode == 0, approved.stderr
+    assert json.loads(approved.stdout)["balance_cents"] == 1000
+    again = leadflow(db_url, "returns", "deny", return_id, "--reason", "late")
+    assert again.returncode == 1
+    assert "already approved" in again.stderr
+    view = market.get(f"/admin/returns/{return_id}")
+    assert (view["status"], view["decided_by"]) == ("approved", "cli:pat")
