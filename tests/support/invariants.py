@@ -56,9 +56,17 @@ CHECKS: dict[str, str] = {
         WHERE (a.status = 'returned') <> (rt.id IS NOT NULL)
            OR (rt.id IS NOT NULL AND (e.kind <> 'refund' OR e.assignment_id <> a.id))
     """,
-    "a lead has at most one run with sales": """
+    # Invariant 3 as Part II reads it (SPEC §9): the sale, and ONE more after a return.
+    "a lead has at most one run with sales per trigger (sale, resale)": """
         SELECT lead_id FROM distribution_runs WHERE assignments_created > 0
-        GROUP BY lead_id HAVING count(*) > 1
+        GROUP BY lead_id, trigger HAVING count(*) > 1
+    """,
+    "a resale run is only for a lead put back for resale, after its sale": """
+        SELECT r.lead_id FROM distribution_runs r JOIN leads l ON l.id = r.lead_id
+        WHERE r.trigger = 'resale' AND r.assignments_created > 0
+          AND (l.resold_at IS NULL OR NOT EXISTS (
+                   SELECT 1 FROM distribution_runs s WHERE s.lead_id = r.lead_id
+                   AND s.trigger = 'distribution' AND s.assignments_created > 0))
     """,
     "assignments of a lead all come from its one selling run": """
         SELECT a.lead_id FROM lead_assignments a
@@ -70,9 +78,18 @@ CHECKS: dict[str, str] = {
         LEFT JOIN lead_assignments a ON a.distribution_run_id = r.id
         GROUP BY r.id, r.assignments_created HAVING count(a.id) <> r.assignments_created
     """,
-    "distributed leads have sales and a timestamp; others have none": """
+    # A lead put back for resale keeps the sales of its first run (returned or not) while it
+    # waits; it is distributed again once its resale run sells.
+    "distributed leads have sales (of their current round) and a timestamp; others have none": """
         SELECT l.id FROM leads l
-        WHERE (l.status = 'distributed') <> EXISTS (SELECT 1 FROM lead_assignments a WHERE a.lead_id = l.id)
+        WHERE (l.status = 'distributed') <> EXISTS (
+                  SELECT 1 FROM lead_assignments a
+                  JOIN distribution_runs r ON r.id = a.distribution_run_id
+                  WHERE a.lead_id = l.id
+                    AND r.trigger = CASE WHEN l.resold_at IS NULL THEN 'distribution'
+                                         ELSE 'resale' END)
+           OR (l.status <> 'distributed' AND l.resold_at IS NULL
+               AND EXISTS (SELECT 1 FROM lead_assignments a WHERE a.lead_id = l.id))
            OR (l.status = 'distributed') <> (l.distributed_at IS NOT NULL)
     """,
 }

@@ -170,3 +170,9 @@ def lock_providers(conn: Connection, provider_ids: Sequence[UUID]) -> dict[UUID,
     """Lock providers in id order (the global lock order after lead and niche) and read them."""
     rows = conn.execute(_SQL["lock_providers"], (sorted(provider_ids),)).fetchall()
     return {row["id"]: LockedProvider(**row) for row in rows}
+
+
+def buyers(conn: Connection, lead_id: UUID) -> frozenset[UUID]:
+    """The providers that already bought the lead: its resale excludes them."""
+    rows = conn.execute(_SQL["buyers"], (lead_id,)).fetchall()
+    return frozenset(row["provider_id"] for row in rows)

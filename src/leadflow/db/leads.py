@@ -32,6 +32,7 @@ class LeadRecord:
     rejected_at: datetime | None
     distributed_at: datetime | None
     distribution_attempts: int
+    resold_at: datetime | None
 
 
 def insert_lead(

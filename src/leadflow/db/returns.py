@@ -147,6 +147,12 @@ def mark_returned(conn: Connection, assignment_id: UUID) -> bool:
     return conn.execute(_SQL["mark_returned"], (assignment_id,)).fetchone() is not None
 
 
+def put_back_for_resale(conn: Connection, lead_id: UUID) -> UUID | None:
+    """Put a distributed lead never resold back to ``approved``; its niche id, or None."""
+    row = conn.execute(_SQL["put_back_for_resale"], (lead_id,)).fetchone()
+    return None if row is None else row["niche_id"]
+
+
 def decide(
     conn: Connection,
     return_id: UUID,

@@ -102,6 +102,7 @@ def document(draft: SaleDraft) -> dict[str, Any]:
         "skipped": [skip_json(s) for s in run.stored_skips],
         "skipped_total": len(run.skipped),
         "duration_ms": run.duration_ms,
+        "trigger": str(run.trigger),
         "next_pointer": draft.next_pointer,
         "lru_counter": draft.lru_counter,
         "sales": [
@@ -146,7 +147,7 @@ def record_failed_run(
 
 
 def selling_run(conn: Connection, lead_id: UUID) -> dict[str, Any] | None:
-    """The run that sold the lead (there is at most one)."""
+    """The run that sold the lead last (its resale, if it was resold)."""
     return conn.execute(_SQL["selling_run"], (lead_id,)).fetchone()
 
 

@@ -183,6 +183,8 @@ leads = Table(
     Column("rejected_at", TZ, nullable=True),
     Column("distributed_at", TZ, nullable=True),
     Column("distribution_attempts", Integer, nullable=False, server_default=text("0")),
+    # Put back to ``approved`` by an approved return for its one resale (SPEC §9); set once.
+    Column("resold_at", TZ, nullable=True),
     CheckConstraint(
         "status IN ('pending_confirmation', 'pending_approval', 'approved', 'distributed', 'rejected')",
         name="status",
@@ -216,20 +218,25 @@ distribution_runs = Table(
     Column("finished_at", TZ, nullable=True),
     Column("duration_ms", Integer, nullable=True),
     Column("error", Text, nullable=True),
+    # What the run sells: the lead after its approval, or its one resale after a return.
+    Column("trigger", Text, nullable=False, server_default=text("'distribution'")),
     CheckConstraint(
         "status IN ('queued', 'running', 'success', 'partial', 'no_eligible', 'failed')",
         name="status",
     ),
+    CheckConstraint("trigger IN ('distribution', 'resale')", name="trigger"),
 )
 Index(
     "ix_distribution_runs_lead_id_started_at",
     distribution_runs.c.lead_id,
     distribution_runs.c.started_at,
 )
-# Invariant 3, enforced by the database: at most one run with sales per lead.
+# Invariant 3 (as Part II reads it), enforced by the database: at most one run with sales per
+# lead and trigger: the sale, and at most one resale after a return.
 Index(
-    "uq_distribution_runs_lead_id_sold",
+    "uq_distribution_runs_lead_id_trigger_sold",
     distribution_runs.c.lead_id,
+    distribution_runs.c.trigger,
     unique=True,
     postgresql_where=text("assignments_created > 0"),
 )

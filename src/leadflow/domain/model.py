@@ -68,6 +68,13 @@ class RunStatus(StrEnum):
     FAILED = "failed"
 
 
+class RunTrigger(StrEnum):
+    """What a run sells: the lead after its approval, or its one resale after a return."""
+
+    DISTRIBUTION = "distribution"
+    RESALE = "resale"
+
+
 class SkipReason(StrEnum):
     DUPLICATE = "duplicate"
     CAP_REACHED = "cap_reached"

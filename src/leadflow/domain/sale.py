@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from leadflow.domain.facts import LEAD_ASSIGNED, AuditEntry, Event, Posting
-from leadflow.domain.model import Actor, DistributionMode, LedgerKind, RunStatus
+from leadflow.domain.model import Actor, DistributionMode, LedgerKind, RunStatus, RunTrigger
 from leadflow.domain.outcome import classify
 from leadflow.domain.results import (
     MAX_STORED_SKIPS,
@@ -53,6 +53,7 @@ class RunRecord:
     traversal_order: tuple[UUID, ...]
     skipped: tuple[SkippedProvider, ...]
     duration_ms: int
+    trigger: RunTrigger = RunTrigger.DISTRIBUTION
 
     @property
     def stored_skips(self) -> tuple[SkippedProvider, ...]:
@@ -115,6 +116,7 @@ def draft_sale(
     actor: Actor,
     job_id: int | None,
     duration_ms: int,
+    trigger: RunTrigger = RunTrigger.DISTRIBUTION,
     new_id: Callable[[], UUID] = uuid.uuid4,
 ) -> SaleDraft:
     """The draft of the run that sells ``plan``; ``lru_counter`` is the niche's before it."""
@@ -141,6 +143,7 @@ def draft_sale(
         traversal_order=tuple(level.id for level in rotation.traversal),
         skipped=skipped_providers(plan),
         duration_ms=duration_ms,
+        trigger=trigger,
     )
     return SaleDraft(
         run=run,

@@ -100,6 +100,7 @@ def plan_distribution(
     *,
     mode: DistributionMode = DistributionMode.ALL_LEVELS,
     truncated: frozenset[UUID] = frozenset(),
+    bought: frozenset[UUID] = frozenset(),
 ) -> Plan:
     """Walk each level's candidates (already in LRU order) until it has ``max_recipients`` sales.
 
@@ -107,10 +108,11 @@ def plan_distribution(
     is not sold is skipped with a reason and keeps its place: ``eligibility_error``,
     ``duplicate`` (sold this lead at an earlier level), ``cap_reached``, or
     ``insufficient_balance`` (the level goes on to the next candidate). In ``first_level``
-    mode the traversal stops after the first level that sold.
+    mode the traversal stops after the first level that sold. ``bought``: providers that
+    bought the lead before (a resale): never sold it again, skipped as ``duplicate``.
     """
     remaining = dict(balances)
-    sold_to: set[UUID] = set()
+    sold_to: set[UUID] = set(bought)
     sales: list[Sale] = []
     skips: list[Skip] = []
     fills: list[LevelFill] = []

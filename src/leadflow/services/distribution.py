@@ -32,7 +32,7 @@ from leadflow.db import audit, catalog, distribution, leads, sale
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.eligibility import normalize_postal_code
 from leadflow.domain.errors import LeadAlreadyDistributed, LeadNotApproved, NotFound, found
-from leadflow.domain.model import Actor, LeadStatus, RunStatus, SkipReason
+from leadflow.domain.model import Actor, LeadStatus, RunStatus, RunTrigger, SkipReason
 from leadflow.domain.outcome import classify
 from leadflow.domain.results import (
     AssignmentDetail,
@@ -105,7 +105,12 @@ def preview_distribution(tx: Connection, *, lead_id: UUID) -> Preview:
     niche = distribution.niche_state(tx, lead.niche_id)
     level_rows = catalog.list_levels(tx, niche.id)
     snapshot, plan = planning.read_snapshot(
-        tx, niche, level_rows, lead.postal_code, lead.attributes
+        tx,
+        niche,
+        level_rows,
+        lead.postal_code,
+        lead.attributes,
+        bought=distribution.buyers(tx, lead_id) if lead.resold_at else frozenset(),
     )
     return Preview(
         lead_id=lead_id,
@@ -181,6 +186,9 @@ def _distribute(
     # The first read matched the postal code as SQL normalizes it; it is the engine's read only
     # if that is the engine's normalization too (always, for codes intake accepts).
     usable = first.postal_code_key == normalize_postal_code(lead.postal_code)
+    # A resale (SPEC §9) is the lead's one more distribution: never to a provider that bought
+    # it already. Only a resold lead pays for reading who that was (one more round trip).
+    resale = lead.resold_at is not None
     snapshot, plan = planning.read_snapshot(
         conn,
         niche,
@@ -188,6 +196,7 @@ def _distribute(
         lead.postal_code,
         lead.attributes,
         first_read=first.candidates if usable else None,
+        bought=distribution.buyers(conn, attempt.lead_id) if resale else frozenset(),
     )
     guard: sale.SaleGuard | None = None
     if guarded:
@@ -211,6 +220,7 @@ def _distribute(
         actor=attempt.actor,
         job_id=attempt.job_id,
         duration_ms=attempt.elapsed_ms(),
+        trigger=RunTrigger.RESALE if resale else RunTrigger.DISTRIBUTION,
     )
     sale.write_sale(conn, draft, guard)
     return draft.result(), draft

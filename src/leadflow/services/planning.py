@@ -38,6 +38,8 @@ class Snapshot:
     balances: dict[UUID, int]
     truncated: frozenset[UUID]
     limits: dict[UUID, int]
+    # Providers that already bought the lead (a resale): never candidates to buy it again.
+    bought: frozenset[UUID] = frozenset()
 
 
 def read_snapshot(
@@ -49,6 +51,7 @@ def read_snapshot(
     *,
     limits: dict[UUID, int] | None = None,
     first_read: dict[UUID, list[distribution.CandidateRow]] | None = None,
+    bought: frozenset[UUID] = frozenset(),
 ) -> tuple[Snapshot, Plan]:
     """Read each level's candidates, enough of them for the plan made from the snapshot's
     balances; returns the snapshot with that plan. ``first_read``, the candidates read with the
@@ -95,6 +98,7 @@ def read_snapshot(
                 level_id for level_id, lim in limits.items() if len(found[level_id]) >= lim
             ),
             limits=dict(limits),
+            bought=bought,
         )
         made = _plan_with(snapshot, snapshot.balances)
         if not made.needs_more:
@@ -131,6 +135,7 @@ def _plan_with(
         balances,
         mode=snapshot.mode,
         truncated=snapshot.truncated,
+        bought=snapshot.bought,
     )
 
 
@@ -188,6 +193,7 @@ def plan_with_locks(
                 lid: lim * (4 if lid in plan.needs_more else 1)
                 for lid, lim in snapshot.limits.items()
             },
+            bought=snapshot.bought,
         )
         plan = lock_and_plan(conn, snapshot)
     return snapshot, plan

@@ -3,17 +3,25 @@ auto-approval) decides. An approval is one transaction: the assignment is ``retu
 ``refund`` of its price is posted, subscriptions paused for a low balance that the new balance
 covers resume (as after a deposit), with audit rows and a ``return.decided`` event (the mail).
 
-Locks follow the global order: the provider row, then the return and its assignment; deciding
-twice (also at the same instant) therefore gives one decision, and the other finds it decided.
+Locks follow the global order: the lead (only when its niche resells returned leads), the
+provider row, then the return and its assignment; deciding twice (also at the same instant)
+therefore gives one decision, and the other finds it decided.
+
+Resale (a niche's ``resell_returned``): the approval also puts the lead back to ``approved``
+and queues its distribution in the same transaction. "Once more" is kept by the lead's
+``resold_at`` (set once: a lead is put back at most once), by the engine, which never sells a
+resale to a provider that bought the lead (and ``UNIQUE (lead_id, provider_id)``), and by the
+unique index of at most one selling run per lead and trigger (``distribution``, ``resale``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 from leadflow import metrics
-from leadflow.db import audit, catalog, events, ledger
+from leadflow.db import audit, catalog, events, jobs, leads, ledger
 from leadflow.db import returns as db
 from leadflow.db.connection import Connection
 from leadflow.db.errors import translated
@@ -39,6 +47,7 @@ class Decision:
     refund_cents: int = 0
     balance_cents: int | None = None
     resumed_subscription_ids: tuple[UUID, ...] = ()
+    resale_job_id: int | None = None
 
 
 def request_return(
@@ -58,6 +67,9 @@ def request_return(
         raise NotFound("assignment", assignment_id)
     if reason not in target.return_reasons:
         raise InvalidInput(f"reason must be one of: {', '.join(target.return_reasons)}")
+    if target.resell_returned and target.auto_approve_returns_under_rate is not None:
+        # An approval here may put the lead back for resale: its lock comes first.
+        leads.get_lead(tx, target.lead_id, lock=True)
     # The provider first (its balance may move now, by auto-approval), then the assignment:
     # two requests for one assignment are serialized, and the second sees the first.
     catalog.get_provider(tx, provider_id, lock=True)
@@ -96,7 +108,10 @@ def request_return(
         if auto_approvable(
             approved=approved, assignments=sold, rate=target.auto_approve_returns_under_rate
         ):
-            return _approve(tx, Actor.system(), record, automatic=True).record
+            resale_lead_id = target.lead_id if target.resell_returned else None
+            return _approve(
+                tx, Actor.system(), record, automatic=True, resale_lead_id=resale_lead_id
+            ).record
     return record
 
 
@@ -105,9 +120,14 @@ def approve_return(tx: Connection, *, actor: Actor, return_id: UUID) -> Decision
     current = db.get(tx, return_id)
     if current is None:
         raise NotFound("return", return_id)
+    target = db.returnable(tx, assignment_id=current.assignment_id, provider_id=current.provider_id)
+    assert target is not None, "a return's assignment is its provider's"
+    if target.resell_returned:
+        leads.get_lead(tx, target.lead_id, lock=True)
     catalog.get_provider(tx, current.provider_id, lock=True)
     record = _open(tx, return_id)
-    return _approve(tx, actor, record, automatic=False)
+    resale_lead_id = target.lead_id if target.resell_returned else None
+    return _approve(tx, actor, record, automatic=False, resale_lead_id=resale_lead_id)
 
 
 def deny_return(tx: Connection, *, actor: Actor, return_id: UUID, reason: str) -> Decision:
@@ -183,9 +203,17 @@ def _open(tx: Connection, return_id: UUID) -> db.ReturnRecord:
     return record
 
 
-def _approve(tx: Connection, actor: Actor, record: db.ReturnRecord, *, automatic: bool) -> Decision:
+def _approve(
+    tx: Connection,
+    actor: Actor,
+    record: db.ReturnRecord,
+    *,
+    automatic: bool,
+    resale_lead_id: UUID | None,
+) -> Decision:
     """The one approval path (an admin's or the auto-approval); the caller holds the provider
-    lock and the open return's."""
+    lock and the open return's (and, when the niche resells, the lock of ``resale_lead_id``,
+    taken before them)."""
     assignment = db.lock_assignment(tx, record.assignment_id)
     if not db.mark_returned(tx, record.assignment_id):
         raise InvalidState(f"assignment is {assignment.status}; only an active one is returned")
@@ -214,6 +242,9 @@ def _approve(tx: Connection, actor: Actor, record: db.ReturnRecord, *, automatic
         refund_ledger_entry_id=refund.id,
     )
     assert decided is not None, "the open return is locked"
+    resale_job_id = (
+        None if resale_lead_id is None else _put_back_for_resale(tx, actor, record, resale_lead_id)
+    )
     audit.record(
         tx,
         actor,
@@ -227,6 +258,7 @@ def _approve(tx: Connection, actor: Actor, record: db.ReturnRecord, *, automatic
             "balance_cents": refund.balance_after_cents,
             "resumed_subscription_ids": [str(s) for s in resumed],
             "automatic": automatic,
+            "resale_job_id": resale_job_id,
         },
     )
     events.record(
@@ -243,7 +275,30 @@ def _approve(tx: Connection, actor: Actor, record: db.ReturnRecord, *, automatic
         refund_cents=refund.amount_cents,
         balance_cents=refund.balance_after_cents,
         resumed_subscription_ids=tuple(resumed),
+        resale_job_id=resale_job_id,
     )
+
+
+def _put_back_for_resale(
+    tx: Connection, actor: Actor, record: db.ReturnRecord, lead_id: UUID
+) -> int | None:
+    """The returned lead back to ``approved`` with its distribution queued, if it was never
+    put back before; the job id, or None."""
+    niche_id = db.put_back_for_resale(tx, lead_id)
+    if niche_id is None:
+        return None
+    job_id = jobs.defer_distribution(
+        tx, lead_id=lead_id, niche_id=niche_id, actor=Actor.system(), requested_at=datetime.now(UTC)
+    )
+    audit.record(
+        tx,
+        actor,
+        "lead.resale_queued",
+        "lead",
+        lead_id,
+        {"return_id": str(record.id), "distribution_job_id": job_id},
+    )
+    return job_id
 
 
 def _required_text(value: str, what: str) -> str:

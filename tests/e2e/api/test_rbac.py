@@ -34,6 +34,10 @@ class World:
     failed_job: int
     provider_login: ProviderLogin
     assignment: str
+    # Two open returns (one to deny, one to approve) and an assignment with none yet.
+    return_to_deny: str
+    return_to_approve: str
+    returnable_assignment: str
 
 
 Request = Callable[[World], tuple[str, dict[str, Any] | None]]
@@ -135,6 +139,26 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
         200,
     ),
     ("GET", "/api/v1/admin/audit-log"): (lambda w: ("/api/v1/admin/audit-log", None), 200),
+    ("POST", "/api/v1/admin/providers/{provider_id}/adjustments"): (
+        lambda w: (
+            f"/api/v1/admin/providers/{w.provider}/adjustments",
+            {"amount_cents": -100, "reason": "correction"},
+        ),
+        201,
+    ),
+    ("GET", "/api/v1/admin/returns"): (lambda w: ("/api/v1/admin/returns", None), 200),
+    ("GET", "/api/v1/admin/returns/{return_id}"): (
+        lambda w: (f"/api/v1/admin/returns/{w.return_to_deny}", None),
+        200,
+    ),
+    ("POST", "/api/v1/admin/returns/{return_id}/deny"): (
+        lambda w: (f"/api/v1/admin/returns/{w.return_to_deny}/deny", {"reason": "works"}),
+        200,
+    ),
+    ("POST", "/api/v1/admin/returns/{return_id}/approve"): (
+        lambda w: (f"/api/v1/admin/returns/{w.return_to_approve}/approve", None),
+        200,
+    ),
 }
 
 PROVIDER_ROUTES: dict[tuple[str, str], Request] = {
@@ -145,7 +169,18 @@ PROVIDER_ROUTES: dict[tuple[str, str], Request] = {
         None,
     ),
     ("GET", "/api/v1/provider/ledger"): lambda w: ("/api/v1/provider/ledger", None),
+    ("GET", "/api/v1/provider/returns"): lambda w: ("/api/v1/provider/returns", None),
+    ("GET", "/api/v1/provider/returns/{return_id}"): lambda w: (
+        f"/api/v1/provider/returns/{w.return_to_deny}",
+        None,
+    ),
+    ("POST", "/api/v1/provider/assignments/{assignment_id}/return"): lambda w: (
+        f"/api/v1/provider/assignments/{w.returnable_assignment}/return",
+        {"reason": "bad_contact"},
+    ),
 }
+# A provider's own status for a route, when it is not 200.
+PROVIDER_STATUS = {("POST", "/api/v1/provider/assignments/{assignment_id}/return"): 201}
 
 
 PUBLIC_ROUTES = {
@@ -191,20 +226,34 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
     subscription = market.get(f"/admin/providers/{login.id}")["subscriptions"][0]["id"]
     # One lead distributed in-process (no worker in this test), so an assignment exists.
     distributed, _ = market.approved_lead()
+    more_sold = [market.approved_lead()[0] for _ in range(3)]
     approved, _ = market.approved_lead()
     _, job = market.approved_lead()
     pending = market.lead()["id"]
-    distribute_lead(pool, lead_id=UUID(distributed), triggered_by=Actor.system())
+    for lead_id in (distributed, *more_sold):
+        distribute_lead(pool, lead_id=UUID(lead_id), triggered_by=Actor.system())
     with psycopg.connect(db_url, autocommit=True) as conn:
         # The jobs of the distributed and the approved lead are done; the failing lead's job is dead.
         conn.execute(
             "UPDATE procrastinate_jobs SET status = 'succeeded' WHERE args->>'lead_id' = ANY(%s)",
-            ([distributed, approved],),
+            ([distributed, approved, *more_sold],),
         )
         conn.execute(
             "UPDATE procrastinate_jobs SET status = 'failed', attempts = 6 WHERE id = %s", (job,)
         )
     assignment = market.get(f"/admin/leads/{distributed}/assignments")["items"][0]["assignment_id"]
+    to_deny, to_approve, returnable = (
+        market.get(f"/admin/leads/{lead_id}/assignments")["items"][0]["assignment_id"]
+        for lead_id in more_sold
+    )
+    returns = [
+        market.client.post(
+            f"/api/v1/provider/assignments/{a}/return",
+            json={"reason": "other"},
+            headers=login.headers,
+        ).json()["return_id"]
+        for a in (to_deny, to_approve)
+    ]
     assert job is not None
     return World(
         niche=niche["id"],
@@ -218,6 +267,9 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
         failed_job=job,
         provider_login=login,
         assignment=assignment,
+        return_to_deny=returns[0],
+        return_to_approve=returns[1],
+        returnable_assignment=returnable,
     )
 
 
@@ -262,7 +314,7 @@ def test_provider_routes(market: Marketplace, world: World) -> None:
         for who, headers, expected in (
             ("anonymous", {}, 401),
             ("admin", market.admin.headers, 403),
-            ("provider", world.provider_login.headers, 200),
+            ("provider", world.provider_login.headers, PROVIDER_STATUS.get((method, route), 200)),
         ):
             response = _call(market, method, path, body, headers)
             if response.status_code != expected:

@@ -543,3 +543,96 @@ def test_cli_lists_and_decides_returns(market: Marketplace, sold: Sold, db_url: 
     assert "already approved" in again.stderr
     view = market.get(f"/admin/returns/{return_id}")
     assert (view["status"], view["decided_by"]) == ("approved", "cli:pat")
+
+
+def _runs(db_url: str, lead_id: str) -> list[dict[str, Any]]:
+    with psycopg.connect(db_url, row_factory=dict_row) as conn:
+        return conn.execute(
+            "SELECT trigger, status, assignments_created FROM distribution_runs "
+            "WHERE lead_id = %s ORDER BY started_at",
+            (lead_id,),
+        ).fetchall()
+
+
+@pytest.mark.usefixtures("worker")
+def test_resale_sells_a_returned_lead_once_more_to_a_new_provider_only(
+    market: Marketplace, db_url: str
+) -> None:
+    niche = market.niche(levels=[("Gold", 1, 1000)], resell_returned=True)
+    level = niche["levels"][0]["id"]
+    buyers = {
+        p.id: p
+        for p in (
+            market.provider_login(name, balance_cents=5000, levels=[level])
+            for name in ("Acme", "Bolt", "Cora")
+        )
+    }
+    lead_id, _ = market.approved_lead()
+    assert market.wait_settled(lead_id)["lead_status"] == "distributed"
+
+    def return_and_approve() -> tuple[str, dict[str, Any]]:
+        [active] = [
+            a
+            for a in market.get(f"/admin/leads/{lead_id}/assignments")["items"]
+            if a["status"] == "active"
+        ]
+        owner = buyers[active["provider_id"]]
+        response = market.client.post(
+            f"/api/v1/provider/assignments/{active['assignment_id']}/return",
+            json={"reason": "duplicate"},
+            headers=owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        decision = market.post(
+            f"/admin/returns/{response.json()['return_id']}/approve", {}, expect=200
+        )
+        return owner.id, decision
+
+    first_buyer, _ = return_and_approve()
+    assert market.wait_settled(lead_id)["lead_status"] == "distributed"
+    sales = market.get(f"/admin/leads/{lead_id}/assignments")["items"]
+    assert len(sales) == 2
+    resold = next(a for a in sales if a["status"] == "active")
+    assert resold["provider_id"] != first_buyer
+    assert [(r["trigger"], r["assignments_created"]) for r in _runs(db_url, lead_id)] == [
+        ("distribution", 1),
+        ("resale", 1),
+    ]
+
+    # The resale's buyer returns it too: refunded, but the lead is not sold a third time.
+    second_buyer, _ = return_and_approve()
+    assert second_buyer == resold["provider_id"]
+    assert market.get(f"/admin/leads/{lead_id}")["status"] == "distributed"
+    assert len(_runs(db_url, lead_id)) == 2
+    assert {a["status"] for a in market.get(f"/admin/leads/{lead_id}/assignments")["items"]} == {
+        "returned"
+    }
+
+
+def test_resale_without_a_new_buyer_leaves_the_lead_approved(
+    market: Marketplace, db_url: str
+) -> None:
+    niche = market.niche(levels=[("Gold", 1, 1000)], resell_returned=True)
+    acme = market.provider_login("Acme", balance_cents=5000, levels=[niche["levels"][0]["id"]])
+    lead_id = _sell(market, db_url)
+    [sale] = market.get(f"/admin/leads/{lead_id}/assignments")["items"]
+    response = market.client.post(
+        f"/api/v1/provider/assignments/{sale['assignment_id']}/return",
+        json={"reason": "duplicate"},
+        headers=acme.headers,
+    )
+    market.post(f"/admin/returns/{response.json()['return_id']}/approve", {}, expect=200)
+    assert market.get(f"/admin/leads/{lead_id}")["status"] == "approved"
+    pool = create_pool(db_url, Settings(_env_file=None), max_size=1)  # type: ignore[call-arg]
+    try:
+        result = distribute_lead(pool, lead_id=UUID(lead_id), triggered_by=Actor.system())
+    finally:
+        pool.close()
+    assert result.assignments == ()
+    assert [s.reason for s in result.skipped] == ["duplicate"]
+    assert _runs(db_url, lead_id)[-1] == {
+        "trigger": "resale",
+        "status": "no_eligible",
+        "assignments_created": 0,
+    }
+    assert market.get(f"/admin/leads/{lead_id}")["status"] == "approved"

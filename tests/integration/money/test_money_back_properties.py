@@ -142,15 +142,32 @@ def test_money_invariants_hold_for_any_sequence_of_money_operations(pool: Pool) 
 
         # --- rules ---
 
-        @initialize(rate=st.sampled_from([None, None, None, 0.5]))
-        def auto_approval(self, rate: float | None) -> None:
+        @initialize(rate=st.sampled_from([None, None, None, 0.5]), resell=st.booleans())
+        def return_settings(self, rate: float | None, resell: bool) -> None:
             committed(
                 pool,
                 catalog_admin.update_niche,
                 actor=ADMIN,
                 niche_id=self.m.niche.id,
-                changes={"auto_approve_returns_under_rate": rate},
+                changes={"auto_approve_returns_under_rate": rate, "resell_returned": resell},
             )
+
+        @rule(target=assignments)
+        def resales(self) -> Any:
+            """Distribute the leads an approved return put back for resale (the job's work)."""
+            put_back = queries.rows(
+                pool,
+                "SELECT id FROM leads WHERE niche_id = %s AND status = 'approved'"
+                " AND resold_at IS NOT NULL",
+                self.m.niche.id,
+            )
+            sold: list[tuple[UUID, UUID, int]] = []
+            for row in put_back:
+                result = distribute_lead(pool, lead_id=row["id"], triggered_by=Actor.system())
+                for a in result.assignments:
+                    self.credit(a.provider_id, -a.price_charged_cents)
+                    sold.append((a.assignment_id, a.provider_id, a.price_charged_cents))
+            return multiple(*sold)
 
         @rule(target=assignments)
         def sale(self) -> Any:

@@ -111,3 +111,7 @@ CROSS JOIN LATERAL (
 -- Lock providers in id order (the global lock order after lead and niche) and read them.
 SELECT id, balance_cents, status = 'active' AS active FROM providers
 WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE
+
+-- buyers --
+-- The providers that already bought the lead (a resale never sells to them again).
+SELECT provider_id FROM lead_assignments WHERE lead_id = %s

@@ -92,3 +92,10 @@ SELECT (SELECT count(*) FROM lead_returns) AS requested,
        (SELECT count(*) FROM lead_returns WHERE status = 'denied') AS denied,
        (SELECT COALESCE(sum(amount_cents), 0) FROM ledger_entries WHERE kind = 'refund')
            AS refunded_cents
+
+-- put_back_for_resale --
+-- A returned lead of a niche that resells goes back to ``approved`` for ONE more distribution:
+-- only a distributed lead never put back before (``resold_at`` is set once).
+UPDATE leads SET status = 'approved', resold_at = now(), distributed_at = NULL
+WHERE id = %s AND status = 'distributed' AND resold_at IS NULL
+RETURNING niche_id

@@ -35,7 +35,7 @@ WITH d AS MATERIALIZED (
     SELECT * FROM jsonb_to_record(%(r)s)
     AS d(id uuid, lead_id uuid, niche_id uuid, actor_id text, actor_role text, job_id bigint,
          status text, start int, sold int, skipped jsonb, skipped_total int, duration_ms int,
-         next_pointer int, lru_counter bigint)
+         trigger text, next_pointer int, lru_counter bigint)
 ),
 sale AS (
     SELECT * FROM jsonb_to_recordset(%(r)s->'sales')
@@ -47,10 +47,10 @@ run AS (
                                    triggered_by_role, job_id, status,
                                    start_level_order_position, traversal_order,
                                    assignments_created, skipped, skipped_total, finished_at,
-                                   duration_ms)
+                                   duration_ms, trigger)
     SELECT id, lead_id, niche_id, actor_id, actor_role, job_id, status, start,
            ARRAY(SELECT jsonb_array_elements_text(%(r)s->'traversal')::uuid), sold, skipped,
-           skipped_total, clock_timestamp(), duration_ms
+           skipped_total, clock_timestamp(), duration_ms, trigger
     FROM d
     RETURNING id
 ),
@@ -111,19 +111,21 @@ FROM facts
 WITH lead AS (
     UPDATE leads SET distribution_attempts = distribution_attempts + 1
     WHERE id = %(lead_id)s AND status = 'approved'
-    RETURNING id, niche_id
+    RETURNING id, niche_id, resold_at
 )
 INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role,
                                job_id, status, start_level_order_position, finished_at,
-                               duration_ms, error)
+                               duration_ms, error, trigger)
 SELECT %(run_id)s, lead.id, lead.niche_id, %(actor_id)s, %(actor_role)s, %(job_id)s, 'failed',
-       NULL, clock_timestamp(), %(duration_ms)s, %(error)s
+       NULL, clock_timestamp(), %(duration_ms)s, %(error)s,
+       CASE WHEN lead.resold_at IS NULL THEN 'distribution' ELSE 'resale' END
 FROM lead
 RETURNING id
 
 -- selling_run --
--- The run that sold the lead (there is at most one).
+-- The run that sold the lead last: its resale, if it was resold (at most one per trigger).
 SELECT * FROM distribution_runs WHERE lead_id = %s AND assignments_created > 0
+ORDER BY started_at DESC LIMIT 1
 
 -- run_assignments --
 SELECT id AS assignment_id, provider_id, subscription_id, competition_level_id,
