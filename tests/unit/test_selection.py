@@ -298,3 +298,16 @@ def test_plan_does_not_change_the_balances_it_is_given() -> None:
     balances = {pid(1): 500}
     plan_distribution([lv], {lv.id: [cand(1, lv)]}, balances)
     assert balances == {pid(1): 500}
+
+
+def test_a_resale_never_sells_to_a_provider_that_bought_the_lead() -> None:
+    """SPEC §9: the one more distribution skips earlier buyers as duplicates, keeps their place
+    and fills its seats from the next candidates."""
+    level = make_level(1, max_recipients=2)
+    candidates = {level.id: [cand(1, level), cand(2, level, 5), cand(3, level, 9)]}
+    plan = plan_distribution(
+        [level], candidates, {pid(n): 1000 for n in (1, 2, 3)}, bought=frozenset({pid(1)})
+    )
+    assert [s.candidate.provider_id for s in plan.sales] == [pid(2), pid(3)]
+    assert [(s.provider_id, s.reason) for s in plan.skips] == [(pid(1), SkipReason.DUPLICATE)]
+    assert pid(1) not in plan.balance_provider_ids
