@@ -10,11 +10,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import class_row
-
 from leadflow.db import queries
 from leadflow.db.connection import Connection
-from leadflow.domain.model import Actor
+from leadflow.db.rows import record, record_row
+from leadflow.domain.model import Actor, AssignmentStatus, ReturnStatus
 
 _SQL = queries.load("returns.sql")
 
@@ -26,7 +25,7 @@ class Returnable:
     assignment_id: UUID
     lead_id: UUID
     provider_id: UUID
-    status: str
+    status: AssignmentStatus
     price_charged_cents: int
     assigned_at: datetime
     niche_id: UUID
@@ -45,7 +44,7 @@ class ReturnRecord:
     niche_id: UUID
     reason: str
     note: str | None
-    status: str
+    status: ReturnStatus
     decided_by: str | None
     decided_by_role: str | None
     decision_reason: str | None
@@ -65,7 +64,7 @@ class ReturnView:
     niche_name: str
     reason: str
     note: str | None
-    status: str
+    status: ReturnStatus
     decided_by: str | None
     decided_by_role: str | None
     decision_reason: str | None
@@ -80,19 +79,19 @@ class ReturnView:
 @dataclass(frozen=True, slots=True)
 class LockedAssignment:
     id: UUID
-    status: str
+    status: AssignmentStatus
     price_charged_cents: int
 
 
 def returnable(conn: Connection, *, assignment_id: UUID, provider_id: UUID) -> Returnable | None:
-    with conn.cursor(row_factory=class_row(Returnable)) as cur:
+    with conn.cursor(row_factory=record_row(Returnable)) as cur:
         return cur.execute(
             _SQL["returnable"], {"assignment_id": assignment_id, "provider_id": provider_id}
         ).fetchone()
 
 
 def lock_assignment(conn: Connection, assignment_id: UUID) -> LockedAssignment:
-    with conn.cursor(row_factory=class_row(LockedAssignment)) as cur:
+    with conn.cursor(row_factory=record_row(LockedAssignment)) as cur:
         row = cur.execute(_SQL["lock_assignment"], (assignment_id,)).fetchone()
     assert row is not None, "assignments are never deleted"
     return row
@@ -111,7 +110,7 @@ def insert(
     reason: str,
     note: str | None,
 ) -> ReturnRecord:
-    with conn.cursor(row_factory=class_row(ReturnRecord)) as cur:
+    with conn.cursor(row_factory=record_row(ReturnRecord)) as cur:
         row = cur.execute(
             _SQL["insert_return"],
             {
@@ -139,7 +138,7 @@ def approved_rate_counts(
 
 
 def get(conn: Connection, return_id: UUID, *, lock: bool = False) -> ReturnRecord | None:
-    with conn.cursor(row_factory=class_row(ReturnRecord)) as cur:
+    with conn.cursor(row_factory=record_row(ReturnRecord)) as cur:
         return cur.execute(_SQL["lock_return" if lock else "get_return"], (return_id,)).fetchone()
 
 
@@ -157,13 +156,13 @@ def decide(
     conn: Connection,
     return_id: UUID,
     *,
-    status: str,
+    status: ReturnStatus,
     actor: Actor,
     reason: str | None,
     refund_ledger_entry_id: UUID | None,
 ) -> ReturnRecord | None:
     """Record the decision on an open request; None if it was no longer open."""
-    with conn.cursor(row_factory=class_row(ReturnRecord)) as cur:
+    with conn.cursor(row_factory=record_row(ReturnRecord)) as cur:
         return cur.execute(
             _SQL["decide"],
             {
@@ -213,7 +212,7 @@ def list_views(
             limit=1,
             offset=0,
         )
-    return total, [ReturnView(**row) for row in rows]
+    return total, [record(ReturnView, row) for row in rows]
 
 
 def decision_facts(conn: Connection, return_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
@@ -230,7 +229,7 @@ class Totals:
 
 
 def totals(conn: Connection) -> Totals:
-    with conn.cursor(row_factory=class_row(Totals)) as cur:
+    with conn.cursor(row_factory=record_row(Totals)) as cur:
         row = cur.execute(_SQL["totals"]).fetchone()
     assert row is not None
     return row

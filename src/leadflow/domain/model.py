@@ -49,6 +49,14 @@ class AssignmentStatus(StrEnum):
     RETURNED = "returned"
 
 
+class ReturnStatus(StrEnum):
+    """A lead return (SPEC §9): open, then decided once."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
 class ProviderStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"

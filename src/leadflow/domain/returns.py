@@ -6,7 +6,6 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 
 from leadflow.domain.errors import InvalidInput
 
@@ -18,12 +17,6 @@ REASON = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Auto-approval looks at this much of a provider's history in the niche.
 AUTO_APPROVAL_PERIOD = timedelta(days=30)
 RATE_PLACES = Decimal("0.0001")
-
-
-class ReturnStatus(StrEnum):
-    REQUESTED = "requested"
-    APPROVED = "approved"
-    DENIED = "denied"
 
 
 def check_window_hours(hours: int) -> int:

@@ -25,15 +25,10 @@ from leadflow.db import audit, catalog, events, jobs, leads, ledger
 from leadflow.db import returns as db
 from leadflow.db.connection import Connection
 from leadflow.db.errors import translated
-from leadflow.domain.errors import AlreadyDecided, InvalidInput, InvalidState, NotFound
+from leadflow.domain.errors import AlreadyDecided, InvalidInput, InvalidState, NotFound, found
 from leadflow.domain.facts import RETURN_DECIDED, Event, Posting
-from leadflow.domain.model import Actor, LedgerKind
-from leadflow.domain.returns import (
-    AUTO_APPROVAL_PERIOD,
-    ReturnStatus,
-    auto_approvable,
-    within_window,
-)
+from leadflow.domain.model import Actor, AssignmentStatus, LedgerKind, ReturnStatus
+from leadflow.domain.returns import AUTO_APPROVAL_PERIOD, auto_approvable, within_window
 from leadflow.services.pages import Page, PageRequest
 
 MAX_TEXT = 1000
@@ -62,9 +57,11 @@ def request_return(
     """File a return of one of the provider's own active assignments, inside its niche's
     window, for one of its reasons; approved at once when the niche's auto-approval allows."""
     note = _optional_text(note, "note")
-    target = db.returnable(tx, assignment_id=assignment_id, provider_id=provider_id)
-    if target is None:
-        raise NotFound("assignment", assignment_id)
+    target = found(
+        db.returnable(tx, assignment_id=assignment_id, provider_id=provider_id),
+        "assignment",
+        assignment_id,
+    )
     if reason not in target.return_reasons:
         raise InvalidInput(f"reason must be one of: {', '.join(target.return_reasons)}")
     if target.resell_returned and target.auto_approve_returns_under_rate is not None:
@@ -74,7 +71,7 @@ def request_return(
     # two requests for one assignment are serialized, and the second sees the first.
     catalog.get_provider(tx, provider_id, lock=True)
     assignment = db.lock_assignment(tx, assignment_id)
-    if assignment.status != "active":
+    if assignment.status != AssignmentStatus.ACTIVE:
         raise InvalidState(f"assignment is {assignment.status}; only an active one is returned")
     if db.exists_for_assignment(tx, assignment_id):
         raise InvalidState("a return was already requested for this assignment")
@@ -117,9 +114,7 @@ def request_return(
 
 def approve_return(tx: Connection, *, actor: Actor, return_id: UUID) -> Decision:
     """Approve an open return: refund, ``returned``, resumed subscriptions, audit, mail."""
-    current = db.get(tx, return_id)
-    if current is None:
-        raise NotFound("return", return_id)
+    current = found(db.get(tx, return_id), "return", return_id)
     target = db.returnable(tx, assignment_id=current.assignment_id, provider_id=current.provider_id)
     assert target is not None, "a return's assignment is its provider's"
     if target.resell_returned:
@@ -133,8 +128,7 @@ def approve_return(tx: Connection, *, actor: Actor, return_id: UUID) -> Decision
 def deny_return(tx: Connection, *, actor: Actor, return_id: UUID, reason: str) -> Decision:
     """Deny an open return, with the reason the provider is told."""
     reason = _required_text(reason, "reason")
-    if db.get(tx, return_id) is None:
-        raise NotFound("return", return_id)
+    found(db.get(tx, return_id), "return", return_id)
     _open(tx, return_id)
     decided = db.decide(
         tx,
@@ -168,7 +162,7 @@ def list_returns(
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)
 
 
 def get_return(
