@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query
 
 from leadflow.api.deps import CurrentAdmin, Paging, Tx, current_admin
 from leadflow.api.routes.common import API_PREFIX, errors, page_out
-from leadflow.api.schemas.base import PageOut, Text
+from leadflow.api.schemas.base import PageOut
 from leadflow.api.schemas.returns import DecisionOut, DenyIn, ReturnOut
+from leadflow.domain.model import ReturnStatus
 from leadflow.services import returns
 
 router = APIRouter(
@@ -24,7 +25,7 @@ router = APIRouter(
 def list_returns(
     tx: Tx,
     paging: Paging,
-    return_status: Annotated[Text | None, Query(alias="status")] = None,
+    return_status: Annotated[ReturnStatus | None, Query(alias="status")] = None,
     provider_id: UUID | None = None,
     niche_id: UUID | None = None,
 ) -> PageOut[ReturnOut]:

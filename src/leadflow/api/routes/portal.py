@@ -15,11 +15,11 @@ from leadflow.api.deps import (
     current_provider,
 )
 from leadflow.api.routes.common import API_PREFIX, errors, page_out
-from leadflow.api.schemas.base import PageOut, Text
+from leadflow.api.schemas.base import PageOut
 from leadflow.api.schemas.catalog import LedgerEntryOut
 from leadflow.api.schemas.portal import OwnSubscriptionOut, ProfileOut, PurchasedLeadOut
 from leadflow.api.schemas.returns import ReturnIn, ReturnOut, ReturnRequestedOut
-from leadflow.domain.model import Actor, ActorRole
+from leadflow.domain.model import Actor, ActorRole, ReturnStatus
 from leadflow.services import portal, returns
 
 router = APIRouter(
@@ -103,7 +103,7 @@ def own_returns(
     provider_id: CurrentProviderId,
     tx: Tx,
     paging: Paging,
-    return_status: Annotated[Text | None, Query(alias="status")] = None,
+    return_status: Annotated[ReturnStatus | None, Query(alias="status")] = None,
 ) -> PageOut[ReturnOut]:
     """The provider's own returns with their decision and refund, newest first."""
     page = returns.list_returns(

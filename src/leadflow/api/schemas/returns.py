@@ -6,35 +6,38 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, ConfigDict, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
-from leadflow.api.schemas.base import Body, Out, Text, clean_text
+from leadflow.api.schemas.base import MAX_TEXT, NOT_BLANK, Body, Out, Text, clean_text
+from leadflow.api.schemas.catalog import ReasonName
+from leadflow.domain.model import ReturnStatus
 
+# Why an admin denies: told to the provider.
 Reason = Annotated[
-    str, StringConstraints(min_length=1, max_length=1000), AfterValidator(clean_text)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=NOT_BLANK),
+    AfterValidator(clean_text),
 ]
 
 
 class ReturnIn(Body):
-    reason: Reason
+    reason: ReasonName = Field(description="One of the niche's ``return_reasons``.")
     note: Text | None = None
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"reason": "bad_contact", "note": "number disconnected"}]},
     )
 
 
 class ReturnRequestedOut(Out):
     return_id: UUID
-    status: str
+    status: ReturnStatus
 
 
 class DenyIn(Body):
     reason: Reason
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"reason": "the consumer confirmed the number"}]},
     )
 
@@ -49,7 +52,7 @@ class ReturnOut(Out):
     niche_name: str
     reason: str
     note: str | None
-    status: str
+    status: ReturnStatus
     decided_by: str | None
     decided_by_role: str | None
     decision_reason: str | None
