@@ -19,12 +19,9 @@ from uuid import UUID
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    Bundle,
     RuleBasedStateMachine,
-    consumes,
     initialize,
     invariant,
-    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -55,8 +52,9 @@ def attempt(call: Callable[[], Any]) -> Any | None:
 
 def test_money_invariants_hold_for_any_sequence_of_money_operations(pool: Pool) -> None:
     class MoneyBack(RuleBasedStateMachine):
-        assignments = Bundle("assignments")
-        open_returns = Bundle("open_returns")
+        """Sales and open returns are kept here, not in bundles, and rules pick them by a drawn
+        index: what concurrent steps produce varies from run to run, and what hypothesis
+        draws must not depend on it."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -70,6 +68,8 @@ def test_money_invariants_hold_for_any_sequence_of_money_operations(pool: Pool) 
             ]
             self.expected = dict.fromkeys(self.providers, 1000)
             self.lock = threading.Lock()
+            self.sales: list[tuple[UUID, UUID, int]] = []
+            self.open: list[UUID] = []
 
         def credit(self, provider_id: UUID, cents: int) -> None:
             with self.lock:
@@ -79,11 +79,14 @@ def test_money_invariants_hold_for_any_sequence_of_money_operations(pool: Pool) 
 
         def sell(self) -> list[tuple[UUID, UUID, int]]:
             result = distribute_lead(pool, lead_id=self.m.lead(), triggered_by=Actor.system())
-            for a in result.assignments:
-                self.credit(a.provider_id, -a.price_charged_cents)
-            return [
+            sold = [
                 (a.assignment_id, a.provider_id, a.price_charged_cents) for a in result.assignments
             ]
+            for _, provider_id, price in sold:
+                self.credit(provider_id, -price)
+            with self.lock:
+                self.sales.extend(sold)
+            return sold
 
         def request(self, sale: tuple[UUID, UUID, int]) -> UUID | None:
             assignment_id, provider_id, price = sale
@@ -102,6 +105,8 @@ def test_money_invariants_hold_for_any_sequence_of_money_operations(pool: Pool) 
             if record.status == "approved":
                 self.credit(provider_id, price)
                 return None
+            with self.lock:
+                self.open.append(record.id)
             return record.id
 
         def approve(self, return_id: UUID) -> bool:
@@ -152,8 +157,14 @@ def test_money_invariants_hold_for_any_sequence_of_money_operations(pool: Pool) 
                 changes={"auto_approve_returns_under_rate": rate, "resell_returned": resell},
             )
 
-        @rule(target=assignments)
-        def resales(self) -> Any:
+        def pick_sale(self, index: int) -> tuple[UUID, UUID, int] | None:
+            return self.sales[index % len(self.sales)] if self.sales else None
+
+        def take_open(self, index: int) -> UUID | None:
+            return self.open.pop(index % len(self.open)) if self.open else None
+
+        @rule()
+        def resales(self) -> None:
             """Distribute the leads an approved return put back for resale (the job's work)."""
             put_back = queries.rows(
                 pool,
@@ -161,33 +172,39 @@ def test_money_invariants_hold_for_any_sequence_of_money_operations(pool: Pool) 
                 " AND resold_at IS NOT NULL",
                 self.m.niche.id,
             )
-            sold: list[tuple[UUID, UUID, int]] = []
             for row in put_back:
                 result = distribute_lead(pool, lead_id=row["id"], triggered_by=Actor.system())
                 for a in result.assignments:
                     self.credit(a.provider_id, -a.price_charged_cents)
-                    sold.append((a.assignment_id, a.provider_id, a.price_charged_cents))
-            return multiple(*sold)
+                    self.sales.append((a.assignment_id, a.provider_id, a.price_charged_cents))
 
-        @rule(target=assignments)
-        def sale(self) -> Any:
-            return multiple(*self.sell())
+        @rule()
+        def sale(self) -> None:
+            self.sell()
 
-        @rule(target=open_returns, sale=assignments)
-        def return_request(self, sale: tuple[UUID, UUID, int]) -> Any:
-            return_id = self.request(sale)
-            return multiple() if return_id is None else return_id
+        @rule(index=st.integers(0, 10_000))
+        def return_request(self, index: int) -> None:
+            sale = self.pick_sale(index)
+            if sale is not None:
+                self.request(sale)
 
-        @rule(return_id=consumes(open_returns))
-        def approval(self, return_id: UUID) -> None:
-            assert self.approve(return_id)
+        @rule(index=st.integers(0, 10_000))
+        def approval(self, index: int) -> None:
+            return_id = self.take_open(index)
+            if return_id is not None:
+                assert self.approve(return_id)
 
-        @rule(return_id=consumes(open_returns))
-        def denial(self, return_id: UUID) -> None:
-            assert self.deny(return_id)
+        @rule(index=st.integers(0, 10_000))
+        def denial(self, index: int) -> None:
+            return_id = self.take_open(index)
+            if return_id is not None:
+                assert self.deny(return_id)
 
-        @rule(return_id=consumes(open_returns), both_approve=st.booleans())
-        def two_decisions_at_once(self, return_id: UUID, both_approve: bool) -> None:
+        @rule(index=st.integers(0, 10_000), both_approve=st.booleans())
+        def two_decisions_at_once(self, index: int, both_approve: bool) -> None:
+            return_id = self.take_open(index)
+            if return_id is None:
+                return
             barrier = threading.Barrier(2)
 
             def decide(approve: bool) -> bool:
@@ -199,15 +216,16 @@ def test_money_invariants_hold_for_any_sequence_of_money_operations(pool: Pool) 
             assert sorted(won) == [False, True], "exactly one decision wins"
 
         @rule(
-            sale=assignments,
+            index=st.integers(0, 10_000),
             who=st.integers(0, 3),
             cents=st.integers(-1500, 1500).filter(bool),
         )
-        def refund_sale_and_adjustment_at_once(
-            self, sale: tuple[UUID, UUID, int], who: int, cents: int
-        ) -> None:
+        def refund_sale_and_adjustment_at_once(self, index: int, who: int, cents: int) -> None:
             """A return of one sale (auto-approved or left open), a new sale, an adjustment and
             a deposit, all at the same instant, sharing providers."""
+            sale = self.pick_sale(index)
+            if sale is None:
+                return
             barrier = threading.Barrier(4)
             provider_id = self.providers[who]
 
@@ -246,8 +264,8 @@ def test_money_invariants_hold_for_any_sequence_of_money_operations(pool: Pool) 
     run_state_machine_as_test(
         MoneyBack,
         settings=settings(
-            max_examples=15,
-            stateful_step_count=40,
+            max_examples=30,
+            stateful_step_count=50,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),
