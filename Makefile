@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration lint bench fuzz demo clean
+.PHONY: run test test-integration lint bench fuzz soak demo clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ fuzz: $(STAMP)
 	LEADFLOW_FUZZ_EXAMPLES=200 LEADFLOW_FUZZ_MIN_CASES=2000 LEADFLOW_FUZZ_REPORT_DIR=$(FUZZ_DIR) \
 		$(BIN)/python -m pytest -q tests/e2e/api/test_openapi_contract.py; rc=$$?; \
 		sed -n '/SUMMARY/,$$p' $(FUZZ_DIR)/schemathesis.txt; [ $$rc -eq 0 ]
+
+# The soak: API + 3 workers + PostgreSQL under load for MINUTES, with kill -9 and restarts.
+MINUTES ?= 10
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak --minutes $(MINUTES)
 
 demo: $(STAMP)
 	$(BIN)/leadflow demo --leads 200
