@@ -81,8 +81,12 @@ class Postgres:
         self.server_url = str(self._server.get_uri())
 
     def stop_server(self) -> None:
-        if self._server is not None:
-            self._server.cleanup()
+        if self._server is None:
+            return
+        # pgserver only stops the postmaster it started itself, not one started after a restart.
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.shut_down("fast")
+        self._server.cleanup()
 
     def fresh_database(self) -> str:
         """Drop and create the soak's database; returns its URL (not migrated)."""
