@@ -114,9 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         "checks": [asdict(c) for c in report.checks],
         "faults": [asdict(f) for f in collected.faults],
         "outages": [asdict(o) for o in collected.outages],
+        "approvals_not_200": {k: v for k, v in collected.approvals.items() if v != [200]},
+        "deposits_5xx": sorted(collected.deposits_5xx),
         "seconds": round(time.monotonic() - began, 1),
     }
     (options.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with (options.run_dir / "admin.jsonl").open("w") as out:
+        for answer in collected.admin:
+            out.write(json.dumps(asdict(answer)) + "\n")
     if not report.held:
         console.print(f"[red]broken invariants; logs in {options.run_dir.relative_to(ROOT)}[/red]")
         return 1

@@ -101,6 +101,19 @@ def _facts(conn: psycopg.Connection[Any], c: Collected) -> list[tuple[str, str, 
         )
     ]
     sales = _one(conn, "SELECT count(*) FROM lead_assignments")
+    mail_delays = [
+        float(r["s"])
+        for r in _rows(
+            conn,
+            "SELECT extract(epoch FROM sent_at - created_at) AS s FROM email_outbox "
+            "WHERE template = 'lead_assigned' AND sent_at IS NOT NULL",
+        )
+    ]
+    job_counts = _rows(
+        conn,
+        "SELECT task_name, status, count(*) AS n FROM procrastinate_jobs "
+        "WHERE queue_name <> 'maintenance' GROUP BY 1, 2 ORDER BY 1, 2",
+    )
     paused = _one(conn, "SELECT count(*) FROM email_outbox WHERE template = 'low_balance'")
     resumed = _one(
         conn,
@@ -124,7 +137,12 @@ def _facts(conn: psycopg.Connection[Any], c: Collected) -> list[tuple[str, str, 
         ("traffic", "leads in (posted)", str(len(c.intake))),
         ("traffic", "stored (201)", str(statuses.get(201, 0))),
         ("traffic", "refused", f"{refused} ({_counts(statuses, skip=201)})"),
-        ("traffic", "approved", str(c.approved)),
+        (
+            "traffic",
+            "approved (answers to approve)",
+            f"{sum(200 in v for v in c.approvals.values())} "
+            f"({_counts(Counter(x for v in c.approvals.values() for x in v))})",
+        ),
         (
             "traffic",
             "sold (distributed)",
@@ -145,7 +163,17 @@ def _facts(conn: psycopg.Connection[Any], c: Collected) -> list[tuple[str, str, 
         ("HTTP", "5xx inside outages", _counts(inside) or "0"),
         ("HTTP", "5xx outside outages", _counts(outside) or "0"),
         ("HTTP", "slowest answer inside / outside outages", f"{_ms(slow_in)} / {_ms(slow_out)}"),
+        (
+            "traffic",
+            "jobs",
+            ", ".join(f"{r['n']} {r['task_name']} {r['status']}" for r in job_counts),
+        ),
         ("latency", "approve → sold p50 / p99", f"{_ms(p50)} / {_ms(p99)}"),
+        (
+            "latency",
+            "lead_assigned mail, written → sent p99 / max",
+            f"{_ms(percentile(mail_delays, 99))} / {_ms(max(mail_delays, default=None))}",
+        ),
     ]
     return facts
 
@@ -209,6 +237,17 @@ def _intake(conn: psycopg.Connection[Any], c: Collected) -> list[Check]:
     lost = [s for s, lead_id in answered_201.items() if ids.get(s) != lead_id]
     refused_but_stored = [r["seq"] for r in c.intake if r["status"] >= 400 and r["seq"] in by_seq]
     unapproved = _one(conn, "SELECT count(*) FROM leads WHERE status = 'pending_approval'")
+    status_of = {
+        r["id"]: r["status"] for r in _rows(conn, "SELECT id::text AS id, status FROM leads")
+    }
+    # An approval answered 503 must not have happened: the operator was told to try again.
+    refused_but_approved = [
+        lead_id
+        for lead_id, answers in c.approvals.items()
+        if 200 not in answers
+        and any(a >= 500 for a in answers)
+        and status_of.get(lead_id) != "pending_approval"
+    ]
     return [
         Check(
             "every lead answered 201 is stored, once", not lost and not twice, _sample(lost + twice)
@@ -219,6 +258,11 @@ def _intake(conn: psycopg.Connection[Any], c: Collected) -> list[Check]:
             _sample(refused_but_stored),
         ),
         Check("every stored lead was approved", unapproved == 0, f"{unapproved} pending"),
+        Check(
+            "no approval answered 5xx took effect",
+            not refused_but_approved,
+            _sample([f"{x} {c.approvals[x]}" for x in refused_but_approved]),
+        ),
     ]
 
 

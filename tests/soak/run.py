@@ -98,9 +98,11 @@ class Collected:
     faults: list[Fault] = field(default_factory=list)
     outages: list[Outage] = field(default_factory=list)
     unplanned_exits: list[str] = field(default_factory=list)
-    approved: int = 0
+    approvals: dict[str, list[int]] = field(default_factory=dict)  # lead id -> statuses
     deposits_accepted: dict[str, int] = field(default_factory=dict)  # key -> amount
     deposits_unconfirmed: dict[str, plan.Deposit] = field(default_factory=dict)
+    deposits_5xx: set[str] = field(default_factory=set)
+    deposits_5xx_credited: list[str] = field(default_factory=list)
     repeats: list[tuple[str, bool]] = field(default_factory=list)  # key, same entry
     restarts_possible: bool = True
     drained: bool = False
@@ -345,8 +347,8 @@ class Soak:
         items = listing.json()["items"]
         for item in items:
             response = await admin.request("POST", f"/admin/leads/{item['id']}/approve", "approve")
-            if response is not None and response.status_code == 200:
-                self.collected.approved += 1
+            status = 0 if response is None else response.status_code
+            self.collected.approvals.setdefault(item["id"], []).append(status)
         return len(items)
 
     async def _deposit(self, admin: Admin, providers: list[str], stop: asyncio.Event) -> None:
@@ -378,9 +380,18 @@ class Soak:
         if response is None or response.status_code >= 500:
             # Perhaps committed, perhaps not: only the same key again can tell.
             unconfirmed[deposit.key] = deposit
+            if response is not None:
+                self.collected.deposits_5xx.add(deposit.key)
             return None
         if response.status_code not in (200, 201):
             raise RuntimeError(f"deposit refused: {response.status_code} {response.text}")
+        if (
+            response.status_code == 200
+            and not repeat
+            and deposit.key in self.collected.deposits_5xx
+        ):
+            # The key's first success is a replay: the request answered 5xx had credited it.
+            self.collected.deposits_5xx_credited.append(deposit.key)
         unconfirmed.pop(deposit.key, None)
         if not repeat:
             self.collected.deposits_accepted[deposit.key] = deposit.amount_cents
