@@ -305,7 +305,9 @@ class Soak:
             )
             self._began = time.monotonic()
             stop = asyncio.Event()
-            supervisor = asyncio.create_task(self._supervise(stop))
+            # Watches the processes through the drain too, so it stops last.
+            done = asyncio.Event()
+            supervisor = asyncio.create_task(self._supervise(done))
             traffic = [
                 asyncio.create_task(self._approve(admin, stop)),
                 asyncio.create_task(self._deposit(admin, providers, stop)),
@@ -320,6 +322,7 @@ class Soak:
                 await self._drain(url)
             finally:
                 stop.set()
+                done.set()
                 if loadgen.poll() is None:
                     loadgen.kill()
                     loadgen.wait()
