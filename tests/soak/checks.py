@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from leadflow.domain.facts import LEAD_ASSIGNED
 from tests.soak.run import Collected
 from tests.support import invariants
 from tests.support.invariants import CHECKS
@@ -105,8 +106,9 @@ def _facts(conn: psycopg.Connection[Any], c: Collected) -> list[tuple[str, str, 
         float(r["s"])
         for r in _rows(
             conn,
-            "SELECT extract(epoch FROM sent_at - created_at) AS s FROM email_outbox "
-            "WHERE template = 'lead_assigned' AND sent_at IS NOT NULL",
+            "SELECT extract(epoch FROM m.sent_at - a.assigned_at) AS s FROM email_outbox m "
+            "JOIN lead_assignments a ON a.lead_id = m.lead_id AND a.provider_id = m.provider_id "
+            "WHERE m.template = 'lead_assigned' AND m.sent_at IS NOT NULL",
         )
     ]
     job_counts = _rows(
@@ -157,21 +159,21 @@ def _facts(conn: psycopg.Connection[Any], c: Collected) -> list[tuple[str, str, 
         ),
         ("traffic", "low-balance pauses / re-activations", f"{paused} / {resumed}"),
         ("traffic", "mails received at the sink", str(len(c.received))),
+        (
+            "traffic",
+            "jobs",
+            ", ".join(f"{r['n']} {r['task_name']} {r['status']}" for r in job_counts),
+        ),
         ("faults", "injected", fault_text),
         ("faults", "outage windows (stop → answering)", windows),
         ("faults", "processes that exited by themselves", _sample(c.unplanned_exits, 5) or "none"),
         ("HTTP", "5xx inside outages", _counts(inside) or "0"),
         ("HTTP", "5xx outside outages", _counts(outside) or "0"),
         ("HTTP", "slowest answer inside / outside outages", f"{_ms(slow_in)} / {_ms(slow_out)}"),
-        (
-            "traffic",
-            "jobs",
-            ", ".join(f"{r['n']} {r['task_name']} {r['status']}" for r in job_counts),
-        ),
         ("latency", "approve → sold p50 / p99", f"{_ms(p50)} / {_ms(p99)}"),
         (
             "latency",
-            "lead_assigned mail, written → sent p99 / max",
+            "sale → lead_assigned mail sent p99 / max",
             f"{_ms(percentile(mail_delays, 99))} / {_ms(max(mail_delays, default=None))}",
         ),
     ]
@@ -357,7 +359,19 @@ def _mail(conn: psycopg.Connection[Any], c: Collected) -> list[Check]:
     known = {m["message_id"] for m in outbox}
     strangers = [mid for mid in received if mid not in known]
     duplicates = sum(n - 1 for n in received.values() if n > 1)
+    events = {
+        (r["topic"], r["status"]): r["n"]
+        for r in _rows(conn, "SELECT topic, status, count(*) AS n FROM outbox_events GROUP BY 1, 2")
+    }
+    undispatched = [f"{n} {t} {s}" for (t, s), n in events.items() if s != "dispatched"]
+    assigned_events = events.get((LEAD_ASSIGNED, "dispatched"), 0)
     return [
+        Check("every outbox event dispatched", not undispatched, ", ".join(undispatched)),
+        Check(
+            "one lead.assigned event per sale",
+            assigned_events == sales,
+            f"{assigned_events} events, {sales} sales",
+        ),
         Check(
             "one lead_assigned mail per sale",
             len(assigned) == sales,

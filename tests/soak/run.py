@@ -480,7 +480,7 @@ class Soak:
     # ------------------------------------------------------------ drain
 
     async def _drain(self, url: str) -> None:
-        """Wait until no job is queued or running and no mail is pending (bounded)."""
+        """Wait until no job is queued or running and no event or mail is pending (bounded)."""
         began = time.monotonic()
         deadline = began + self.options.drain_timeout
         while time.monotonic() < deadline:
@@ -499,7 +499,8 @@ def _settled(url: str) -> bool:
                 SELECT
                   (SELECT count(*) FROM procrastinate_jobs
                    WHERE queue_name <> %s AND status IN ('todo', 'doing')) AS open_jobs,
-                  (SELECT count(*) FROM email_outbox WHERE status = 'pending') AS pending_mails,
+                  (SELECT count(*) FROM email_outbox WHERE status = 'pending')
+                  + (SELECT count(*) FROM outbox_events WHERE status = 'pending') AS pending_mails,
                   (SELECT count(*) FROM leads WHERE status = 'pending_approval') AS unapproved
                 """,
                 (jobs.MAINTENANCE_QUEUE,),
