@@ -49,7 +49,7 @@ def parse(argv: list[str] | None) -> Options:
         "--down-seconds", type=float, default=3.0, help="PostgreSQL downtime per restart"
     )
     parser.add_argument(
-        "--grace", type=float, default=3.0, help="seconds after an outage still counted in it"
+        "--grace", type=float, default=2.0, help="seconds after an outage still counted in it"
     )
     parser.add_argument(
         "--drain-timeout", type=float, default=420.0, help="longest wait for the drain"
