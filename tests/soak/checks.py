@@ -89,6 +89,11 @@ def _facts(conn: psycopg.Connection[Any], c: Collected) -> list[tuple[str, str, 
         "SELECT count(*) FROM leads l WHERE l.status = 'approved' AND EXISTS "
         "(SELECT 1 FROM distribution_runs r WHERE r.lead_id = l.id AND r.status = 'no_eligible')",
     )
+    rerun = _one(
+        conn,
+        "SELECT count(*) FROM (SELECT lead_id FROM distribution_runs WHERE status = 'no_eligible' "
+        "GROUP BY lead_id HAVING count(*) > 1) t",
+    )
     runs = {
         r["status"]: r["n"]
         for r in _rows(conn, "SELECT status, count(*) AS n FROM distribution_runs GROUP BY 1")
@@ -150,7 +155,11 @@ def _facts(conn: psycopg.Connection[Any], c: Collected) -> list[tuple[str, str, 
             "sold (distributed)",
             f"{lead_status.get('distributed', 0)} leads, {sales} assignments",
         ),
-        ("traffic", "no_eligible (approved, unsold)", str(no_eligible_leads)),
+        (
+            "traffic",
+            "no_eligible (approved, unsold)",
+            f"{no_eligible_leads} ({rerun} with more than one no_eligible run)",
+        ),
         ("traffic", "distribution runs", _counts(Counter(runs))),
         (
             "traffic",
