@@ -143,7 +143,7 @@ def _facts(conn: psycopg.Connection[Any], c: Collected) -> list[tuple[str, str, 
         ),
         ("traffic", "leads in (posted)", str(len(c.intake))),
         ("traffic", "stored (201)", str(statuses.get(201, 0))),
-        ("traffic", "refused", f"{refused} ({_counts(statuses, skip=201)})"),
+        ("traffic", "refused", f"{refused} ({_counts(statuses, skip=201)})" if refused else "0"),
         (
             "traffic",
             "approved (answers to approve)",
