@@ -95,15 +95,16 @@ def render(report: checks.Report, minutes: float) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
-    options.run_dir.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)
     # Two soaks would share the server and drop each other's database.
+    (ROOT / ".leadflow").mkdir(exist_ok=True)
     lock = (ROOT / ".leadflow" / "soak.lock").open("w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         console.print("[red]another soak is running in this checkout[/red]")
         return 2
+    options.run_dir.mkdir(parents=True, exist_ok=True)
     postgres = cluster.Postgres(ROOT / ".leadflow" / "soak-pg", os.environ.get("DATABASE_URL"))
     console.print(f"soak: {options.minutes:g} min, logs in {options.run_dir.relative_to(ROOT)}")
     began = time.monotonic()
