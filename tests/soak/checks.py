@@ -305,7 +305,7 @@ def _distribution(conn: psycopg.Connection[Any]) -> list[Check]:
             _sample([f"{r['id']} ({r['last_run']})" for r in unsettled]),
         ),
         Check(
-            "a lead is sold by one run only",
+            "a lead is sold by one run only (the soak returns nothing)",
             not sold_twice,
             _sample([r["lead_id"] for r in sold_twice]),
         ),
