@@ -341,6 +341,11 @@ def _money(conn: psycopg.Connection[Any], c: Collected) -> list[Check]:
             _sample(wrong + list(c.deposits_unconfirmed)),
         ),
         Check(
+            "no deposit answered 5xx was credited",
+            not c.deposits_5xx_credited,
+            _sample(c.deposits_5xx_credited),
+        ),
+        Check(
             "a repeated deposit key answers the first entry",
             not repeats_differ,
             _sample(repeats_differ),
