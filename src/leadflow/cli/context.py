@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 
+import sqlalchemy.exc
+import structlog
+import typer
 from psycopg_pool import ConnectionPool
+from rich.console import Console
 
 from leadflow import logs
 from leadflow.db import migrate
@@ -25,6 +30,35 @@ def database(
         if migrate_first:
             migrate.upgrade(url)
         yield url
+
+
+# A process started while PostgreSQL restarts (a supervisor bringing a worker back) waits this
+# long for it before giving up.
+DATABASE_WAIT_SECONDS = 60.0
+
+
+def require_migrated(url: str, *, wait_seconds: float = DATABASE_WAIT_SECONDS) -> None:
+    """Exit unless the database is at this code's migration head; a database that does not
+    answer yet is waited for (one warning), up to ``wait_seconds``."""
+    deadline = time.monotonic() + wait_seconds
+    warned = False
+    while True:
+        try:
+            revision = migrate.current_revision(url)
+            break
+        except sqlalchemy.exc.OperationalError as exc:
+            if time.monotonic() >= deadline:
+                Console(stderr=True).print(f"[red]the database does not answer: {exc.orig}[/red]")
+                raise typer.Exit(1) from exc
+            if not warned:
+                structlog.get_logger(__name__).warning("database_not_ready_waiting")
+                warned = True
+            time.sleep(1.0)
+    if revision != migrate.head_revision():
+        Console(stderr=True).print(
+            "[red]the database is not migrated: run `leadflow migrate`[/red]"
+        )
+        raise typer.Exit(1)
 
 
 @contextlib.contextmanager

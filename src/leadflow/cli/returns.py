@@ -16,8 +16,7 @@ import typer
 from rich.console import Console
 
 from leadflow.cli import app
-from leadflow.cli.context import database, pool
-from leadflow.db import migrate
+from leadflow.cli.context import database, pool, require_migrated
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import DomainError
 from leadflow.domain.model import Actor
@@ -37,11 +36,7 @@ Operator = Annotated[
 def _tx() -> Iterator[Connection]:
     settings = Settings()
     with database(settings) as url:
-        if migrate.current_revision(url) != migrate.head_revision():
-            Console(stderr=True).print(
-                "[red]the database is not migrated: run `leadflow migrate`[/red]"
-            )
-            raise typer.Exit(1)
+        require_migrated(url)
         with pool(settings, url, max_size=1) as p:
             try:
                 with transaction(p) as tx:

@@ -15,8 +15,7 @@ import uvicorn
 from rich.console import Console
 
 from leadflow.cli import app
-from leadflow.cli.context import database, pool
-from leadflow.db import migrate
+from leadflow.cli.context import database, pool, require_migrated
 from leadflow.db.connection import Reachability, transaction
 from leadflow.domain.errors import DomainError
 from leadflow.settings import Settings
@@ -26,14 +25,6 @@ app.add_typer(admin_app, name="admin")
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
 Port = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
-
-
-def _require_migrated(url: str) -> None:
-    if migrate.current_revision(url) != migrate.head_revision():
-        Console(stderr=True).print(
-            "[red]the database is not migrated: run `leadflow migrate`[/red]"
-        )
-        raise typer.Exit(1)
 
 
 def uvicorn_config(
@@ -52,7 +43,7 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Run the HTTP API (the database must be migrated)."""
     settings = Settings()
     with database(settings) as url:
-        _require_migrated(url)
+        require_migrated(url)
         uvicorn.Server(uvicorn_config(settings, url, host, port)).run()
 
 
@@ -75,7 +66,7 @@ def admin_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = Settings()
     with database(settings) as url:
-        _require_migrated(url)
+        require_migrated(url)
         with pool(settings, url, max_size=1) as p, transaction(p) as tx:
             try:
                 created = auth.create_admin(

@@ -7,11 +7,9 @@ import contextlib
 import signal
 
 import typer
-from rich.console import Console
 
 from leadflow.cli import app
-from leadflow.cli.context import database
-from leadflow.db import migrate
+from leadflow.cli.context import database, require_migrated
 from leadflow.settings import Settings
 
 
@@ -31,11 +29,7 @@ def worker(
     settings = Settings()
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     with database(settings) as url:
-        if migrate.current_revision(url) != migrate.head_revision():
-            Console(stderr=True).print(
-                "[red]the database is not migrated: run `leadflow migrate`[/red]"
-            )
-            raise typer.Exit(1)
+        require_migrated(url)
         asyncio.run(_run(settings, url, concurrency, port))
 
 
