@@ -28,6 +28,11 @@ class Settings(BaseSettings):
 
     auto_distribute: bool = True
     token_ttl: int = Field(default=8 * 3600, ge=60, description="Access token lifetime in seconds.")
+    # Console sessions (cookie): end after this long unused, and this long after the login.
+    console_idle_timeout: int = Field(default=30 * 60, ge=60)
+    console_absolute_timeout: int = Field(default=12 * 3600, ge=60)
+    # The address users reach the console at; an https one marks the session cookie Secure.
+    public_url: str | None = None
     intake_rate_limit: str = "60/minute"
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     metrics_token: str | None = None

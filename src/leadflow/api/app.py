@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from leadflow import __version__
+from leadflow import __version__, console
 from leadflow.api import openapi, problems
 from leadflow.api.deps import AppContext, parse_networks
 from leadflow.api.middleware import RequestContext
@@ -15,6 +15,7 @@ from leadflow.api.routes import (
     admin_catalog,
     admin_leads,
     admin_returns,
+    admin_reports,
     auth,
     intake,
     ops,
@@ -85,9 +86,11 @@ def create_app(
         admin_catalog.router,
         admin_leads.router,
         admin_returns.router,
+        admin_reports.router,
         portal.router,
         ops.router,
     ):
         app.include_router(router)
     openapi.install(app)
+    console.install(app)
     return app

@@ -272,3 +272,25 @@ def prune_expired(conn: Connection, *, older_than_seconds: int) -> None:
         """,
         (older_than_seconds,),
     )
+
+
+def slide_session(
+    conn: Connection, token_hash: str, *, idle_seconds: int, absolute_seconds: int
+) -> SessionPrincipal | None:
+    """A console session's holder, its expiry pushed ``idle_seconds`` ahead but never past
+    ``absolute_seconds`` after it began; None when it ended (idle, absolute, revoked)."""
+    with conn.cursor(row_factory=record_row(SessionPrincipal)) as cur:
+        return cur.execute(
+            """
+            UPDATE sessions s
+            SET expires_at = LEAST(now() + make_interval(secs => %(idle)s),
+                                   s.created_at + make_interval(secs => %(absolute)s))
+            FROM users u LEFT JOIN providers p ON p.id = u.provider_id
+            WHERE u.id = s.user_id AND s.token_hash = %(hash)s AND s.revoked_at IS NULL
+              AND s.expires_at > now()
+              AND s.created_at + make_interval(secs => %(absolute)s) > now()
+              AND u.is_active AND (u.provider_id IS NULL OR p.status = 'active')
+            RETURNING s.id AS session_id, u.id AS user_id, u.role, u.provider_id, s.expires_at
+            """,
+            {"hash": token_hash, "idle": idle_seconds, "absolute": absolute_seconds},
+        ).fetchone()

@@ -260,6 +260,23 @@ def authenticate(pool: ConnectionPool[Connection], *, token: str) -> db.SessionP
     return principal
 
 
+def authenticate_session(
+    pool: ConnectionPool[Connection], *, token: str, idle_seconds: int, absolute_seconds: int
+) -> db.SessionPrincipal:
+    """The principal behind a console session's token, which each use keeps alive for another
+    ``idle_seconds``, up to ``absolute_seconds`` after the login; else ``AuthenticationFailed``."""
+    with transaction(pool) as conn:
+        principal = db.slide_session(
+            conn,
+            hash_token(token),
+            idle_seconds=idle_seconds,
+            absolute_seconds=absolute_seconds,
+        )
+    if principal is None:
+        raise AuthenticationFailed("the session has ended; log in again")
+    return principal
+
+
 def logout(tx: Connection, *, token: str) -> None:
     db.revoke_session(tx, hash_token(token))
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from leadflow.db import audit, catalog
+from leadflow.db import audit, catalog, subscription_views
 from leadflow.db import auth as auth_db
 from leadflow.db import catalog_admin as db
 from leadflow.db.connection import Connection
@@ -278,3 +278,28 @@ def _no_nulls(changes: Mapping[str, Any], *fields: str) -> None:
 
 def _jsonable(changes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, UUID | Decimal) else v) for k, v in changes.items()}
+
+
+
+def list_subscriptions(
+    tx: Connection,
+    *,
+    provider_id: UUID | None,
+    level_id: UUID | None,
+    niche_id: UUID | None,
+    status: str | None,
+    page: PageRequest,
+) -> Page[subscription_views.SubscriptionView]:
+    """Subscriptions with their provider, level and niche, by any of those and by status."""
+    if status is not None and status not in set(SubscriptionStatus):
+        raise InvalidInput("status must be active, paused, paused_low_balance or cancelled")
+    total, items = subscription_views.list_subscription_views(
+        tx,
+        provider_id=provider_id,
+        level_id=level_id,
+        niche_id=niche_id,
+        status=status,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page(page=page.page, limit=page.limit, total=total, items=items)

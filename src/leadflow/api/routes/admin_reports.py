@@ -1,0 +1,130 @@
+"""Admin reads the console needs too: a run's trace, a lead's runs, the subscriptions, the
+daily report."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+
+from leadflow.api.deps import Paging, Tx, current_admin
+from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
+from leadflow.api.schemas.base import PageOut, Text
+from leadflow.api.schemas.reports import (
+    DailyReportOut,
+    DayOut,
+    LevelTraceOut,
+    RunOut,
+    SubscriptionViewOut,
+    TraceEntryOut,
+)
+from leadflow.services import catalog_admin, reports, runs
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_admin)], responses=ADMIN_ERRORS
+)
+
+
+def _run(trace: runs.RunTrace) -> RunOut:
+    r = trace.run
+    return RunOut(
+        id=r.id,
+        lead_id=r.lead_id,
+        niche_id=r.niche_id,
+        status=str(r.status),
+        triggered_by_role=r.triggered_by_role,
+        triggered_by_actor_id=r.triggered_by_actor_id,
+        job_id=r.job_id,
+        start_level_order_position=r.start_level_order_position,
+        traversal_order=list(r.traversal_order),
+        assignments_created=r.assignments_created,
+        skipped_total=r.skipped_total,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        duration_ms=r.duration_ms,
+        error=r.error,
+        levels=[
+            LevelTraceOut(
+                level_id=lv.level_id,
+                level_name=lv.level_name,
+                order_position=lv.order_position,
+                entries=[TraceEntryOut.model_validate(e) for e in lv.entries],
+            )
+            for lv in trace.levels
+        ],
+    )
+
+
+@router.get(
+    "/runs/{run_id}", response_model=RunOut, responses=errors(404), tags=["admin: distribution"]
+)
+def get_run(run_id: UUID, tx: Tx) -> RunOut:
+    """A distribution run with its trace: per level in traversal order, the providers sold to
+    (in the order of the sales) and those skipped, with the reason."""
+    return _run(runs.get_run(tx, run_id=run_id))
+
+
+@router.get(
+    "/leads/{lead_id}/runs",
+    response_model=list[RunOut],
+    responses=errors(404),
+    tags=["admin: distribution"],
+)
+def lead_runs(lead_id: UUID, tx: Tx) -> list[RunOut]:
+    """The lead's runs with their traces, newest first (the last 50)."""
+    return [_run(t) for t in runs.lead_runs(tx, lead_id=lead_id)]
+
+
+@router.get(
+    "/subscriptions",
+    response_model=PageOut[SubscriptionViewOut],
+    responses=errors(422),
+    tags=["admin: catalog"],
+)
+def list_subscriptions(
+    tx: Tx,
+    paging: Paging,
+    provider_id: UUID | None = None,
+    competition_level_id: UUID | None = None,
+    niche_id: UUID | None = None,
+    sub_status: Annotated[Text | None, Query(alias="status")] = None,
+) -> PageOut[SubscriptionViewOut]:
+    """Subscriptions with provider, level and niche names, oldest first."""
+    page = catalog_admin.list_subscriptions(
+        tx,
+        provider_id=provider_id,
+        level_id=competition_level_id,
+        niche_id=niche_id,
+        status=sub_status,
+        page=paging,
+    )
+    return page_out(page, SubscriptionViewOut.model_validate)
+
+
+@router.get(
+    "/reports/daily",
+    response_model=DailyReportOut,
+    responses=errors(422),
+    tags=["admin: reports"],
+)
+def daily_report(
+    tx: Tx,
+    since: Annotated[date | None, Query(alias="from")] = None,
+    until: Annotated[date | None, Query(alias="to")] = None,
+    niche_id: UUID | None = None,
+) -> DailyReportOut:
+    """Per UTC day ``from``..``to`` (default the last 30 days): leads received, sales, revenue
+    and refunds, and the leads of the window by their status now."""
+    report = reports.daily(tx, since=since, until=until, niche_id=niche_id)
+    return DailyReportOut(
+        since=report.since,
+        until=report.until,
+        niche_id=report.niche_id,
+        leads_by_status=report.leads_by_status,
+        sales=report.sales,
+        revenue_cents=report.revenue_cents,
+        refunds_cents=report.refunds_cents,
+        days=[DayOut.model_validate(d) for d in report.days],
+    )

@@ -1,0 +1,81 @@
+"""API schemas of the run traces, the subscription list and the daily report."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from leadflow.api.schemas.base import Out
+
+
+class TraceEntryOut(Out):
+    provider_id: UUID
+    provider_name: str
+    subscription_id: UUID
+    outcome: str  # "sold" or the skip reason
+    price_cents: int | None
+    assignment_id: UUID | None
+
+
+class LevelTraceOut(Out):
+    level_id: UUID
+    level_name: str
+    order_position: int | None
+    entries: list[TraceEntryOut]
+
+
+class RunOut(Out):
+    id: UUID
+    lead_id: UUID
+    niche_id: UUID
+    status: str
+    triggered_by_role: str
+    triggered_by_actor_id: str | None
+    job_id: int | None
+    start_level_order_position: int | None
+    traversal_order: list[UUID]
+    assignments_created: int
+    skipped_total: int
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+    error: str | None
+    levels: list[LevelTraceOut]
+
+
+class SubscriptionViewOut(Out):
+    id: UUID
+    provider_id: UUID
+    provider_name: str
+    competition_level_id: UUID
+    level_name: str
+    niche_id: UUID
+    niche_name: str
+    price_per_lead_cents: int
+    status: str
+    last_received_at: datetime | None
+    postal_codes: list[str]
+    filters: list[Any]
+    daily_cap: int | None
+    monthly_cap: int | None
+    created_at: datetime
+
+
+class DayOut(Out):
+    day: date
+    leads: int
+    sales: int
+    revenue_cents: int
+    refunds_cents: int
+
+
+class DailyReportOut(Out):
+    since: date
+    until: date
+    niche_id: UUID | None
+    leads_by_status: dict[str, int]
+    sales: int
+    revenue_cents: int
+    refunds_cents: int
+    days: list[DayOut]

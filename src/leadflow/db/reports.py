@@ -1,0 +1,106 @@
+"""SQL for the operator's reports: leads by status, sales and revenue per UTC day, paused
+providers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
+
+
+@dataclass(frozen=True, slots=True)
+class DayRow:
+    day: date
+    leads: int
+    sales: int
+    revenue_cents: int
+    refunds_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class PausedProvider:
+    id: UUID
+    name: str
+    balance_cents: int
+    paused_subscriptions: int
+
+
+def leads_by_status(
+    conn: Connection, *, since: date, until: date, niche_id: UUID | None
+) -> dict[str, int]:
+    """Leads that arrived on the UTC days ``since``..``until`` (inclusive), by current status."""
+    rows = conn.execute(
+        """
+        SELECT status, count(*) AS n FROM leads
+        WHERE created_at >= (%(since)s::date)::timestamp AT TIME ZONE 'UTC'
+          AND created_at < ((%(until)s::date) + 1)::timestamp AT TIME ZONE 'UTC'
+          AND (%(niche)s::uuid IS NULL OR niche_id = %(niche)s)
+        GROUP BY status
+        """,
+        {"since": since, "until": until, "niche": niche_id},
+    ).fetchall()
+    return {str(row["status"]): int(row["n"]) for row in rows}
+
+
+def daily(conn: Connection, *, since: date, until: date, niche_id: UUID | None) -> list[DayRow]:
+    """One row per UTC day ``since``..``until``: leads received, sales, revenue and refunds."""
+    with conn.cursor(row_factory=record_row(DayRow)) as cur:
+        return cur.execute(
+            """
+            WITH days AS (
+                SELECT d::date AS day FROM generate_series(%(since)s::date, %(until)s::date,
+                                                           interval '1 day') AS d
+            ), bounds AS (
+                SELECT (%(since)s::date)::timestamp AT TIME ZONE 'UTC' AS lo,
+                       ((%(until)s::date) + 1)::timestamp AT TIME ZONE 'UTC' AS hi
+            ), lead_days AS (
+                SELECT (l.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+                FROM leads l, bounds
+                WHERE l.created_at >= bounds.lo AND l.created_at < bounds.hi
+                  AND (%(niche)s::uuid IS NULL OR l.niche_id = %(niche)s)
+                GROUP BY 1
+            ), sale_days AS (
+                SELECT (a.assigned_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n,
+                       sum(a.price_charged_cents) AS cents
+                FROM lead_assignments a
+                JOIN competition_levels cl ON cl.id = a.competition_level_id, bounds
+                WHERE a.assigned_at >= bounds.lo AND a.assigned_at < bounds.hi
+                  AND (%(niche)s::uuid IS NULL OR cl.niche_id = %(niche)s)
+                GROUP BY 1
+            ), refund_days AS (
+                SELECT (e.created_at AT TIME ZONE 'UTC')::date AS day, sum(e.amount_cents) AS cents
+                FROM ledger_entries e
+                LEFT JOIN lead_assignments a ON a.id = e.assignment_id
+                LEFT JOIN competition_levels cl ON cl.id = a.competition_level_id, bounds
+                WHERE e.kind = 'refund' AND e.created_at >= bounds.lo AND e.created_at < bounds.hi
+                  AND (%(niche)s::uuid IS NULL OR cl.niche_id = %(niche)s)
+                GROUP BY 1
+            )
+            SELECT days.day, COALESCE(lead_days.n, 0) AS leads, COALESCE(sale_days.n, 0) AS sales,
+                   COALESCE(sale_days.cents, 0)::bigint AS revenue_cents,
+                   COALESCE(refund_days.cents, 0)::bigint AS refunds_cents
+            FROM days
+            LEFT JOIN lead_days USING (day)
+            LEFT JOIN sale_days USING (day)
+            LEFT JOIN refund_days USING (day)
+            ORDER BY days.day
+            """,
+            {"since": since, "until": until, "niche": niche_id},
+        ).fetchall()
+
+
+def paused_for_balance(conn: Connection, *, limit: int) -> list[PausedProvider]:
+    """Providers with subscriptions paused for a low balance, most paused first."""
+    with conn.cursor(row_factory=record_row(PausedProvider)) as cur:
+        return cur.execute(
+            """
+            SELECT p.id, p.name, p.balance_cents, count(*) AS paused_subscriptions
+            FROM subscriptions s JOIN providers p ON p.id = s.provider_id
+            WHERE s.status = 'paused_low_balance'
+            GROUP BY p.id ORDER BY count(*) DESC, p.name LIMIT %s
+            """,
+            (limit,),
+        ).fetchall()

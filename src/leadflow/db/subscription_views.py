@@ -1,0 +1,84 @@
+"""SQL for the admin list of subscriptions, with their provider, level and niche by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
+from leadflow.domain.model import SubscriptionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    id: UUID
+    provider_id: UUID
+    provider_name: str
+    competition_level_id: UUID
+    level_name: str
+    niche_id: UUID
+    niche_name: str
+    price_per_lead_cents: int
+    status: SubscriptionStatus
+    last_received_at: datetime | None
+    postal_codes: list[str]
+    filters: list[Any]
+    daily_cap: int | None
+    monthly_cap: int | None
+    created_at: datetime
+
+
+def list_subscription_views(
+    conn: Connection,
+    *,
+    provider_id: UUID | None,
+    level_id: UUID | None,
+    niche_id: UUID | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[SubscriptionView]]:
+    """Oldest first; the total counts every match."""
+    params = {
+        "provider": provider_id,
+        "level": level_id,
+        "niche": niche_id,
+        "status": status,
+        "limit": limit,
+        "offset": offset,
+    }
+    total = conn.execute(
+        """
+        SELECT count(*) AS n FROM subscriptions s
+        JOIN competition_levels cl ON cl.id = s.competition_level_id
+        WHERE (%(provider)s::uuid IS NULL OR s.provider_id = %(provider)s)
+          AND (%(level)s::uuid IS NULL OR s.competition_level_id = %(level)s)
+          AND (%(niche)s::uuid IS NULL OR cl.niche_id = %(niche)s)
+          AND (%(status)s::text IS NULL OR s.status = %(status)s)
+        """,
+        params,
+    ).fetchone()
+    assert total is not None
+    with conn.cursor(row_factory=record_row(SubscriptionView)) as cur:
+        rows = cur.execute(
+            """
+            SELECT s.id, s.provider_id, p.name AS provider_name, s.competition_level_id,
+                   cl.name AS level_name, cl.niche_id, n.name AS niche_name,
+                   cl.price_per_lead_cents, s.status, s.last_received_at, s.postal_codes,
+                   s.filters, s.daily_cap, s.monthly_cap, s.created_at
+            FROM subscriptions s
+            JOIN providers p ON p.id = s.provider_id
+            JOIN competition_levels cl ON cl.id = s.competition_level_id
+            JOIN niches n ON n.id = cl.niche_id
+            WHERE (%(provider)s::uuid IS NULL OR s.provider_id = %(provider)s)
+              AND (%(level)s::uuid IS NULL OR s.competition_level_id = %(level)s)
+              AND (%(niche)s::uuid IS NULL OR cl.niche_id = %(niche)s)
+              AND (%(status)s::text IS NULL OR s.status = %(status)s)
+            ORDER BY s.created_at, s.id LIMIT %(limit)s OFFSET %(offset)s
+            """,
+            params,
+        ).fetchall()
+    return int(total["n"]), rows

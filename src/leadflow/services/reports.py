@@ -1,0 +1,82 @@
+"""The operator's figures: leads by status, sales and revenue per UTC day, the job queue, and
+the providers paused for a low balance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+from leadflow.db import jobs as jobs_db
+from leadflow.db import reports as db
+from leadflow.db.connection import Connection
+from leadflow.domain.errors import InvalidInput
+
+MAX_DAYS = 366
+DASHBOARD_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class DailyReport:
+    since: date
+    until: date
+    niche_id: UUID | None
+    leads_by_status: dict[str, int]
+    days: list[db.DayRow]
+
+    @property
+    def sales(self) -> int:
+        return sum(d.sales for d in self.days)
+
+    @property
+    def revenue_cents(self) -> int:
+        return sum(d.revenue_cents for d in self.days)
+
+    @property
+    def refunds_cents(self) -> int:
+        return sum(d.refunds_cents for d in self.days)
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    today: dict[str, int]
+    month: DailyReport
+    queue: dict[str, dict[str, int]]  # queue -> status -> jobs
+    dead_letters: int
+    paused_providers: list[db.PausedProvider]
+
+
+def daily(
+    tx: Connection, *, since: date | None, until: date | None, niche_id: UUID | None
+) -> DailyReport:
+    """Per UTC day ``since``..``until`` (default: the last 30 days, today included)."""
+    until = until or datetime.now(UTC).date()
+    since = since or until - timedelta(days=DASHBOARD_DAYS - 1)
+    if since > until:
+        raise InvalidInput("from must not be after to")
+    if (until - since).days >= MAX_DAYS:
+        raise InvalidInput(f"a report covers at most {MAX_DAYS} days")
+    return DailyReport(
+        since=since,
+        until=until,
+        niche_id=niche_id,
+        leads_by_status=db.leads_by_status(tx, since=since, until=until, niche_id=niche_id),
+        days=db.daily(tx, since=since, until=until, niche_id=niche_id),
+    )
+
+
+def dashboard(tx: Connection) -> Dashboard:
+    today = datetime.now(UTC).date()
+    queue: dict[str, dict[str, int]] = {q: {} for q in jobs_db.VISIBLE_QUEUES}
+    for row in jobs_db.queue_depth(tx):
+        if row["queue_name"] not in queue:
+            continue
+        status = jobs_db.api_status(row["status"])
+        queue[row["queue_name"]][status] = queue[row["queue_name"]].get(status, 0) + int(row["n"])
+    return Dashboard(
+        today=db.leads_by_status(tx, since=today, until=today, niche_id=None),
+        month=daily(tx, since=None, until=today, niche_id=None),
+        queue=queue,
+        dead_letters=sum(q.get("failed", 0) for q in queue.values()),
+        paused_providers=db.paused_for_balance(tx, limit=20),
+    )

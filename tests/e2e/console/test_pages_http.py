@@ -1,0 +1,238 @@
+"""The console over HTTP: login and RBAC, every page renders, forms change what they say and
+nothing without the session's CSRF token, escaping, headers and cookies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.e2e.api.conftest import Admin, Marketplace, make_client
+from tests.e2e.console.conftest import console_login, csrf_of
+
+XSS = "<script>alert(1)</script>"
+
+
+def _market(market: Marketplace) -> dict[str, Any]:
+    niche = market.niche("movers", levels=[("Gold", 1, 4900), ("Silver", 2, 1500)])
+    gold, silver = niche["levels"][0]["id"], niche["levels"][1]["id"]
+    rich = market.provider("Rich", balance_cents=100_000, levels=[gold])
+    poor = market.provider("Poor", balance_cents=1000, levels=[silver])
+    return {"niche": niche, "rich": rich, "poor": poor}
+
+
+def test_pages_need_a_session_and_the_admin_role(
+    client: TestClient, market: Marketplace, api_settings: Any, db_url: str
+) -> None:
+    _market(market)
+    first = client.get("/console/leads", follow_redirects=False)
+    assert first.status_code == 303
+    assert first.headers["location"] == "/console/login?next=/console/leads"
+    provider = market.provider_login("Portal", balance_cents=0)
+    with make_client(api_settings, db_url) as web:
+        console_login(web, provider.email, provider.password)
+        for path in ("/console", "/console/leads", "/console/providers", "/console/jobs"):
+            response = web.get(path)
+            assert response.status_code == 403, path
+            assert "text/html" in response.headers["content-type"]
+        assert web.get("/portal").status_code == 200
+
+
+def test_every_admin_page_renders_with_security_headers(
+    admin_web: tuple[TestClient, str], market: Marketplace
+) -> None:
+    web, _ = admin_web
+    m = _market(market)
+    lead = market.lead()
+    paths = [
+        "/console",
+        "/console/leads",
+        "/console/leads?status=pending_approval",
+        f"/console/leads/{lead['id']}",
+        f"/console/leads/{lead['id']}/preview",
+        "/console/niches",
+        f"/console/niches/{m['niche']['id']}",
+        "/console/providers",
+        f"/console/providers/{m['rich']['id']}",
+        "/console/subscriptions",
+        f"/console/subscriptions?provider_id={m['poor']['id']}",
+        "/console/jobs",
+        "/console/jobs?status=failed",
+        "/console/audit",
+        "/console/login",
+    ]
+    for path in paths:
+        response = web.get(path)
+        assert response.status_code == 200, (path, response.text[:500])
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+        assert "<script" not in response.text
+    assert web.get("/console/static/console.css").headers["x-frame-options"] == "DENY"
+    assert web.get(f"/console/leads/{m['rich']['id']}").status_code == 404
+    assert web.get("/console/leads/not-a-uuid").status_code == 404
+
+
+def test_approve_reject_and_deposit_need_the_csrf_token(
+    admin_web: tuple[TestClient, str], market: Marketplace
+) -> None:
+    web, csrf = admin_web
+    m = _market(market)
+    lead = market.lead()
+    approve = f"/console/leads/{lead['id']}/approve"
+    for data in ({}, {"csrf_token": "wrong"}, {"csrf_token": csrf + "x"}):
+        refused = web.post(approve, data=data, follow_redirects=False)
+        assert refused.status_code == 403
+    deposit = f"/console/providers/{m['poor']['id']}/deposits"
+    assert web.post(deposit, data={"amount": "100"}, follow_redirects=False).status_code == 403
+    assert market.get(f"/admin/leads/{lead['id']}")["status"] == "pending_approval"
+    assert market.get(f"/admin/providers/{m['poor']['id']}")["balance_cents"] == 1000
+    # Another session's token is wrong too.
+    other = market.client.get("/console/login")
+    assert csrf_of(other.text) != csrf
+
+    ok = web.post(approve, data={"csrf_token": csrf}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == f"/console/leads/{lead['id']}"
+    assert market.get(f"/admin/leads/{lead['id']}")["status"] == "approved"
+    assert "Lead approved" in web.get(ok.headers["location"]).text
+
+
+def test_deposit_reactivates_a_paused_subscription_once_per_form(
+    admin_web: tuple[TestClient, str], market: Marketplace
+) -> None:
+    web, csrf = admin_web
+    m = _market(market)
+    poor = m["poor"]
+    assert poor["subscriptions"][0]["status"] == "paused_low_balance"
+    page = web.get(f"/console/providers/{poor['id']}").text
+    assert "paused low balance" in page
+    key = page.split('name="idempotency_key" value="')[1].split('"')[0]
+    form = {"csrf_token": csrf, "amount": "25.00", "note": "top-up", "idempotency_key": key}
+    for _ in range(2):  # a double submit
+        done = web.post(f"/console/providers/{poor['id']}/deposits", data=form)
+        assert done.status_code == 200
+    assert market.get(f"/admin/providers/{poor['id']}")["balance_cents"] == 3500
+    sub = market.get(f"/admin/subscriptions/{poor['subscriptions'][0]['id']}")
+    assert sub["status"] == "active"
+
+    bad = web.post(
+        f"/console/providers/{poor['id']}/deposits",
+        data={"csrf_token": csrf, "amount": "ten", "note": "typo", "idempotency_key": "k2"},
+    )
+    assert bad.status_code == 422
+    assert "amount must be an amount in dollars" in bad.text
+    assert 'value="ten"' in bad.text and 'value="typo"' in bad.text  # what was typed stays
+
+
+def test_catalog_forms_create_and_keep_input_on_error(
+    admin_web: tuple[TestClient, str], market: Marketplace
+) -> None:
+    web, csrf = admin_web
+    made = web.post(
+        "/console/niches",
+        data={"csrf_token": csrf, "slug": "roofers", "name": "Roofers"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    niche_path = made.headers["location"]
+    level = web.post(
+        f"{niche_path}/levels",
+        data={
+            "csrf_token": csrf,
+            "name": "Top",
+            "order_position": "1",
+            "max_recipients": "2",
+            "price": "30",
+        },
+    )
+    assert level.status_code == 200 and "Level Top created" in level.text
+    again = web.post("/console/niches", data={"csrf_token": csrf, "slug": "roofers", "name": "Dup"})
+    assert again.status_code == 422 and 'value="Dup"' in again.text
+    provider = web.post(
+        "/console/providers",
+        data={"csrf_token": csrf, "name": "Acme", "email": "acme@example.com"},
+        follow_redirects=False,
+    )
+    assert provider.status_code == 303
+    niche = market.get("/admin/niches")["items"][0]
+    assert niche["slug"] == "roofers"
+
+
+def test_a_lead_named_like_a_script_renders_as_text(
+    admin_web: tuple[TestClient, str], market: Marketplace
+) -> None:
+    web, _ = admin_web
+    _market(market)
+    lead = market.lead(name=XSS)
+    for path in ("/console/leads", f"/console/leads/{lead['id']}"):
+        html = web.get(path).text
+        assert XSS not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_session_cookie_flags_and_logout_revokes(
+    api_settings: Any, db_url: str, admin: Admin
+) -> None:
+    with make_client(api_settings, db_url) as web:
+        page = web.get("/console/login")
+        first = web.post(
+            "/console/login",
+            data={
+                "email": admin.email,
+                "password": admin.password,
+                "csrf_token": csrf_of(page.text),
+            },
+            follow_redirects=False,
+        )
+        assert first.status_code == 303
+        from tests.e2e.api.conftest import totp_code
+
+        mfa = web.get("/console/login/mfa")
+        second = web.post(
+            "/console/login/mfa",
+            data={"code": totp_code(admin.secret, 1), "csrf_token": csrf_of(mfa.text)},
+            follow_redirects=False,
+        )
+        cookie = next(
+            v for k, v in second.headers.multi_items() if k == "set-cookie" and "lf_session=" in v
+        )
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+        assert "Secure" not in cookie  # plain HTTP here; https or LEADFLOW_PUBLIC_URL sets it
+        token = web.cookies.get("lf_session")
+        home = web.get("/console")
+        assert home.status_code == 200
+        out = web.post(
+            "/console/logout", data={"csrf_token": csrf_of(home.text)}, follow_redirects=False
+        )
+        assert out.status_code == 303 and out.headers["location"] == "/console/login"
+        # The old cookie opens nothing any more, in the console or as a bearer token.
+        web.cookies.set("lf_session", token or "")
+        assert web.get("/console", follow_redirects=False).status_code == 303
+        api = web.get("/api/v1/admin/leads", headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code == 401
+
+
+def test_wrong_totp_code_shows_the_form_again(api_settings: Any, db_url: str, admin: Admin) -> None:
+    with make_client(api_settings, db_url) as web:
+        page = web.get("/console/login")
+        web.post(
+            "/console/login",
+            data={
+                "email": admin.email,
+                "password": admin.password,
+                "csrf_token": csrf_of(page.text),
+            },
+        )
+        wrong = web.post(
+            "/console/login/mfa",
+            data={"code": "000000", "csrf_token": csrf_of(page.text)},
+        )
+        assert wrong.status_code == 401 and "invalid or expired" in wrong.text
+        bad_password = web.post(
+            "/console/login",
+            data={"email": admin.email, "password": "nope", "csrf_token": csrf_of(page.text)},
+        )
+        assert bad_password.status_code == 401 and "invalid email or password" in bad_password.text
+        no_csrf = web.post("/console/login", data={"email": admin.email, "password": "x"})
+        assert no_csrf.status_code == 403
