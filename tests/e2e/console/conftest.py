@@ -19,19 +19,8 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from leadflow.api import create_app
-from tests.e2e.api.conftest import (  # noqa: F401  (fixtures)
-    PASSWORDS,
-    Admin,
-    Marketplace,
-    admin,
-    api_settings,
-    auto_distribute,
-    client,
-    make_client,
-    market,
-    totp_code,
-    worker,
-)
+from tests.e2e.api import conftest as api
+from tests.e2e.api.conftest import PASSWORDS, Admin, make_client, totp_code
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -47,6 +36,14 @@ CHROMIUM_ARGS = [
 # Bounds a failure only: every wait is for a condition, never a fixed time.
 TIMEOUT_MS = 15_000
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+# The API tier's fixtures: a client, its admin, a marketplace builder, a worker.
+auto_distribute = api.auto_distribute
+api_settings = api.api_settings
+client = api.client
+admin = api.admin
+market = api.market
+worker = api.worker
 
 
 def csrf_of(html: str) -> str:
