@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration lint bench fuzz soak demo clean
+.PHONY: run test test-integration lint bench fuzz soak demo screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ fuzz: $(STAMP)
 MINUTES ?= 10
 soak: $(STAMP)
 	$(BIN)/python -m tests.soak --minutes $(MINUTES)
+
+# A PNG of every console page at 1280 and 390 px, from the browser test that checks them.
+screenshots: $(STAMP)
+	LEADFLOW_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e/console/test_screenshots.py
 
 demo: $(STAMP)
 	$(BIN)/leadflow demo --leads 200

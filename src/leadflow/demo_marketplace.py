@@ -12,6 +12,7 @@ from uuid import UUID
 import structlog
 from psycopg_pool import ConnectionPool
 
+from leadflow.db import catalog
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import DomainError
 from leadflow.domain.model import Actor
@@ -30,15 +31,37 @@ class DemoSetup:
     market: demo.DemoMarketplace
     admin: auth.AdminCreated
     password: str
+    provider_name: str
+    provider_email: str
+    provider_password: str
 
 
 def prepare(pool: ConnectionPool[Connection], *, passwords: auth.Passwords) -> DemoSetup:
     """Seed the marketplace (reused if present) and give the demo admin fresh credentials."""
     password = secrets.token_urlsafe(12)
+    provider_password = secrets.token_urlsafe(12)
     with transaction(pool) as tx:
         market = demo.seed(tx, actor=Actor.system(), slug=DEMO_SLUG)
         admin = auth.reset_admin(tx, passwords=passwords, email=DEMO_ADMIN_EMAIL, password=password)
-    return DemoSetup(market=market, admin=admin, password=password)
+        # The first provider by name gets a portal login, so the portal can be tried too.
+        provider_id, provider_name = min(market.providers.items(), key=lambda item: item[1])
+        provider = catalog.get_provider(tx, provider_id)
+        assert provider is not None
+        auth.reset_provider_login(
+            tx,
+            passwords=passwords,
+            provider_id=provider_id,
+            email=provider.email,
+            password=provider_password,
+        )
+    return DemoSetup(
+        market=market,
+        admin=admin,
+        password=password,
+        provider_name=provider_name,
+        provider_email=provider.email,
+        provider_password=provider_password,
+    )
 
 
 def feed_one(

@@ -199,12 +199,18 @@ async def _start_demo(
     print(
         f"""
 leadflow demo is up
-  API docs:     http://{host}:{port}/docs
+  console:      http://{host}:{port}/console
   admin e-mail: {setup.admin.email}
   password:     {setup.password}
   TOTP secret:  {setup.admin.mfa_secret}
   otpauth URI:  {setup.admin.otpauth_uri}
   a current code: .venv/bin/python -c "import pyotp; print(pyotp.TOTP('{setup.admin.mfa_secret}').now())"
+
+  provider portal: http://{host}:{port}/portal  ({setup.provider_name})
+  e-mail:       {setup.provider_email}
+  password:     {setup.provider_password}
+
+  API docs:     http://{host}:{port}/docs
 
 A demo lead arrives every few seconds and is approved and distributed. Ctrl-C stops.
 """,

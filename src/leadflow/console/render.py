@@ -138,7 +138,7 @@ def bar_chart(days: Sequence[DayRow], value: str, *, title: str, money: bool = F
             f'<rect x="{x:.1f}" y="{PAD_T + inner_h - h:.1f}" width="{bar_w:.1f}" '
             f'height="{h:.1f}" class="bar"><title>{escape(label)}</title></rect>'
         )
-        if i % 7 == 0 or i == len(values) - 1:
+        if (len(values) - 1 - i) % 7 == 0:
             parts.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{CHART_H - 6}" text-anchor="middle" '
                 f'class="tick">{escape(day.day.strftime("%m-%d"))}</text>'

@@ -294,3 +294,15 @@ def slide_session(
             """,
             {"hash": token_hash, "idle": idle_seconds, "absolute": absolute_seconds},
         ).fetchone()
+
+
+def set_password(conn: Connection, *, email: str, password_hash: str) -> UUID | None:
+    """Replace a user's password; returns the user id (None if there is no such user)."""
+    row = conn.execute(
+        """
+        UPDATE users SET password_hash = %s, updated_at = now()
+        WHERE lower(email) = lower(%s) RETURNING id
+        """,
+        (password_hash, email),
+    ).fetchone()
+    return None if row is None else UUID(str(row["id"]))

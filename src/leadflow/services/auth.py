@@ -160,6 +160,25 @@ def create_provider_user(
     )
 
 
+def reset_provider_login(
+    tx: Connection, *, passwords: Passwords, provider_id: UUID, email: str, password: str
+) -> None:
+    """Give a provider's login a new password (its sessions are revoked), creating the login
+    if the provider has none."""
+    password_hash = passwords.hash(check_password_rules(password))
+    with translated():
+        user_id = db.set_password(tx, email=email, password_hash=password_hash)
+        if user_id is None:
+            user_id = create_provider_user(
+                tx, provider_id=provider_id, email=email, password_hash=password_hash
+            ).id
+        else:
+            db.revoke_user_sessions(tx, user_id)
+        audit.record(
+            tx, Actor.system(), "user.credentials_reset", "user", user_id, {"role": "provider"}
+        )
+
+
 def login(
     pool: ConnectionPool[Connection],
     *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -26,6 +28,7 @@ from leadflow.db.connection import Connection
 from leadflow.settings import Settings
 from tests.e2e.api.conftest import PASSWORDS, admin_login
 from tests.e2e.api.conftest import Marketplace as _Marketplace
+from tests.e2e.console.conftest import console_login
 
 LEADFLOW = str(Path(sys.executable).parent / "leadflow")
 
@@ -154,6 +157,16 @@ def test_up_demo_serves_distributes_and_stops_gracefully(db_url: str) -> None:
         text = "".join(output)
         assert "admin e-mail: admin@leadflow.demo" in text
         assert "TOTP secret:" in text
+        # The console comes first, and the printed logins open the console and the portal.
+        assert text.index(f"console:      {base}/console") < text.index("API docs:")
+        printed = dict(re.findall(r"^  ([a-zA-Z -]+):\s+(\S+)", text, re.MULTILINE))
+        secret = printed["TOTP secret"]
+        passwords = re.findall(r"^  password:\s+(\S+)", text, re.MULTILINE)
+        provider_email = re.findall(r"^  e-mail:\s+(\S+)", text, re.MULTILINE)[0]
+        with httpx.Client(base_url=base) as web:
+            console_login(web, "admin@leadflow.demo", passwords[0], secret, step=0)
+        with httpx.Client(base_url=base) as web:
+            console_login(web, provider_email, passwords[1])
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:

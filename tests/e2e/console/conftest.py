@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -53,7 +54,7 @@ def csrf_of(html: str) -> str:
 
 
 def console_login(
-    c: TestClient, email: str, password: str, secret: str | None = None, *, step: int = 1
+    c: httpx.Client, email: str, password: str, secret: str | None = None, *, step: int = 1
 ) -> str:
     """Log in through the forms; returns the session's CSRF token. ``step``: which TOTP step's
     code to send (the admin fixture's API login used the current one, and a code works once;

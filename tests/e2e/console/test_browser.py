@@ -13,13 +13,14 @@ XSS = "<script>alert(1)</script>"
 
 
 def login(page: Page, base: str, email: str, password: str, secret: str | None = None) -> None:
+    """Log in through the forms. An admin sends the next TOTP step's code: the admin fixture's
+    API login used this step's, a code works once, and one step of drift is accepted."""
     page.goto(f"{base}/console/login")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     if secret is not None:
         expect(page.get_by_role("heading", name="Authenticator code")).to_be_visible()
-        # The admin fixture's API login used this step's code; a code works once.
         page.get_by_label("Six-digit code").fill(totp_code(secret, 1))
         page.get_by_role("button", name="Continue").click()
 
