@@ -302,4 +302,4 @@ def list_subscriptions(
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(page=page.page, limit=page.limit, total=total, items=items)
+    return Page.of(page, total, items)

@@ -9,7 +9,7 @@ from uuid import UUID
 from leadflow.db import lead_views
 from leadflow.db import runs as db
 from leadflow.db.connection import Connection
-from leadflow.domain.errors import NotFound
+from leadflow.domain.errors import NotFound, found
 from leadflow.domain.results import Preview
 from leadflow.services import distribution
 
@@ -47,9 +47,7 @@ class RunTrace:
 
 
 def get_run(tx: Connection, *, run_id: UUID) -> RunTrace:
-    run = db.get_run(tx, run_id)
-    if run is None:
-        raise NotFound("distribution run", run_id)
+    run = found(db.get_run(tx, run_id), "distribution run", run_id)
     return _traces(tx, [run])[0]
 
 
