@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
 
+from leadflow.db.connection import Connection
 from tests.e2e.api.conftest import Admin, Marketplace, make_client
 from tests.e2e.console.conftest import console_login, csrf_of
 
@@ -236,3 +238,42 @@ def test_wrong_totp_code_shows_the_form_again(api_settings: Any, db_url: str, ad
         assert bad_password.status_code == 401 and "invalid email or password" in bad_password.text
         no_csrf = web.post("/console/login", data={"email": admin.email, "password": "x"})
         assert no_csrf.status_code == 403
+
+
+def test_sessions_end_when_idle_or_too_old(
+    admin_web: tuple[TestClient, str], pool: ConnectionPool[Connection]
+) -> None:
+    web, _ = admin_web
+    assert web.get("/console").status_code == 200
+    with pool.connection() as conn:  # the session's deadline, pushed on by every page
+        row = conn.execute(
+            "SELECT expires_at - now() AS left FROM sessions ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+        assert row is not None and 1700 < row["left"].total_seconds() <= 1800
+        # Used 13 hours after the login: past the absolute timeout, however active.
+        conn.execute("UPDATE sessions SET created_at = now() - interval '13 hours'")
+    assert web.get("/console", follow_redirects=False).headers["location"] == "/console/login"
+
+
+def test_an_idle_session_ends(
+    admin_web: tuple[TestClient, str], pool: ConnectionPool[Connection]
+) -> None:
+    web, _ = admin_web
+    with pool.connection() as conn:
+        conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
+    assert web.get("/console/leads", follow_redirects=False).status_code == 303
+
+
+def test_suspending_a_provider_ends_its_portal_session(
+    admin_web: tuple[TestClient, str], market: Marketplace, api_settings: Any, db_url: str
+) -> None:
+    web, csrf = admin_web
+    provider = market.provider_login("Portal", balance_cents=0)
+    with make_client(api_settings, db_url) as portal:
+        console_login(portal, provider.email, provider.password)
+        suspended = web.post(
+            f"/console/providers/{provider.id}/status",
+            data={"csrf_token": csrf, "status": "suspended"},
+        )
+        assert suspended.status_code == 200 and "Provider is now suspended" in suspended.text
+        assert portal.get("/portal", follow_redirects=False).status_code == 303
