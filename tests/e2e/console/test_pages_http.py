@@ -277,3 +277,22 @@ def test_suspending_a_provider_ends_its_portal_session(
         )
         assert suspended.status_code == 200 and "Provider is now suspended" in suspended.text
         assert portal.get("/portal", follow_redirects=False).status_code == 303
+
+
+def test_cookie_is_secure_when_the_public_url_is_https(
+    api_settings: Any, db_url: str, admin: Admin
+) -> None:
+    settings = api_settings.model_copy(update={"public_url": "https://leads.example.com"})
+    with make_client(settings, db_url) as web:
+        page = web.get("/console/login")
+        assert "Secure" in page.headers["set-cookie"]
+        first = web.post(
+            "/console/login",
+            data={
+                "email": admin.email,
+                "password": admin.password,
+                "csrf_token": csrf_of(page.text),
+            },
+            follow_redirects=False,
+        )
+        assert "Secure" in first.headers["set-cookie"] and "HttpOnly" in first.headers["set-cookie"]
