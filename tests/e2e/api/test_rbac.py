@@ -38,6 +38,7 @@ class World:
     return_to_deny: str
     return_to_approve: str
     returnable_assignment: str
+    run: str
 
 
 Request = Callable[[World], tuple[str, dict[str, Any] | None]]
@@ -159,6 +160,13 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
         lambda w: (f"/api/v1/admin/returns/{w.return_to_approve}/approve", None),
         200,
     ),
+    ("GET", "/api/v1/admin/runs/{run_id}"): (lambda w: (f"/api/v1/admin/runs/{w.run}", None), 200),
+    ("GET", "/api/v1/admin/leads/{lead_id}/runs"): (
+        lambda w: (f"/api/v1/admin/leads/{w.distributed_lead}/runs", None),
+        200,
+    ),
+    ("GET", "/api/v1/admin/subscriptions"): (lambda w: ("/api/v1/admin/subscriptions", None), 200),
+    ("GET", "/api/v1/admin/reports/daily"): (lambda w: ("/api/v1/admin/reports/daily", None), 200),
 }
 
 PROVIDER_ROUTES: dict[tuple[str, str], Request] = {
@@ -254,6 +262,7 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
         ).json()["return_id"]
         for a in (to_deny, to_approve)
     ]
+    run = market.get(f"/admin/leads/{distributed}/runs")[0]["id"]
     assert job is not None
     return World(
         niche=niche["id"],
@@ -270,6 +279,7 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
         return_to_deny=returns[0],
         return_to_approve=returns[1],
         returnable_assignment=returnable,
+        run=run,
     )
 
 

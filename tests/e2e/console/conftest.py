@@ -119,15 +119,17 @@ def live_url(api_settings: Any, db_url: str) -> Iterator[str]:
         thread.join(30)
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync driver is open its event loop runs in this thread, so
+# asyncio.run() in a later test module would fail; each browser module opens and closes its own.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    """One chromium per test session (Playwright gives it a fresh, temporary profile)."""
+    """One chromium per test module (Playwright gives it a fresh, temporary profile)."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail(
             f"chromium is missing ({CHROMIUM}); install it with `apt-get install -y chromium` "

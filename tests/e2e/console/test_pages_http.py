@@ -8,8 +8,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
+from leadflow.api import create_app
 from leadflow.db.connection import Connection
-from tests.e2e.api.conftest import Admin, Marketplace, make_client
+from tests.e2e.api.conftest import PASSWORDS, Admin, Marketplace, make_client, totp_code
 from tests.e2e.console.conftest import console_login, csrf_of
 
 XSS = "<script>alert(1)</script>"
@@ -188,8 +189,6 @@ def test_session_cookie_flags_and_logout_revokes(
             follow_redirects=False,
         )
         assert first.status_code == 303
-        from tests.e2e.api.conftest import totp_code
-
         mfa = web.get("/console/login/mfa")
         second = web.post(
             "/console/login/mfa",
@@ -279,13 +278,15 @@ def test_suspending_a_provider_ends_its_portal_session(
         assert portal.get("/portal", follow_redirects=False).status_code == 303
 
 
-def test_cookie_is_secure_when_the_public_url_is_https(
+def test_cookies_are_secure_over_https_or_an_https_public_url(
     api_settings: Any, db_url: str, admin: Admin
 ) -> None:
     settings = api_settings.model_copy(update={"public_url": "https://leads.example.com"})
     with make_client(settings, db_url) as web:
+        assert "Secure" in web.get("/console/login").headers["set-cookie"]
+    app = create_app(api_settings, db_url, passwords=PASSWORDS)
+    with TestClient(app, base_url="https://testserver") as web:
         page = web.get("/console/login")
-        assert "Secure" in page.headers["set-cookie"]
         first = web.post(
             "/console/login",
             data={
@@ -295,4 +296,14 @@ def test_cookie_is_secure_when_the_public_url_is_https(
             },
             follow_redirects=False,
         )
-        assert "Secure" in first.headers["set-cookie"] and "HttpOnly" in first.headers["set-cookie"]
+        assert first.status_code == 303
+        mfa = web.get("/console/login/mfa")
+        second = web.post(
+            "/console/login/mfa",
+            data={"code": totp_code(admin.secret, 1), "csrf_token": csrf_of(mfa.text)},
+            follow_redirects=False,
+        )
+        session = next(
+            v for k, v in second.headers.multi_items() if k == "set-cookie" and "lf_session=" in v
+        )
+        assert "Secure" in session and "HttpOnly" in session
