@@ -14,8 +14,8 @@ from leadflow.api.middleware import RequestContext
 from leadflow.api.routes import (
     admin_catalog,
     admin_leads,
-    admin_returns,
     admin_reports,
+    admin_returns,
     auth,
     intake,
     ops,

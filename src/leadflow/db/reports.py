@@ -28,25 +28,28 @@ class PausedProvider:
     paused_subscriptions: int
 
 
-def leads_by_status(
+def lead_counts(
     conn: Connection, *, since: date, until: date, niche_id: UUID | None
-) -> dict[str, int]:
-    """Leads that arrived on the UTC days ``since``..``until`` (inclusive), by current status."""
+) -> list[tuple[date, str, int]]:
+    """Leads that arrived on the UTC days ``since``..``until``, per day and current status."""
     rows = conn.execute(
         """
-        SELECT status, count(*) AS n FROM leads
+        SELECT (created_at AT TIME ZONE 'UTC')::date AS day, status, count(*) AS n FROM leads
         WHERE created_at >= (%(since)s::date)::timestamp AT TIME ZONE 'UTC'
           AND created_at < ((%(until)s::date) + 1)::timestamp AT TIME ZONE 'UTC'
           AND (%(niche)s::uuid IS NULL OR niche_id = %(niche)s)
-        GROUP BY status
+        GROUP BY 1, 2
         """,
         {"since": since, "until": until, "niche": niche_id},
     ).fetchall()
-    return {str(row["status"]): int(row["n"]) for row in rows}
+    return [(row["day"], str(row["status"]), int(row["n"])) for row in rows]
 
 
-def daily(conn: Connection, *, since: date, until: date, niche_id: UUID | None) -> list[DayRow]:
-    """One row per UTC day ``since``..``until``: leads received, sales, revenue and refunds."""
+def money_days(
+    conn: Connection, *, since: date, until: date, niche_id: UUID | None
+) -> list[DayRow]:
+    """One row per UTC day ``since``..``until``: sales, revenue and refunds (``leads`` is 0
+    here; the caller adds them from ``lead_counts``)."""
     with conn.cursor(row_factory=record_row(DayRow)) as cur:
         return cur.execute(
             """
@@ -56,12 +59,6 @@ def daily(conn: Connection, *, since: date, until: date, niche_id: UUID | None) 
             ), bounds AS (
                 SELECT (%(since)s::date)::timestamp AT TIME ZONE 'UTC' AS lo,
                        ((%(until)s::date) + 1)::timestamp AT TIME ZONE 'UTC' AS hi
-            ), lead_days AS (
-                SELECT (l.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
-                FROM leads l, bounds
-                WHERE l.created_at >= bounds.lo AND l.created_at < bounds.hi
-                  AND (%(niche)s::uuid IS NULL OR l.niche_id = %(niche)s)
-                GROUP BY 1
             ), sale_days AS (
                 SELECT (a.assigned_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n,
                        sum(a.price_charged_cents) AS cents
@@ -79,11 +76,10 @@ def daily(conn: Connection, *, since: date, until: date, niche_id: UUID | None) 
                   AND (%(niche)s::uuid IS NULL OR cl.niche_id = %(niche)s)
                 GROUP BY 1
             )
-            SELECT days.day, COALESCE(lead_days.n, 0) AS leads, COALESCE(sale_days.n, 0) AS sales,
+            SELECT days.day, 0 AS leads, COALESCE(sale_days.n, 0) AS sales,
                    COALESCE(sale_days.cents, 0)::bigint AS revenue_cents,
                    COALESCE(refund_days.cents, 0)::bigint AS refunds_cents
             FROM days
-            LEFT JOIN lead_days USING (day)
             LEFT JOIN sale_days USING (day)
             LEFT JOIN refund_days USING (day)
             ORDER BY days.day

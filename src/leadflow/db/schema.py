@@ -193,6 +193,9 @@ leads = Table(
 )
 Index("ix_leads_status_created_at", leads.c.status, leads.c.created_at)
 Index("ix_leads_niche_id_created_at", leads.c.niche_id, leads.c.created_at)
+# The lead lists' order (newest first, ties by id), so a page is read, not sorted.
+Index("ix_leads_created_at_id", leads.c.created_at.desc(), leads.c.id)
+Index("ix_leads_status_created_at_id", leads.c.status, leads.c.created_at.desc(), leads.c.id)
 
 distribution_runs = Table(
     "distribution_runs",

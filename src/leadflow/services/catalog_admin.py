@@ -280,7 +280,6 @@ def _jsonable(changes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, UUID | Decimal) else v) for k, v in changes.items()}
 
 
-
 def list_subscriptions(
     tx: Connection,
     *,

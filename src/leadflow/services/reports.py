@@ -3,6 +3,7 @@ the providers paused for a low balance."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
@@ -23,6 +24,11 @@ class DailyReport:
     niche_id: UUID | None
     leads_by_status: dict[str, int]
     days: list[db.DayRow]
+    counts: list[tuple[date, str, int]]  # (day, status, leads)
+
+    def leads_on(self, day: date) -> dict[str, int]:
+        """The leads that arrived on ``day``, by status."""
+        return {status: n for d, status, n in self.counts if d == day}
 
     @property
     def sales(self) -> int:
@@ -56,12 +62,23 @@ def daily(
         raise InvalidInput("from must not be after to")
     if (until - since).days >= MAX_DAYS:
         raise InvalidInput(f"a report covers at most {MAX_DAYS} days")
+    counts = db.lead_counts(tx, since=since, until=until, niche_id=niche_id)
+    by_status: dict[str, int] = {}
+    by_day: dict[date, int] = {}
+    for day, status, n in counts:
+        by_status[status] = by_status.get(status, 0) + n
+        by_day[day] = by_day.get(day, 0) + n
+    days = [
+        dataclasses.replace(d, leads=by_day.get(d.day, 0))
+        for d in db.money_days(tx, since=since, until=until, niche_id=niche_id)
+    ]
     return DailyReport(
         since=since,
         until=until,
         niche_id=niche_id,
-        leads_by_status=db.leads_by_status(tx, since=since, until=until, niche_id=niche_id),
-        days=db.daily(tx, since=since, until=until, niche_id=niche_id),
+        leads_by_status=by_status,
+        days=days,
+        counts=counts,
     )
 
 
@@ -73,9 +90,10 @@ def dashboard(tx: Connection) -> Dashboard:
             continue
         status = jobs_db.api_status(row["status"])
         queue[row["queue_name"]][status] = queue[row["queue_name"]].get(status, 0) + int(row["n"])
+    month = daily(tx, since=None, until=today, niche_id=None)
     return Dashboard(
-        today=db.leads_by_status(tx, since=today, until=today, niche_id=None),
-        month=daily(tx, since=None, until=today, niche_id=None),
+        today=month.leads_on(today),
+        month=month,
         queue=queue,
         dead_letters=sum(q.get("failed", 0) for q in queue.values()),
         paused_providers=db.paused_for_balance(tx, limit=20),
