@@ -17,6 +17,9 @@ from leadflow import metrics
 log = structlog.get_logger("leadflow.http")
 MAX_BODY_BYTES = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The console's pages (``leadflow.console``) take HTML forms, urlencoded.
+FORM_PATHS = ("/console/", "/portal/")
+_FORM_MEDIA_TYPE = re.compile(r"^\s*application/x-www-form-urlencoded\s*(;|$)", re.IGNORECASE)
 _JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\s*(?:;|$)", re.IGNORECASE)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -74,7 +77,7 @@ class RequestContext:
                     "Request body too large",
                     f"request body over {self.max_body_bytes} bytes",
                 )
-            elif _unsupported_body(scope["method"], headers):
+            elif _unsupported_body(scope["method"], scope["path"], headers):
                 await _refuse(
                     send_with_id, 415, "Unsupported media type", "request bodies must be JSON"
                 )
@@ -98,13 +101,15 @@ class RequestContext:
             )
 
 
-def _unsupported_body(method: str, headers: dict[str, str]) -> bool:
-    """A body (declared by its length or chunked) whose ``Content-Type`` is missing or not JSON."""
+def _unsupported_body(method: str, path: str, headers: dict[str, str]) -> bool:
+    """A body (declared by its length or chunked) whose ``Content-Type`` is missing or not JSON;
+    on the console's pages, not an HTML form's."""
     if method not in BODY_METHODS:
         return False
     length = headers.get("content-length", "")
     has_body = (length.isdigit() and int(length) > 0) or "transfer-encoding" in headers
-    return has_body and not _JSON_MEDIA_TYPE.match(headers.get("content-type", ""))
+    accepted = _FORM_MEDIA_TYPE if path.startswith(FORM_PATHS) else _JSON_MEDIA_TYPE
+    return has_body and not accepted.match(headers.get("content-type", ""))
 
 
 async def _refuse(send: Send, status: int, title: str, detail: str) -> None:

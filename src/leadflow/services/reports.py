@@ -11,7 +11,6 @@ from uuid import UUID
 from leadflow.db import jobs as jobs_db
 from leadflow.db import reports as db
 from leadflow.db.connection import Connection
-from leadflow.domain.errors import InvalidInput
 
 MAX_DAYS = 366
 DASHBOARD_DAYS = 30
@@ -55,13 +54,12 @@ class Dashboard:
 def daily(
     tx: Connection, *, since: date | None, until: date | None, niche_id: UUID | None
 ) -> DailyReport:
-    """Per UTC day ``since``..``until`` (default: the last 30 days, today included)."""
+    """Per UTC day ``since``..``until`` (default: the last 30 days, today included). A window
+    longer than ``MAX_DAYS`` keeps its last ``MAX_DAYS`` days (the report says which); one that
+    ends before it starts has no day."""
     until = until or datetime.now(UTC).date()
     since = since or until - timedelta(days=DASHBOARD_DAYS - 1)
-    if since > until:
-        raise InvalidInput("from must not be after to")
-    if (until - since).days >= MAX_DAYS:
-        raise InvalidInput(f"a report covers at most {MAX_DAYS} days")
+    since = max(since, until - timedelta(days=MAX_DAYS - 1))
     counts = db.lead_counts(tx, since=since, until=until, niche_id=niche_id)
     by_status: dict[str, int] = {}
     by_day: dict[date, int] = {}

@@ -91,6 +91,10 @@ def test_daily_report_counts_leads_sales_and_revenue(
     yesterday = (today - timedelta(days=1)).isoformat()
     empty = market.get("/admin/reports/daily", **{"from": yesterday, "to": yesterday})
     assert empty["sales"] == 0 and len(empty["days"]) == 1
-    market.get("/admin/reports/daily", **{"from": today.isoformat(), "to": yesterday}, expect=422)
-    market.get("/admin/reports/daily", **{"from": "2020-01-01", "to": "2022-01-01"}, expect=422)
+    backwards = market.get("/admin/reports/daily", **{"from": today.isoformat(), "to": yesterday})
+    assert backwards["days"] == [] and backwards["sales"] == 0
+    long = market.get("/admin/reports/daily", **{"from": "2020-01-01", "to": "2022-01-01"})
+    assert long["since"] == "2021-01-01" and len(long["days"]) == 366
+    market.get("/admin/reports/daily", to="0", expect=422)
+    market.get("/admin/reports/daily", to="2021-02-30", expect=422)
     assert client.get("/api/v1/admin/reports/daily").status_code == 401

@@ -8,10 +8,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import StringConstraints, WithJsonSchema
 
 from leadflow.api.deps import Paging, Tx, current_admin
-from leadflow.api.routes.common import ADMIN_ERRORS, API_PREFIX, errors, page_out
-from leadflow.api.schemas.base import PageOut, Text
+from leadflow.api.routes.common import API_PREFIX, page_out
+from leadflow.api.schemas.base import PageOut
 from leadflow.api.schemas.reports import (
     DailyReportOut,
     DayOut,
@@ -20,11 +21,28 @@ from leadflow.api.schemas.reports import (
     SubscriptionViewOut,
     TraceEntryOut,
 )
+from leadflow.domain.errors import InvalidInput
+from leadflow.domain.model import SubscriptionStatus
 from leadflow.services import catalog_admin, reports, runs
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_admin)], responses=ADMIN_ERRORS
-)
+router = APIRouter(prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_admin)])
+
+
+# A calendar day as written in ISO 8601; a number is not a day.
+Day = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}),
+]
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{value} is not a calendar day (YYYY-MM-DD)") from None
 
 
 def _run(trace: runs.RunTrace) -> RunOut:
@@ -57,9 +75,7 @@ def _run(trace: runs.RunTrace) -> RunOut:
     )
 
 
-@router.get(
-    "/runs/{run_id}", response_model=RunOut, responses=errors(404), tags=["admin: distribution"]
-)
+@router.get("/runs/{run_id}", response_model=RunOut, tags=["admin: distribution"])
 def get_run(run_id: UUID, tx: Tx) -> RunOut:
     """A distribution run with its trace: per level in traversal order, the providers sold to
     (in the order of the sales) and those skipped, with the reason."""
@@ -69,7 +85,6 @@ def get_run(run_id: UUID, tx: Tx) -> RunOut:
 @router.get(
     "/leads/{lead_id}/runs",
     response_model=list[RunOut],
-    responses=errors(404),
     tags=["admin: distribution"],
 )
 def lead_runs(lead_id: UUID, tx: Tx) -> list[RunOut]:
@@ -80,7 +95,6 @@ def lead_runs(lead_id: UUID, tx: Tx) -> list[RunOut]:
 @router.get(
     "/subscriptions",
     response_model=PageOut[SubscriptionViewOut],
-    responses=errors(422),
     tags=["admin: catalog"],
 )
 def list_subscriptions(
@@ -89,7 +103,7 @@ def list_subscriptions(
     provider_id: UUID | None = None,
     competition_level_id: UUID | None = None,
     niche_id: UUID | None = None,
-    sub_status: Annotated[Text | None, Query(alias="status")] = None,
+    sub_status: Annotated[SubscriptionStatus | None, Query(alias="status")] = None,
 ) -> PageOut[SubscriptionViewOut]:
     """Subscriptions with provider, level and niche names, oldest first."""
     page = catalog_admin.list_subscriptions(
@@ -106,18 +120,18 @@ def list_subscriptions(
 @router.get(
     "/reports/daily",
     response_model=DailyReportOut,
-    responses=errors(422),
     tags=["admin: reports"],
 )
 def daily_report(
     tx: Tx,
-    since: Annotated[date | None, Query(alias="from")] = None,
-    until: Annotated[date | None, Query(alias="to")] = None,
+    since: Annotated[Day | None, Query(alias="from")] = None,
+    until: Annotated[Day | None, Query(alias="to")] = None,
     niche_id: UUID | None = None,
 ) -> DailyReportOut:
-    """Per UTC day ``from``..``to`` (default the last 30 days): leads received, sales, revenue
-    and refunds, and the leads of the window by their status now."""
-    report = reports.daily(tx, since=since, until=until, niche_id=niche_id)
+    """Per UTC day ``from``..``to`` (``YYYY-MM-DD``; default the last 30 days, at most 366:
+    a longer window keeps its last 366 days): leads received, sales, revenue and refunds, and
+    the leads of the window by their status now."""
+    report = reports.daily(tx, since=_day(since), until=_day(until), niche_id=niche_id)
     return DailyReportOut(
         since=report.since,
         until=report.until,
