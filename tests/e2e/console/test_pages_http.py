@@ -307,3 +307,12 @@ def test_cookies_are_secure_over_https_or_an_https_public_url(
             v for k, v in second.headers.multi_items() if k == "set-cookie" and "lf_session=" in v
         )
         assert "Secure" in session and "HttpOnly" in session
+
+
+def test_forms_are_for_the_console_only(admin_web: tuple[TestClient, str]) -> None:
+    """The API stays JSON-only (415 for a form body); the console's pages take forms."""
+    web, csrf = admin_web
+    api = web.post("/api/v1/leads", data={"niche": "movers"})
+    assert api.status_code == 415
+    page = web.post("/console/niches", data={"csrf_token": csrf, "slug": "x y", "name": "X"})
+    assert page.status_code == 422 and "slug must be" in page.text
