@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.api import problems
-from leadflow.console import pages_admin, pages_auth, pages_catalog, pages_portal
+from leadflow.console import pages_admin, pages_auth, pages_catalog, pages_portal, pages_returns
 from leadflow.console.render import HERE, redirect, render
 from leadflow.console.web import LoginRequired
 from leadflow.domain.errors import DomainError
@@ -107,6 +107,7 @@ def install(app: FastAPI) -> None:
         pages_auth.router,
         pages_admin.router,
         pages_catalog.router,
+        pages_returns.router,
         pages_portal.router,
     ):
         app.include_router(router, include_in_schema=False)

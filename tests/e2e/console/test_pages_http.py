@@ -4,12 +4,15 @@ nothing without the session's CSRF token, escaping, headers and cookies."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from leadflow.api import create_app
 from leadflow.db.connection import Connection
+from leadflow.domain.model import Actor
+from leadflow.services.distribution import distribute_lead
 from tests.e2e.api.conftest import PASSWORDS, Admin, Marketplace, make_client, totp_code
 from tests.e2e.console.conftest import console_login, csrf_of
 
@@ -316,3 +319,41 @@ def test_forms_are_for_the_console_only(admin_web: tuple[TestClient, str]) -> No
     assert api.status_code == 415
     page = web.post("/console/niches", data={"csrf_token": csrf, "slug": "x y", "name": "X"})
     assert page.status_code == 422 and "slug must be" in page.text
+
+
+def test_returns_queue_approves_with_a_refund_and_denies_with_a_reason(
+    admin_web: tuple[TestClient, str], market: Marketplace, pool: ConnectionPool[Connection]
+) -> None:
+    web, csrf = admin_web
+    niche = market.niche("movers", levels=[("Gold", 1, 4900)])
+    provider = market.provider_login(
+        "Mover", balance_cents=100_000, levels=[niche["levels"][0]["id"]]
+    )
+    returned = []
+    for _ in range(2):
+        lead_id, _ = market.approved_lead()
+        distribute_lead(pool, lead_id=UUID(lead_id), triggered_by=Actor.system())
+        assignment = market.get(f"/admin/leads/{lead_id}/assignments")["items"][0]
+        made = market.client.post(
+            f"/api/v1/provider/assignments/{assignment['assignment_id']}/return",
+            json={"reason": "other", "note": XSS},
+            headers=provider.headers,
+        )
+        assert made.status_code == 201, made.text
+        returned.append(made.json()["return_id"])
+
+    queue = web.get("/console/returns")
+    assert queue.status_code == 200 and queue.text.count('action="/console/returns/') == 4
+    assert XSS not in queue.text
+    assert web.post(f"/console/returns/{returned[0]}/approve", data={}).status_code == 403
+    done = web.post(f"/console/returns/{returned[0]}/approve", data={"csrf_token": csrf})
+    assert done.status_code == 200 and "Return approved; refunded 49.00 dollars" in done.text
+    denied = web.post(
+        f"/console/returns/{returned[1]}/deny", data={"csrf_token": csrf, "reason": "it works"}
+    )
+    assert "Return denied" in denied.text
+    assert market.get(f"/admin/returns/{returned[0]}")["status"] == "approved"
+    assert market.get(f"/admin/returns/{returned[1]}")["status"] == "denied"
+    assert market.get(f"/admin/providers/{provider.id}")["balance_cents"] == 100_000 - 4900
+    again = web.post(f"/console/returns/{returned[0]}/approve", data={"csrf_token": csrf})
+    assert "flash error" in again.text

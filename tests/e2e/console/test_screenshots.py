@@ -68,6 +68,7 @@ def test_every_page_renders_cleanly_at_both_widths(
         "providers": "/console/providers",
         "provider": f"/console/providers/{provider_id}",
         "subscriptions": "/console/subscriptions",
+        "returns": "/console/returns?status=",
         "jobs": "/console/jobs",
         "audit": "/console/audit",
     }
