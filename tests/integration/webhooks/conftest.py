@@ -1,0 +1,3 @@
+"""Fixtures of the webhook tests."""
+
+from tests.support.receiver import receiver as receiver
