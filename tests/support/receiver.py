@@ -13,12 +13,15 @@ Each path is an endpoint with its own script of replies and its own log::
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -101,9 +104,16 @@ def _check_mode(mode: Mode) -> None:
 
 
 class Receiver:
-    """uvicorn serving a tiny raw ASGI app on an OS-chosen port of 127.0.0.1."""
+    """uvicorn serving a tiny raw ASGI app on an OS-chosen port of 127.0.0.1.
 
-    def __init__(self) -> None:
+    ``Receiver(tls_hostname="localhost")`` serves https with a certificate for that name only,
+    issued by a CA of its own whose PEM file is ``ca_file`` (trust it with ``SSL_CERT_FILE``).
+    """
+
+    def __init__(self, *, tls_hostname: str | None = None) -> None:
+        self.tls_hostname = tls_hostname
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.ca_file: Path | None = None
         self._lock = threading.Lock()
         self._endpoints: dict[str, _Endpoint] = {}
         self._stopping = False
@@ -121,8 +131,16 @@ class Receiver:
         sock.bind(("127.0.0.1", 0))
         self._socket = sock
         self.port = sock.getsockname()[1]
+        tls: dict[str, Any] = {}
+        if self.tls_hostname is not None:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="receiver-tls-")
+            self.ca_file, cert, key = _issue_certificate(
+                Path(self._tls_dir.name), self.tls_hostname
+            )
+            tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
         config = uvicorn.Config(
             self._app,
+            **tls,
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -153,6 +171,8 @@ class Receiver:
             self._thread.join(timeout=10)
         if self._socket is not None:
             self._socket.close()
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
 
     def __enter__(self) -> Receiver:
         return self.start()
@@ -167,9 +187,10 @@ class Receiver:
 
     # -- what the test says and reads ---------------------------------------------------------
 
-    def url(self, path: str = "hook") -> str:
-        """``http://127.0.0.1:<port>/<path>``."""
-        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+    def url(self, path: str = "hook", *, host: str = "127.0.0.1") -> str:
+        """``http://127.0.0.1:<port>/<path>`` (https when serving TLS)."""
+        scheme = "http" if self.tls_hostname is None else "https"
+        return f"{scheme}://{host}:{self.port}/{path.lstrip('/')}"
 
     def respond(self, path: str, *modes: Mode) -> None:
         """Replies for ``path``, consumed in order, the last one repeating (default "ok")."""
@@ -296,6 +317,76 @@ async def _send(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _issue_certificate(folder: Path, hostname: str) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for ``hostname`` only: (CA file, cert file, key file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    validity = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1))
+
+    def name(common_name: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("receiver test CA"))
+        .issuer_name(name("receiver test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(validity[0])
+        .not_valid_after(validity[1])
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name(hostname))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(validity[0])
+        .not_valid_after(validity[1])
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file, cert_file, key_file = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ca_file, cert_file, key_file
 
 
 @pytest.fixture

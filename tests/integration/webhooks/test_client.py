@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 import tracemalloc
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -221,3 +221,38 @@ def test_a_hanging_reply_does_not_hold_up_shutdown() -> None:
     started = time.perf_counter()
     r.stop()
     assert time.perf_counter() - started < 3
+
+
+@pytest.fixture
+def tls_receiver() -> Iterator[Receiver]:
+    with Receiver(tls_hostname="localhost") as r:
+        yield r
+
+
+def test_https_verifies_the_certificate_against_the_name_not_the_address(
+    tls_receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The certificate names "localhost" only, and the connection goes to 127.0.0.1: it
+    # verifies only if SNI and the hostname check use the URL's name.
+    assert tls_receiver.ca_file is not None
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_receiver.ca_file))
+    url = tls_receiver.url("hook", host="localhost")
+    reply = post(url, allow_hosts={"localhost"}, timeout=5)
+    assert (reply.status_code, reply.error) == (200, None)
+    [got] = tls_receiver.wait_for("hook", 1)
+    assert got.headers["host"] == f"localhost:{tls_receiver.port}"
+    # The same server by its address: the certificate does not name it.
+    reply = post(tls_receiver.url("hook"), allow_hosts={"127.0.0.1"}, timeout=5)
+    assert reply.error is not None and reply.error.startswith("connect error: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in reply.error
+
+
+def test_https_refuses_a_certificate_nobody_trusts(
+    tls_receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    reply = post(tls_receiver.url("hook", host="localhost"), allow_hosts={"localhost"}, timeout=5)
+    assert reply.status_code is None
+    assert reply.error is not None and "CERTIFICATE_VERIFY_FAILED" in reply.error
+    assert tls_receiver.received("hook") == []

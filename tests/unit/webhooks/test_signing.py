@@ -126,4 +126,4 @@ def test_wrong_types_and_an_empty_secret_are_false() -> None:
     assert verify("s", header.encode(), b"{}", now=NOW) is False  # type: ignore[arg-type]
     assert verify("s", header, "{}", now=NOW) is False  # type: ignore[arg-type]
     assert verify(None, header, b"{}", now=NOW) is False  # type: ignore[arg-type]
-    assert verify("s", header, bytearray(b"{}"), now=NOW) is True
+    assert verify("s", header, bytearray(b"{}"), now=NOW) is True  # type: ignore[arg-type]
