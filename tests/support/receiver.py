@@ -67,7 +67,7 @@ _STATUS_MODES = {
     "busy": Status(429, b'{"error": "slow down"}'),
     "error": Status(500, b'{"error": "boom"}'),
 }
-_NAMED = {*_STATUS_MODES, "reject", "hang", "redirect", "huge"}
+_NAMED = {*_STATUS_MODES, "reject", "hang", "stall", "redirect", "huge"}
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,13 @@ class Receiver:
         return f"{scheme}://{host}:{self.port}/{path.lstrip('/')}"
 
     def respond(self, path: str, *modes: Mode) -> None:
-        """Replies for ``path``, consumed in order, the last one repeating (default "ok")."""
+        """Replies for ``path``, consumed in order, the last one repeating (default "ok").
+
+        Modes: "ok" (200), "reject" or ``Reject(reason)`` (200 ``accepted: false``), "conflict"
+        (409), "gone" (410), "busy" (429), "error" (500), "hang" (no reply for 30 s), "stall"
+        (200 and half a body, then nothing), "redirect" or ``Redirect(to)`` (302 to another
+        path here), "huge" (200 and 10 MB), ``Status(code, body)``.
+        """
         for mode in modes:
             _check_mode(mode)
         with self._lock:
@@ -288,6 +294,19 @@ class Receiver:
             while not self._stopping and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             await _send(send, 503, b"")
+        elif mode == "stall":
+            # The status and part of the body, then nothing until the client gives up.
+            start = {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"12")],
+            }
+            await send(start)
+            await send({"type": "http.response.body", "body": b'{"ok": t', "more_body": True})
+            deadline = time.monotonic() + HANG_SECONDS
+            while not self._stopping and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await send({"type": "http.response.body", "body": b"rue}"})
         elif mode == "huge":
             await send(
                 {

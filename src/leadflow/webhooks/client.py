@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import time
 from collections.abc import Collection, Iterable, Mapping
@@ -26,7 +27,8 @@ class Reply:
     status_code: int | None
     body: bytes  # at most RESPONSE_CAP bytes
     seconds: float
-    error: str | None  # None when an HTTP status was received
+    # None when an HTTP status was received (even if the body was then cut short)
+    error: str | None
     timed_out: bool
 
     @property
@@ -162,35 +164,47 @@ class WebhookClient:
             return Reply(None, b"", time.perf_counter() - started, f"refused: {exc}", False)
         token = _pin.set(_Pin(parsed.host, parsed.port, address))
         try:
-            # The per-phase timeouts of httpx do not bound a reply trickled byte by byte.
-            async with asyncio.timeout(self._timeout):
-                status, data = await self._send(url, body, headers)
+            return await self._exchange(url, body, headers, started)
+        finally:
+            _pin.reset(token)
+
+    async def _exchange(
+        self, url: str, body: bytes, headers: Mapping[str, str], started: float
+    ) -> Reply:
+        # One deadline for the whole attempt: httpx's per-phase timeouts alone would let a
+        # reply trickled a byte at a time hold the attempt for ever.
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        request = self._http.build_request(
+            "POST", url, content=body, headers={"Content-Type": "application/json", **headers}
+        )
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await self._http.send(request, stream=True)
         except (TimeoutError, httpx.TimeoutException):
             return Reply(None, b"", time.perf_counter() - started, "timeout", True)
         except Exception as exc:
             return Reply(None, b"", time.perf_counter() - started, _describe(exc), False)
-        finally:
-            _pin.reset(token)
-        return Reply(status, data, time.perf_counter() - started, None, False)
-
-    async def _send(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
-        request = self._http.build_request(
-            "POST", url, content=body, headers={"Content-Type": "application/json", **headers}
-        )
-        response = await self._http.send(request, stream=True)
+        chunks: list[bytes] = []
         try:
-            return response.status_code, await _read_capped(response, RESPONSE_CAP)
+            async with asyncio.timeout_at(deadline):
+                await _read_capped(response, RESPONSE_CAP, chunks)
+        except Exception:
+            # The status is the buyer's answer; a body cut short only shortens the excerpt.
+            pass
         finally:
             # Closing a partly read response drops its connection rather than reading on.
-            await response.aclose()
+            with contextlib.suppress(Exception):
+                await response.aclose()
+        return Reply(
+            response.status_code, b"".join(chunks), time.perf_counter() - started, None, False
+        )
 
 
-async def _read_capped(response: httpx.Response, cap: int) -> bytes:
-    chunks: list[bytes] = []
+async def _read_capped(response: httpx.Response, cap: int, chunks: list[bytes]) -> None:
+    """Append the body's first ``cap`` bytes to ``chunks`` as they arrive."""
     size = 0
     async for chunk in response.aiter_raw():
         chunks.append(chunk[: cap - size])
         size += len(chunks[-1])
         if size >= cap:
             break
-    return b"".join(chunks)

@@ -256,3 +256,11 @@ def test_https_refuses_a_certificate_nobody_trusts(
     assert reply.status_code is None
     assert reply.error is not None and "CERTIFICATE_VERIFY_FAILED" in reply.error
     assert tls_receiver.received("hook") == []
+
+
+def test_a_status_followed_by_a_stalled_body_is_still_the_answer(receiver: Receiver) -> None:
+    receiver.respond("hook", "stall")
+    reply = post(receiver.url("hook"), timeout=0.5)
+    assert (reply.status_code, reply.error, reply.timed_out) == (200, None, False)
+    assert reply.body == b'{"ok": t'
+    assert 0.45 < reply.seconds < 2
