@@ -32,6 +32,7 @@ import psycopg
 
 from bench import common, seed
 from leadflow.settings import Settings
+from leadflow.webhooks.secret_box import generate_key
 
 RATE = 100.0
 NICHES = 20
@@ -174,7 +175,12 @@ def _missing(reason: str) -> common.Row:
 
 
 def _start_worker(url: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DATABASE_URL=url, LEADFLOW_LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        LEADFLOW_LOG_LEVEL="WARNING",
+        LEADFLOW_SECRET_KEY=generate_key(),
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "bench.worker_process", url, str(CONCURRENCY)],
         cwd=common.ROOT,

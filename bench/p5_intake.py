@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 
 from bench import common, seed
+from leadflow.webhooks.secret_box import generate_key
 
 CONNECTIONS = 8
 BODY = {
@@ -51,7 +52,11 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         )
     port = _free_port()
     env = dict(
-        os.environ, DATABASE_URL=url, LEADFLOW_INTAKE_RATE_LIMIT="0", LEADFLOW_LOG_LEVEL="WARNING"
+        os.environ,
+        DATABASE_URL=url,
+        LEADFLOW_INTAKE_RATE_LIMIT="0",
+        LEADFLOW_LOG_LEVEL="WARNING",
+        LEADFLOW_SECRET_KEY=generate_key(),
     )
     api = subprocess.Popen(
         [sys.executable, "-m", "bench.api_process", url, str(port)],

@@ -22,6 +22,7 @@ from leadflow.db.connection import create_pool
 from leadflow.db.server import embedded_server
 from leadflow.settings import Settings
 from tests.support.invariants import assert_invariants
+from tests.support.keys import TEST_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 _counter = itertools.count()
@@ -83,6 +84,8 @@ def settings(tmp_path: Path) -> Settings:
         home=tmp_path / "home",
         retry_delays=[0, 0, 0, 0, 0],
         lock_timeout_ms=10_000,
+        secret_key=TEST_SECRET_KEY,
+        webhook_allow_hosts=["127.0.0.1"],
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from leadflow.db.jobs import EMAIL_QUEUE, MAINTENANCE_QUEUE
+from leadflow.db.jobs import EMAIL_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE
 from leadflow.db.pool import is_unavailable
 from leadflow.settings import Settings
 
@@ -20,7 +20,7 @@ _HANDLER_NAME = "leadflow"
 # (its end line says all), a periodic job deferred, tasks registered at each worker start.
 _ROUTINE_ACTIONS = frozenset({"start_job", "periodic_task_deferred"})
 _ROUTINE_LOGGERS = ("procrastinate.blueprints", "procrastinate.periodic")
-_QUIET_WHEN_IDLE = frozenset({MAINTENANCE_QUEUE, EMAIL_QUEUE})
+_QUIET_WHEN_IDLE = frozenset({MAINTENANCE_QUEUE, EMAIL_QUEUE, WEBHOOK_QUEUE})
 
 
 def use_json(settings: Settings, *, json_without_tty: bool = False) -> bool:

@@ -51,6 +51,19 @@ mails_sent_total = Counter("mails_sent_total", "Mails accepted by the SMTP serve
 mails_failed_total = Counter(
     "mails_failed_total", "Mail delivery attempts that failed.", ["template"]
 )
+webhook_deliveries_total = Counter(
+    "webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered, rejected_by_buyer, retry, failed.",
+    ["outcome"],
+)
+webhook_delivery_seconds = Histogram(
+    "webhook_delivery_seconds",
+    "Wall time of one webhook delivery attempt (connect, send, read the capped reply).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+webhook_queue_depth = Gauge(
+    "webhook_queue_depth", "Pending webhook deliveries of active endpoints."
+)
 http_request_duration_seconds = Histogram(
     "http_request_duration_seconds",
     "HTTP request latency by route and status.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     pool_min_size: int = 1
     pool_max_size: int = 10
 
+    # Webhooks (SPEC §10). The key (Fernet; several, comma-separated, to rotate it: the first
+    # encrypts, all decrypt) encrypts the endpoints' signing secrets at rest. `leadflow up` on
+    # the embedded server keeps one under LEADFLOW_HOME; with an external database (production)
+    # the processes refuse to start without it.
+    secret_key: SecretStr | None = None
+    # Hosts a webhook URL may name without the public-address check, and over plain http.
+    webhook_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Deliveries in flight per worker process, in all and per endpoint.
+    webhook_concurrency: int = Field(default=64, ge=1, le=1000)
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
+    # A claimed delivery is not claimed again for this long: longer than one attempt can take
+    # (10 s), so only a worker that died mid-delivery leaves one to be sent again.
+    webhook_lease_seconds: int = Field(default=60, ge=15, le=3600)
+
     log_level: str = "INFO"
     log_format: Literal["auto", "console", "json"] = Field(
         default="auto",
@@ -61,9 +75,9 @@ class Settings(BaseSettings):
     # The older switch, kept working: true means log_format=json.
     log_json: bool = False
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "webhook_allow_hosts", mode="before")
     @classmethod
-    def _split_proxies(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value

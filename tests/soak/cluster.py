@@ -27,6 +27,8 @@ import psycopg
 from aiosmtpd.controller import Controller
 from psycopg import conninfo, sql
 
+from tests.support.keys import PROCESS_ENV
+
 LEADFLOW = str(Path(sys.executable).parent / "leadflow")
 DATABASE = "leadflow_soak"
 
@@ -181,6 +183,7 @@ def base_env(database_url: str, **extra: str) -> dict[str, str]:
     ``LEADFLOW_*``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
     env["DATABASE_URL"] = database_url
+    env.update(PROCESS_ENV)
     env.update(extra)
     return env
 

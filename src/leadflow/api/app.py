@@ -21,11 +21,14 @@ from leadflow.api.routes import (
     ops,
     portal,
 )
+from leadflow.api.routes import webhooks as webhook_routes
 from leadflow.db import migrate
 from leadflow.db.connection import Reachability, create_pool, open_autocommit_pool
+from leadflow.services import webhooks
 from leadflow.services.auth import Passwords
 from leadflow.services.limits import parse_rate
 from leadflow.settings import Settings
+from leadflow.webhooks.secret_box import SecretBox
 
 DESCRIPTION = """
 Fair, atomic lead distribution. Consumers submit leads (`POST /api/v1/leads`), operators
@@ -48,6 +51,11 @@ def create_app(
     """Build the app for the database at ``url``. ``passwords`` overrides the argon2 cost (tests);
     ``reachability`` is shared with the process's other pools (``leadflow up``'s worker)."""
     intake_rate = parse_rate(settings.intake_rate_limit)
+    key = settings.secret_key
+    webhook_policy = webhooks.EndpointPolicy(
+        allow_hosts=tuple(settings.webhook_allow_hosts),
+        box=None if key is None else SecretBox.from_setting(key.get_secret_value()),
+    )
     trusted = parse_networks(settings.trusted_proxies)
 
     @contextlib.asynccontextmanager
@@ -65,6 +73,7 @@ def create_app(
             intake_rate=intake_rate,
             trusted_proxies=trusted,
             head_revision=migrate.head_revision(),
+            webhook_policy=webhook_policy,
         )
         try:
             yield
@@ -88,6 +97,8 @@ def create_app(
         admin_returns.router,
         admin_reports.router,
         portal.router,
+        webhook_routes.admin,
+        webhook_routes.provider,
         ops.router,
     ):
         app.include_router(router)

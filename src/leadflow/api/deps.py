@@ -22,7 +22,7 @@ from leadflow.db.auth import SessionPrincipal
 from leadflow.db.connection import AsyncConnection, Connection, Reachability, transaction
 from leadflow.domain.errors import AccessDenied, AuthenticationFailed
 from leadflow.domain.model import Actor, ActorRole
-from leadflow.services import auth
+from leadflow.services import auth, webhooks
 from leadflow.services.limits import Rate
 from leadflow.services.pages import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from leadflow.settings import Settings
@@ -44,6 +44,7 @@ class AppContext:
     intake_rate: Rate | None
     trusted_proxies: tuple[IPNetwork, ...]
     head_revision: str
+    webhook_policy: webhooks.EndpointPolicy
 
 
 async def get_context(request: Request) -> AppContext:

@@ -21,6 +21,7 @@ from leadflow.domain.errors import (
     DomainError,
     InvalidInput,
     LeadNotApproved,
+    NotConfigured,
     NotFound,
     RateLimited,
 )
@@ -37,6 +38,7 @@ STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (AuthenticationFailed, 401),
     (AccessDenied, 403),
     (RateLimited, 429),
+    (NotConfigured, 503),
 )
 TITLES = {
     400: "Bad request",

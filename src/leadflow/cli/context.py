@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ import sqlalchemy.exc
 import structlog
 import typer
 from psycopg_pool import ConnectionPool
+from pydantic import SecretStr
 from rich.console import Console
 
 from leadflow import logs
@@ -17,6 +19,10 @@ from leadflow.db import migrate
 from leadflow.db.connection import Connection, create_pool
 from leadflow.db.server import database_url
 from leadflow.settings import Settings
+from leadflow.webhooks.secret_box import SecretBox, SecretKeyError, generate_key
+
+# Under LEADFLOW_HOME: the embedded server's LEADFLOW_SECRET_KEY, made at its first start.
+SECRET_KEY_FILE = "secret.key"
 
 
 @contextlib.contextmanager
@@ -70,3 +76,41 @@ def pool(
         yield p
     finally:
         p.close()
+
+
+def with_secret_key(settings: Settings) -> Settings:
+    """``settings`` with a usable ``LEADFLOW_SECRET_KEY`` (it seals the webhook secrets).
+
+    As configured, if it is; on the embedded server, the key kept under ``LEADFLOW_HOME`` (made
+    at the first start); with an external database (production) a missing key is an error: a
+    generated one would be lost with the machine, and every stored secret with it."""
+    if settings.secret_key is not None:
+        key = settings.secret_key.get_secret_value()
+    elif settings.database_url is None:
+        key = _embedded_key(settings)
+    else:
+        Console(stderr=True).print(
+            "[red]LEADFLOW_SECRET_KEY is not set. With an external database (DATABASE_URL) it "
+            "is required: it encrypts the webhook endpoints' secrets. Make one with "
+            "`leadflow secret-key` and keep it with your other secrets.[/red]"
+        )
+        raise typer.Exit(1)
+    try:
+        SecretBox.from_setting(key)
+    except SecretKeyError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    return settings.model_copy(update={"secret_key": SecretStr(key)})
+
+
+def _embedded_key(settings: Settings) -> str:
+    path = settings.home / SECRET_KEY_FILE
+    if path.exists():
+        return path.read_text("ascii").strip()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    key = generate_key()
+    # Created readable by its owner only, before the key is written into it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as file:
+        file.write(key + "\n")
+    return key

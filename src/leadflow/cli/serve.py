@@ -15,7 +15,7 @@ import uvicorn
 from rich.console import Console
 
 from leadflow.cli import app
-from leadflow.cli.context import database, pool, require_migrated
+from leadflow.cli.context import database, pool, require_migrated, with_secret_key
 from leadflow.db.connection import Reachability, transaction
 from leadflow.domain.errors import DomainError
 from leadflow.settings import Settings
@@ -41,7 +41,7 @@ def uvicorn_config(
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Run the HTTP API (the database must be migrated)."""
-    settings = Settings()
+    settings = with_secret_key(Settings())
     with database(settings) as url:
         require_migrated(url)
         uvicorn.Server(uvicorn_config(settings, url, host, port)).run()
@@ -88,6 +88,16 @@ def admin_create(
     )
 
 
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new LEADFLOW_SECRET_KEY (a Fernet key). To change keys, put the new one first and
+    keep the old one after it, comma-separated: secrets are sealed with the first, opened with
+    any."""
+    from leadflow.webhooks.secret_box import generate_key
+
+    print(generate_key())
+
+
 @app.command()
 def up(
     demo: Annotated[
@@ -106,7 +116,7 @@ def up(
 ) -> None:
     """Everything in one process: PostgreSQL (embedded unless DATABASE_URL), migrations, the API
     and a worker. Ctrl-C stops it gracefully."""
-    settings = Settings()
+    settings = with_secret_key(Settings())
     console = Console()
     # Without a terminal, `up` is under a supervisor or a container: its logs go to a collector.
     with database(settings, migrate_first=True, json_logs_without_tty=True) as url:

@@ -9,7 +9,7 @@ import signal
 import typer
 
 from leadflow.cli import app
-from leadflow.cli.context import database, require_migrated
+from leadflow.cli.context import database, require_migrated, with_secret_key
 from leadflow.settings import Settings
 
 
@@ -26,7 +26,7 @@ def worker(
     ),
 ) -> None:
     """Run a worker; SIGTERM finishes the jobs in hand and takes no new one."""
-    settings = Settings()
+    settings = with_secret_key(Settings())
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     with database(settings) as url:
         require_migrated(url)

@@ -47,10 +47,13 @@ DISTRIBUTE_TASK = "distribute_lead"
 DISTRIBUTE_QUEUE = "distribute_lead"
 DELIVER_TASK = "deliver_mail"
 EMAIL_QUEUE = "email"
+WEBHOOK_TASK = "deliver_webhooks"
+WEBHOOK_QUEUE = "webhooks"
 MAINTENANCE_QUEUE = "maintenance"
 # The queues an operator sees in the jobs list; maintenance ticks are internal.
-VISIBLE_QUEUES = (DISTRIBUTE_QUEUE, EMAIL_QUEUE)
-# Workers take higher priorities first: recovery, then mail, then the distribution backlog.
+VISIBLE_QUEUES = (DISTRIBUTE_QUEUE, EMAIL_QUEUE, WEBHOOK_QUEUE)
+# Workers take higher priorities first: recovery, then mail and webhooks, then the distribution
+# backlog.
 MAINTENANCE_PRIORITY = 10
 MAIL_PRIORITY = 5
 
@@ -124,9 +127,19 @@ def defer_distribution(
 
 
 def defer_mail_delivery(conn: Connection) -> int | None:
-    """Enqueue a delivery run of the outbox unless one is already waiting; returns its id.
+    """Enqueue a delivery run of the email outbox unless one is already waiting; its id."""
+    return _defer_batch_run(conn, EMAIL_QUEUE, DELIVER_TASK)
 
-    Two callers racing may both enqueue; deliveries claim mails with SKIP LOCKED, so that only
+
+def defer_webhook_delivery(conn: Connection) -> int | None:
+    """Enqueue a delivery run of the webhook outbox unless one is already waiting; its id."""
+    return _defer_batch_run(conn, WEBHOOK_QUEUE, WEBHOOK_TASK)
+
+
+def _defer_batch_run(conn: Connection, queue: str, task: str) -> int | None:
+    """A run of ``task`` unless one is already waiting.
+
+    Two callers racing may both enqueue; runs claim their rows with SKIP LOCKED, so that only
     costs an empty run.
     """
     row = conn.execute(
@@ -137,7 +150,7 @@ def defer_mail_delivery(conn: Connection) -> int | None:
         WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs
                           WHERE task_name = %(task)s AND status = 'todo')
         """,
-        {"queue": EMAIL_QUEUE, "task": DELIVER_TASK, "priority": MAIL_PRIORITY},
+        {"queue": queue, "task": task, "priority": MAIL_PRIORITY},
     ).fetchone()
     return None if row is None else int(row["id"])
 

@@ -528,3 +528,113 @@ Index(
     outbox_events.c.next_attempt_at,
     postgresql_where=text("status = 'pending'"),
 )
+
+# Webhooks (SPEC §10): a provider's endpoints, with the signing secret encrypted at rest.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    _fk("provider_id", "providers.id"),
+    _fk("niche_id", "niches.id", nullable=True),
+    Column("url", Text, nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("secret_ciphertext", Text, nullable=False),
+    # The secret a rotation replaced: it signs too until it expires.
+    Column("previous_secret_ciphertext", Text, nullable=True),
+    Column("previous_secret_expires_at", TZ, nullable=True),
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("disabled_at", TZ, nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+    # Deleted endpoints stay (their deliveries name them), inactive and out of every list.
+    Column("deleted_at", TZ, nullable=True),
+    _created_at(),
+    _updated_at(),
+    CheckConstraint("length(url) <= 2048", name="url_length"),
+    CheckConstraint("deleted_at IS NULL OR NOT is_active", name="deleted_inactive"),
+)
+# The sale's lookup: the active endpoints of the providers it sells to.
+Index(
+    "ix_webhook_endpoints_active_provider_id",
+    webhook_endpoints.c.provider_id,
+    postgresql_where=text("is_active"),
+)
+Index(
+    "ix_webhook_endpoints_provider_id_created_at",
+    webhook_endpoints.c.provider_id,
+    webhook_endpoints.c.created_at,
+)
+
+# The webhook outbox: one row per (endpoint, assignment, event); ``lead.assigned`` rows are
+# written by the sale itself (invariant 6). The body is fixed at the first attempt.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    _fk("endpoint_id", "webhook_endpoints.id"),
+    _fk("provider_id", "providers.id"),
+    _fk("lead_id", "leads.id"),
+    _fk("assignment_id", "lead_assignments.id"),
+    Column("event", Text, nullable=False),
+    _fk("return_id", "lead_returns.id", nullable=True),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("body", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # Attempts since the delivery was made or last redelivered: what the retry schedule counts.
+    Column("round_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", TZ, nullable=False, server_default=text("now()")),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    # The buyer said no (SPEC §10): its reason, and the return that filed.
+    Column("buyer_reason", Text, nullable=True),
+    _fk("filed_return_id", "lead_returns.id", nullable=True),
+    _created_at(),
+    Column("delivered_at", TZ, nullable=True),
+    _updated_at(),
+    UniqueConstraint("endpoint_id", "assignment_id", "event"),
+    CheckConstraint(
+        "status IN ('pending', 'delivered', 'failed', 'rejected_by_buyer')", name="status"
+    ),
+    CheckConstraint("event IN ('lead.assigned', 'lead.returned')", name="event"),
+    CheckConstraint(
+        "(event = 'lead.returned') = (return_id IS NOT NULL)", name="returned_has_return"
+    ),
+)
+Index(
+    "ix_webhook_deliveries_pending",
+    webhook_deliveries.c.endpoint_id,
+    webhook_deliveries.c.next_attempt_at,
+    postgresql_where=text("status = 'pending'"),
+)
+Index(
+    "ix_webhook_deliveries_created_at_id",
+    webhook_deliveries.c.created_at.desc(),
+    webhook_deliveries.c.id,
+)
+Index(
+    "ix_webhook_deliveries_provider_id_created_at",
+    webhook_deliveries.c.provider_id,
+    webhook_deliveries.c.created_at,
+)
+Index("ix_webhook_deliveries_assignment_id", webhook_deliveries.c.assignment_id)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    _fk("delivery_id", "webhook_deliveries.id"),
+    Column("attempted_at", TZ, nullable=False, server_default=text("now()")),
+    Column("outcome", Text, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    # The first 1 KiB of the reply.
+    Column("response_excerpt", Text, nullable=True),
+    CheckConstraint(
+        "outcome IN ('delivered', 'rejected_by_buyer', 'retry', 'failed')", name="outcome"
+    ),
+)
+Index(
+    "ix_webhook_attempts_delivery_id_attempted_at",
+    webhook_attempts.c.delivery_id,
+    webhook_attempts.c.attempted_at,
+)

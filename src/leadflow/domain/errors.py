@@ -115,3 +115,9 @@ class AccessDenied(DomainError):
     """Authenticated, but not allowed (HTTP 403)."""
 
     title = "Forbidden"
+
+
+class NotConfigured(DomainError):
+    """The operation needs configuration this installation lacks (HTTP 503)."""
+
+    title = "Not configured"

@@ -17,6 +17,7 @@ from leadflow.domain.model import LedgerKind
 LEAD_ASSIGNED = "lead.assigned"
 SUBSCRIPTION_PAUSED = "subscription.paused"
 RETURN_DECIDED = "return.decided"
+ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,14 @@ from uuid import UUID
 import structlog
 from psycopg_pool import ConnectionPool
 
-from leadflow.db import events, outbox, returns
+from leadflow.db import events, outbox, returns, webhooks
 from leadflow.db.connection import Connection, transaction
-from leadflow.domain.facts import LEAD_ASSIGNED, RETURN_DECIDED, SUBSCRIPTION_PAUSED
+from leadflow.domain.facts import (
+    ENDPOINT_DISABLED,
+    LEAD_ASSIGNED,
+    RETURN_DECIDED,
+    SUBSCRIPTION_PAUSED,
+)
 from leadflow.domain.money import format_dollars
 from leadflow.domain.retry_schedule import job_retry_delay
 from leadflow.mail.render import render
@@ -180,9 +185,39 @@ def _return_decided_mail(
     )
 
 
-# Who consumes each topic; a new consumer (webhook deliveries) is one more entry.
+def _endpoint_disabled_mail(
+    event: events.StoredEvent, endpoint: dict[str, Any]
+) -> outbox.OutgoingMail:
+    """``webhook_endpoint.disabled``: the ``endpoint_disabled`` mail to the endpoint's owner."""
+    mail = render(
+        "endpoint_disabled",
+        provider_name=endpoint["provider_name"],
+        url=endpoint["url"],
+        failures=event.payload["consecutive_failures"],
+    )
+    return outbox.OutgoingMail(
+        "endpoint_disabled",
+        endpoint["provider_email"],
+        mail.subject,
+        mail.body_text,
+        provider_id=endpoint["provider_id"],
+        event_id=event.id,
+    )
+
+
+def _returned_deliveries(conn: Connection, batch: Sequence[events.StoredEvent]) -> None:
+    """``return.decided``: an approved return goes to the buyer's endpoints as ``lead.returned``
+    (the query keeps the approved ones; a re-dispatch adds nothing)."""
+    webhooks.add_returned_deliveries(conn, [UUID(e.payload["return_id"]) for e in batch])
+
+
+# Who consumes each topic.
 CONSUMERS: dict[str, tuple[Consumer, ...]] = {
     LEAD_ASSIGNED: (_mails("assignment_id", events.assignment_facts, _assignment_mail),),
     SUBSCRIPTION_PAUSED: (_mails("subscription_id", events.subscription_facts, _low_balance_mail),),
-    RETURN_DECIDED: (_mails("return_id", returns.decision_facts, _return_decided_mail),),
+    RETURN_DECIDED: (
+        _mails("return_id", returns.decision_facts, _return_decided_mail),
+        _returned_deliveries,
+    ),
+    ENDPOINT_DISABLED: (_mails("endpoint_id", webhooks.endpoint_facts, _endpoint_disabled_mail),),
 }

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from leadflow import metrics
-from leadflow.db import audit, jobs, leads
+from leadflow.db import audit, jobs, leads, webhooks
 from leadflow.db.connection import Connection
 from leadflow.domain.errors import (
     InvalidInput,
@@ -148,7 +148,8 @@ def distribution_status(tx: Connection, *, lead_id: UUID) -> DistributionStatus:
 
 
 def refresh_queue_depth(tx: Connection) -> None:
-    """Set the ``job_queue_depth`` gauge from the database (call before rendering /metrics)."""
+    """Set the ``job_queue_depth`` and ``webhook_queue_depth`` gauges from the database (call
+    before rendering /metrics)."""
     rows = jobs.queue_depth(tx)
     depth: dict[tuple[str, str], int] = {}
     for row in rows:
@@ -159,6 +160,7 @@ def refresh_queue_depth(tx: Connection) -> None:
             metrics.job_queue_depth.labels(queue=queue, status=status).set(
                 depth.get((queue, status), 0)
             )
+    metrics.webhook_queue_depth.set(webhooks.queue_depth(tx))
 
 
 def record_dead_letter(

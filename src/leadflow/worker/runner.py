@@ -19,12 +19,13 @@ from leadflow.db.connection import (
 )
 from leadflow.db.pool import is_unavailable
 from leadflow.settings import Settings
-from leadflow.worker import mailer, metrics_server, tasks
+from leadflow.webhooks.secret_box import SecretBox
+from leadflow.worker import mailer, metrics_server, tasks, webhooks
 from leadflow.worker.retry import ScheduleRetry
 
 log = structlog.get_logger(__name__)
 
-QUEUES = (jobs.DISTRIBUTE_QUEUE, jobs.EMAIL_QUEUE, jobs.MAINTENANCE_QUEUE)
+QUEUES = (jobs.DISTRIBUTE_QUEUE, jobs.EMAIL_QUEUE, jobs.WEBHOOK_QUEUE, jobs.MAINTENANCE_QUEUE)
 # LISTEN/NOTIFY wakes the worker at once; polling is the fallback (and finds retries coming due).
 POLL_SECONDS = 2.0
 RESTART_DELAY_SECONDS = 2.0
@@ -62,7 +63,8 @@ async def run_worker(
     metrics_port: int | None = None,
     reachability: Reachability | None = None,
 ) -> None:
-    """Work the ``distribute_lead``, ``email`` and maintenance queues until cancelled.
+    """Work the ``distribute_lead``, ``email``, ``webhooks`` and maintenance queues until
+    cancelled.
 
     Cancelling is the graceful stop: running jobs finish, no new job is taken. If the worker
     stops by itself (the database went away), it starts again after a short pause; an outage
@@ -88,8 +90,20 @@ async def run_worker(
         if metrics_port is not None
         else None
     )
+    deliverer = (
+        None
+        if settings.secret_key is None
+        else webhooks.Deliverer(
+            settings, pool, SecretBox.from_setting(settings.secret_key.get_secret_value())
+        )
+    )
+    if deliverer is None:
+        log.warning("webhooks_disabled", reason="LEADFLOW_SECRET_KEY is not set")
     runtime = tasks.Runtime(
-        settings=settings, pool=pool, retry=ScheduleRetry(delays=tuple(settings.retry_delays))
+        settings=settings,
+        pool=pool,
+        retry=ScheduleRetry(delays=tuple(settings.retry_delays)),
+        webhooks=deliverer,
     )
     name = f"{socket.gethostname()}:{os.getpid()}"
     try:
@@ -108,6 +122,8 @@ async def run_worker(
         log.info("worker_stopping", name=name)
         if server is not None:
             server.close()
+        if deliverer is not None:
+            await deliverer.aclose()
         await asyncio.to_thread(pool.close)
 
 

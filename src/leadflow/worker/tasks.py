@@ -1,4 +1,5 @@
-"""The worker's tasks: ``distribute_lead``, ``deliver_mail`` and the maintenance ticks.
+"""The worker's tasks: ``distribute_lead``, ``deliver_mail``, ``deliver_webhooks`` and the
+maintenance ticks.
 
 Tasks are registered on an App built at worker start (``register``); what they need at run
 time (settings, the sync pool the engine uses) comes in the job context as ``runtime``.
@@ -21,11 +22,12 @@ from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.domain.results import DistributionResult
-from leadflow.services import auth, dispatch, distribution
+from leadflow.services import auth, deliveries, dispatch, distribution
 from leadflow.services import jobs as job_services
 from leadflow.settings import Settings
 from leadflow.worker import mailer
 from leadflow.worker.retry import ScheduleRetry
+from leadflow.worker.webhooks import Deliverer
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +50,8 @@ class Runtime:
     settings: Settings
     pool: ConnectionPool[Connection]
     retry: ScheduleRetry
+    # None without LEADFLOW_SECRET_KEY: deliveries then wait in the outbox.
+    webhooks: Deliverer | None = None
 
 
 def runtime_of(context: JobContext) -> Runtime:
@@ -64,6 +68,9 @@ def register(app: App, settings: Settings) -> None:
     )(distribute_lead)
     app.task(name=jobs.DELIVER_TASK, queue=jobs.EMAIL_QUEUE, pass_context=True, retry=retry)(
         deliver_mail
+    )
+    app.task(name=jobs.WEBHOOK_TASK, queue=jobs.WEBHOOK_QUEUE, pass_context=True, retry=retry)(
+        deliver_webhooks
     )
     # Maintenance goes first when slots free up, so a backlog never delays crash recovery.
     tick = app.task(
@@ -122,8 +129,22 @@ async def deliver_mail(context: JobContext) -> dict[str, int]:
     return {"sent": report.sent, "failed": report.failed, "held": report.held}
 
 
+async def deliver_webhooks(context: JobContext) -> dict[str, int]:
+    """Send the webhook outbox's due deliveries (SPEC §10)."""
+    runtime = runtime_of(context)
+    if runtime.webhooks is None:
+        log.warning("webhooks_not_sent", reason="LEADFLOW_SECRET_KEY is not set")
+        return {"delivered": 0, "retried": 0, "failed": 0}
+    try:
+        report = await runtime.webhooks.deliver_due()
+    except Exception as exc:
+        await asyncio.to_thread(_record_failure, runtime, context, exc, None)
+        raise
+    return {"delivered": report.delivered, "retried": report.retried, "failed": report.failed}
+
+
 async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int]:
-    """Requeue the jobs of dead workers; queue a delivery when mails are due."""
+    """Requeue the jobs of dead workers; queue a delivery when mails or webhooks are due."""
     runtime = runtime_of(context)
     manager = context.app.job_manager
     requeued = 0
@@ -142,7 +163,10 @@ async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int
         await mailer.deliver_due(runtime.settings, runtime.pool)
     elif await asyncio.to_thread(_has_due_mail, runtime.pool):
         delivery = int(await asyncio.to_thread(_defer_delivery, runtime) is not None)
-    return {"requeued": requeued, "delivery_queued": delivery}
+    webhooks = 0
+    if runtime.webhooks is not None and await asyncio.to_thread(deliveries.has_due, runtime.pool):
+        webhooks = int(await asyncio.to_thread(_defer_webhooks, runtime) is not None)
+    return {"requeued": requeued, "delivery_queued": delivery, "webhooks_queued": webhooks}
 
 
 async def cleanup_jobs(context: JobContext, timestamp: int) -> None:
@@ -205,6 +229,9 @@ def _distribute(runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int) -> D
         # The run may have recorded events (sales, low-balance pauses): make and send their
         # mails now, outside the run's transaction.
         _deliver_soon(runtime)
+    if result.assignments and runtime.webhooks is not None:
+        # Its sales may have webhook deliveries.
+        _defer_webhooks(runtime)
     return result
 
 
@@ -230,6 +257,16 @@ def _defer_delivery(runtime: Runtime) -> int | None:
             return jobs.defer_mail_delivery(conn)
     except Exception:
         log.warning("mail_delivery_not_queued", exc_info=True)
+        return None
+
+
+def _defer_webhooks(runtime: Runtime) -> int | None:
+    """Best effort: a missed run is queued by the next maintenance tick."""
+    try:
+        with transaction(runtime.pool) as conn:
+            return jobs.defer_webhook_delivery(conn)
+    except Exception:
+        log.warning("webhook_delivery_not_queued", exc_info=True)
         return None
 
 

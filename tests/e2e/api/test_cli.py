@@ -29,13 +29,14 @@ from leadflow.settings import Settings
 from tests.e2e.api.conftest import PASSWORDS, admin_login
 from tests.e2e.api.conftest import Marketplace as _Marketplace
 from tests.e2e.console.conftest import console_login
+from tests.support.keys import PROCESS_ENV
 
 LEADFLOW = str(Path(sys.executable).parent / "leadflow")
 
 
 def leadflow(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real ``leadflow`` command, as an operator would."""
-    env = {**os.environ, "DATABASE_URL": db_url}
+    env = {**os.environ, **PROCESS_ENV, "DATABASE_URL": db_url}
     return subprocess.run(
         [LEADFLOW, *args],
         input=stdin,
@@ -131,7 +132,12 @@ def test_up_demo_serves_distributes_and_stops_gracefully(db_url: str) -> None:
     """`leadflow up --demo` as a newcomer runs it: API, worker and demo leads in one process;
     Ctrl-C (SIGINT) stops it cleanly."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url, "LEADFLOW_INTAKE_RATE_LIMIT": "0"}
+    env = {
+        **os.environ,
+        **PROCESS_ENV,
+        "DATABASE_URL": db_url,
+        "LEADFLOW_INTAKE_RATE_LIMIT": "0",
+    }
     process = subprocess.Popen(
         [LEADFLOW, "up", "--demo", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -202,7 +208,7 @@ def test_serve_refuses_an_unmigrated_database_and_serves_a_migrated_one(
         [LEADFLOW, "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "DATABASE_URL": db_url},
+        env={**os.environ, **PROCESS_ENV, "DATABASE_URL": db_url},
     )
     try:
         _wait("readiness", lambda: _get(f"http://127.0.0.1:{port}/readyz")[0] == 200)

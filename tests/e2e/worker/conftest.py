@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.support.keys import PROCESS_ENV
+
 LEADFLOW = str(Path(sys.executable).parent / "leadflow")
 WAIT_SECONDS = 60.0
 
@@ -159,6 +161,7 @@ def workers(db_url: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess
             DATABASE_URL=database_url or db_url,
             LEADFLOW_RETRY_DELAYS=retry_delays,
             LEADFLOW_HOME=str(tmp_path / "home"),
+            **PROCESS_ENV,
             **env_extra,
         )
         if smtp_url:

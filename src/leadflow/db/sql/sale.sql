@@ -26,8 +26,9 @@ SELECT leadflow_expect(
     'plan_changed') AS held
 
 -- write_sale --
--- The run and what it changes besides money: its record, the assignments, each sold
--- subscription's LRU move, the lead's status and attempt count, the niche's rotation pointer
+-- The run and what it changes besides money: its record, the assignments, one webhook
+-- delivery per active endpoint of each buyer that matches the niche (the outbox, SPEC §10:
+-- written with the sale or not at all), each sold subscription's LRU move, the lead's status and attempt count, the niche's rotation pointer
 -- and LRU counter. One JSON parameter (``sale.document``) carries it
 -- all: one value to encode where some thirty to adapt cost the client more than the write.
 -- Id lists become InitPlan arrays, so generic plans reach rows through their primary keys.
@@ -60,6 +61,13 @@ assigned AS (
     SELECT sale.assignment_id, d.lead_id, sale.provider_id, sale.subscription_id, sale.level_id,
            run.id, sale.price
     FROM sale, run, d
+),
+hooks AS (
+    INSERT INTO webhook_deliveries (endpoint_id, provider_id, lead_id, assignment_id, event)
+    SELECT e.id, sale.provider_id, d.lead_id, sale.assignment_id, 'lead.assigned'
+    FROM sale CROSS JOIN d
+    JOIN webhook_endpoints e ON e.provider_id = sale.provider_id
+    WHERE e.is_active AND (e.niche_id IS NULL OR e.niche_id = d.niche_id)
 ),
 served AS (
     UPDATE subscriptions s SET last_received_at = now(), lru_order = sale.lru_order,
