@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # Deliveries in flight per worker process, in all and per endpoint.
     webhook_concurrency: int = Field(default=64, ge=1, le=1000)
     webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
+    # One attempt's limit: connect, send and read the reply (SPEC §10: 10 s).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # A claimed delivery is not claimed again for this long: longer than one attempt can take
     # (10 s), so only a worker that died mid-delivery leaves one to be sent again.
     webhook_lease_seconds: int = Field(default=60, ge=15, le=3600)

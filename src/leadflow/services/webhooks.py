@@ -174,7 +174,7 @@ def rotate_secret(
 def delete_endpoint(
     tx: Connection, *, actor: Actor, endpoint_id: UUID, provider_id: UUID | None = None
 ) -> None:
-    """Stop delivering to it and hide it; its deliveries stay listed (pending ones wait)."""
+    """Stop delivering to it and hide it; its deliveries stay listed (pending ones are not sent)."""
     get_endpoint(tx, endpoint_id=endpoint_id, provider_id=provider_id, lock=True)
     db.delete_endpoint(tx, endpoint_id)
     audit.record(tx, actor, "webhook_endpoint.deleted", "webhook_endpoint", endpoint_id)

@@ -54,6 +54,7 @@ class Deliverer:
         self._client = WebhookClient(
             allow_hosts=settings.webhook_allow_hosts,
             user_agent=USER_AGENT,
+            timeout=settings.webhook_timeout_seconds,
             max_connections=settings.webhook_concurrency,
         )
         self._busy: Counter[object] = Counter()
