@@ -14,7 +14,15 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.api import problems
-from leadflow.console import pages_admin, pages_auth, pages_catalog, pages_portal, pages_returns
+from leadflow.console import (
+    pages_admin,
+    pages_auth,
+    pages_niches,
+    pages_portal,
+    pages_providers,
+    pages_returns,
+    pages_subscriptions,
+)
 from leadflow.console.render import HERE, redirect, render
 from leadflow.console.web import LoginRequired
 from leadflow.domain.errors import DomainError
@@ -106,7 +114,9 @@ def install(app: FastAPI) -> None:
     for router in (
         pages_auth.router,
         pages_admin.router,
-        pages_catalog.router,
+        pages_niches.router,
+        pages_providers.router,
+        pages_subscriptions.router,
         pages_returns.router,
         pages_portal.router,
     ):

@@ -3,20 +3,18 @@ ledger and balance, through ``services.portal``."""
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from leadflow.api.deps import Tx
+from leadflow.console.forms import PAGE_SIZE, PageNo
 from leadflow.console.render import pager, render
 from leadflow.console.web import ProviderViewer
 from leadflow.services import portal
 from leadflow.services.pages import PageRequest
 
 router = APIRouter(prefix="/portal")
-PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
-PAGE_SIZE = 50
 
 
 def _provider_id(viewer: ProviderViewer) -> UUID:
