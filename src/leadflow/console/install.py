@@ -17,6 +17,7 @@ from leadflow.api import problems
 from leadflow.console import (
     pages_admin,
     pages_auth,
+    pages_fairness,
     pages_niches,
     pages_portal,
     pages_providers,
@@ -118,6 +119,7 @@ def install(app: FastAPI) -> None:
         pages_providers.router,
         pages_subscriptions.router,
         pages_returns.router,
+        pages_fairness.router,
         pages_portal.router,
     ):
         app.include_router(router, include_in_schema=False)

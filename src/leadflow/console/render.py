@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from leadflow.console import charts
 from leadflow.console.web import Viewer
 from leadflow.db.reports import DayRow
 from leadflow.services.pages import Page
@@ -148,6 +149,7 @@ def bar_chart(days: Sequence[DayRow], value: str, *, title: str, money: bool = F
 
 
 env.globals["bar_chart"] = bar_chart
+env.globals["fairness_chart"] = charts.fairness_chart
 
 
 def form_value(form: Mapping[str, str], name: str, default: str = "") -> str:

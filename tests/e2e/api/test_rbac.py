@@ -167,6 +167,10 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
     ),
     ("GET", "/api/v1/admin/subscriptions"): (lambda w: ("/api/v1/admin/subscriptions", None), 200),
     ("GET", "/api/v1/admin/reports/daily"): (lambda w: ("/api/v1/admin/reports/daily", None), 200),
+    ("GET", "/api/v1/admin/fairness"): (
+        lambda w: (f"/api/v1/admin/fairness?niche_id={w.niche}", None),
+        200,
+    ),
 }
 
 PROVIDER_ROUTES: dict[tuple[str, str], Request] = {
