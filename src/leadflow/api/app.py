@@ -16,6 +16,7 @@ from leadflow.api.routes import (
     admin_leads,
     admin_reports,
     admin_returns,
+    admin_users,
     auth,
     intake,
     ops,
@@ -87,6 +88,7 @@ def create_app(
         admin_leads.router,
         admin_returns.router,
         admin_reports.router,
+        admin_users.router,
         portal.router,
         ops.router,
     ):

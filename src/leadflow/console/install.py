@@ -23,6 +23,7 @@ from leadflow.console import (
     pages_providers,
     pages_returns,
     pages_subscriptions,
+    pages_users,
 )
 from leadflow.console.render import HERE, redirect, render
 from leadflow.console.web import LoginRequired
@@ -120,6 +121,7 @@ def install(app: FastAPI) -> None:
         pages_subscriptions.router,
         pages_returns.router,
         pages_fairness.router,
+        pages_users.router,
         pages_portal.router,
     ):
         app.include_router(router, include_in_schema=False)
