@@ -76,6 +76,13 @@ def dollars_to_cents(value: str, name: str) -> int:
     return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
 
 
+def signed_dollars_to_cents(value: str, name: str) -> int:
+    """``-12.50``, ``+5`` or ``5`` (dollars) as signed cents."""
+    text = value.strip()
+    sign = -1 if text.startswith("-") else 1
+    return sign * dollars_to_cents(text.lstrip("+-"), name)
+
+
 def optional_uuid(value: str | None) -> UUID | None:
     if not value:
         return None

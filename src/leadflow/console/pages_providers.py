@@ -96,6 +96,7 @@ def _provider_page(
         ledger=ledger.items,
         pager=pager(request, ledger),
         idempotency_key=uuid.uuid4().hex,
+        adjustment_key=uuid.uuid4().hex,
         form=form,
     )
 
@@ -136,6 +137,43 @@ def deposit(
         flash=lambda result: f"Deposit recorded; {_balance(result)}",
         failed=lambda error: _provider_page(
             request, viewer, tx, provider_id, 1, error=error, amount=amount, note=note
+        ),
+    )
+
+
+@router.post("/providers/{provider_id}/adjustments", dependencies=[web.Csrf])
+def adjust(
+    request: Request,
+    provider_id: UUID,
+    viewer: AdminViewer,
+    tx: Tx,
+    amount: Text = "",
+    reason: Text = "",
+    idempotency_key: IdempotencyKey = "",
+) -> Response:
+    """A signed correction with its reason (SPEC §9); a debit the balance does not cover is
+    refused with nothing written. The form's fresh key makes a double submit post once."""
+    return forms.submit(
+        tx,
+        lambda: billing.adjust(
+            tx,
+            actor=viewer.actor,
+            provider_id=provider_id,
+            amount_cents=forms.signed_dollars_to_cents(amount, "amount"),
+            reason=reason,
+            idempotency_key=idempotency_key or None,
+        ),
+        to=f"/console/providers/{provider_id}",
+        flash=lambda result: f"Adjustment recorded; {_balance(result)}",
+        failed=lambda error: _provider_page(
+            request,
+            viewer,
+            tx,
+            provider_id,
+            1,
+            adjust_error=error,
+            adjust_amount=amount,
+            adjust_reason=reason,
         ),
     )
 

@@ -44,6 +44,7 @@ def when(value: datetime | None) -> str:
 env.filters["cents"] = cents
 env.filters["when"] = when
 env.filters["label"] = lambda value: str(value).replace("_", " ")
+env.filters["choices"] = lambda values: [(v, str(v).replace("_", " ")) for v in values]
 env.filters["pairs"] = lambda items, key, label: [
     (getattr(i, key), getattr(i, label)) for i in items
 ]
