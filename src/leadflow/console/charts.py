@@ -8,8 +8,8 @@ from markupsafe import Markup, escape
 
 from leadflow.services.fairness import SubscriptionShare
 
-WIDTH, LABEL_W, VALUE_W, ROW_H, PAD_T, PAD_B = 520, 150, 92, 26, 8, 22
-MAX_LABEL = 22
+WIDTH, LABEL_W, VALUE_W, ROW_H, PAD_T, PAD_B = 420, 120, 78, 26, 8, 22
+MAX_LABEL = 16
 
 
 def _label(name: str) -> str:
