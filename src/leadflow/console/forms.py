@@ -1,15 +1,24 @@
-"""Form handling shared by the pages: run a use case in a savepoint, parse typed fields."""
+"""Form handling shared by the pages: run a use case in a savepoint and answer the form
+(``submit``), parse typed fields, the query and form parameters every page declares."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar, cast
 from uuid import UUID
 
+from fastapi import Form, Query, Response
+
+from leadflow.console.render import redirect
 from leadflow.db.connection import Connection
 from leadflow.domain.errors import DomainError, InvalidInput
 
 T = TypeVar("T")
+
+PAGE_SIZE = 50
+PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
+Filter = Annotated[str | None, Query(max_length=200)]
+Text = Annotated[str, Form(max_length=1000)]
 
 
 def attempt(tx: Connection, use_case: Callable[[], T]) -> tuple[T | None, str | None]:
@@ -20,6 +29,30 @@ def attempt(tx: Connection, use_case: Callable[[], T]) -> tuple[T | None, str | 
             return use_case(), None
     except DomainError as exc:
         return None, exc.detail
+
+
+def submit(
+    tx: Connection,
+    use_case: Callable[[], T],
+    *,
+    to: str | Callable[[T], str],
+    flash: str | Callable[[T], str],
+    failed: Callable[[str], Response] | None = None,
+) -> Response:
+    """Answer a form: run ``use_case`` (``attempt``); done, 303 to ``to`` with ``flash`` (each
+    may be made from the result); refused, ``failed(reason)`` (the page again, with what was
+    typed and the reason beside it) or, without ``failed``, 303 to ``to`` with the reason."""
+    result, error = attempt(tx, use_case)
+    if error is not None:
+        if failed is not None:
+            return failed(error)
+        if not isinstance(to, str):
+            raise TypeError("a target made from the result needs a failed() page")
+        return redirect(to, flash=error, error=True)
+    done = cast(T, result)  # no error: the use case returned
+    target = to if isinstance(to, str) else to(done)
+    message = flash if isinstance(flash, str) else flash(done)
+    return redirect(target, flash=message)
 
 
 def integer(value: str, name: str, *, required: bool = True) -> int | None:
@@ -41,6 +74,13 @@ def dollars_to_cents(value: str, name: str) -> int:
     if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
         raise InvalidInput(f"{name} must be an amount in dollars, like 49 or 49.50")
     return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+
+
+def signed_dollars_to_cents(value: str, name: str) -> int:
+    """``-12.50``, ``+5`` or ``5`` (dollars) as signed cents."""
+    text = value.strip()
+    sign = -1 if text.startswith("-") else 1
+    return sign * dollars_to_cents(text.lstrip("+-"), name)
 
 
 def optional_uuid(value: str | None) -> UUID | None:

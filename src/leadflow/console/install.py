@@ -14,7 +14,17 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.api import problems
-from leadflow.console import pages_admin, pages_auth, pages_catalog, pages_portal, pages_returns
+from leadflow.console import (
+    pages_admin,
+    pages_auth,
+    pages_fairness,
+    pages_niches,
+    pages_portal,
+    pages_providers,
+    pages_returns,
+    pages_subscriptions,
+    pages_users,
+)
 from leadflow.console.render import HERE, redirect, render
 from leadflow.console.web import LoginRequired
 from leadflow.domain.errors import DomainError
@@ -106,8 +116,12 @@ def install(app: FastAPI) -> None:
     for router in (
         pages_auth.router,
         pages_admin.router,
-        pages_catalog.router,
+        pages_niches.router,
+        pages_providers.router,
+        pages_subscriptions.router,
         pages_returns.router,
+        pages_fairness.router,
+        pages_users.router,
         pages_portal.router,
     ):
         app.include_router(router, include_in_schema=False)

@@ -6,20 +6,18 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from leadflow.api.deps import Context, Tx
 from leadflow.console import forms, web
-from leadflow.console.render import pager, redirect, render
+from leadflow.console.forms import PAGE_SIZE, Filter, PageNo, Text
+from leadflow.console.render import pager, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.model import LeadStatus
 from leadflow.services import catalog_admin, jobs, lead_admin, leads, reports, runs
 from leadflow.services.pages import PageRequest
 
 router = APIRouter(prefix="/console")
-PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
-Filter = Annotated[str | None, Query(max_length=200)]
-PAGE_SIZE = 50
 
 
 @router.get("")
@@ -90,45 +88,44 @@ def lead_preview(request: Request, lead_id: UUID, viewer: AdminViewer, tx: Tx) -
 
 @router.post("/leads/{lead_id}/approve", dependencies=[web.Csrf])
 def approve(lead_id: UUID, viewer: AdminViewer, context: Context, tx: Tx) -> Response:
-    result, error = forms.attempt(
+    return forms.submit(
         tx,
         lambda: leads.approve_lead(
             tx, settings=context.settings, actor=viewer.actor, lead_id=lead_id
         ),
+        to=f"/console/leads/{lead_id}",
+        flash=lambda result: (
+            "Lead approved"
+            + (
+                f"; distribution job {result.distribution_job_id} queued"
+                if result.distribution_job_id
+                else ""
+            )
+        ),
     )
-    message = "Lead approved" + (
-        f"; distribution job {result.distribution_job_id} queued"
-        if result is not None and result.distribution_job_id
-        else ""
-    )
-    return redirect(f"/console/leads/{lead_id}", flash=error or message, error=bool(error))
 
 
 @router.post("/leads/{lead_id}/reject", dependencies=[web.Csrf])
-def reject(
-    lead_id: UUID,
-    viewer: AdminViewer,
-    tx: Tx,
-    reason: Annotated[str, Form(max_length=1000)] = "",
-) -> Response:
-    _, error = forms.attempt(
-        tx, lambda: leads.reject_lead(tx, actor=viewer.actor, lead_id=lead_id, reason=reason)
+def reject(lead_id: UUID, viewer: AdminViewer, tx: Tx, reason: Text = "") -> Response:
+    return forms.submit(
+        tx,
+        lambda: leads.reject_lead(tx, actor=viewer.actor, lead_id=lead_id, reason=reason),
+        to=f"/console/leads/{lead_id}",
+        flash="Lead rejected",
     )
-    return redirect(f"/console/leads/{lead_id}", flash=error or "Lead rejected", error=bool(error))
 
 
 @router.post("/leads/{lead_id}/distribute", dependencies=[web.Csrf])
 def distribute(lead_id: UUID, viewer: AdminViewer, tx: Tx) -> Response:
-    request_, error = forms.attempt(
-        tx, lambda: jobs.request_distribution(tx, actor=viewer.actor, lead_id=lead_id)
+    return forms.submit(
+        tx,
+        lambda: jobs.request_distribution(tx, actor=viewer.actor, lead_id=lead_id),
+        to=f"/console/leads/{lead_id}",
+        flash=lambda queued: (
+            f"Distribution job {queued.job_id} "
+            + ("queued" if queued.created else "was already queued")
+        ),
     )
-    message = (
-        f"Distribution job {request_.job_id} "
-        + ("queued" if request_.created else "was already queued")
-        if request_ is not None
-        else ""
-    )
-    return redirect(f"/console/leads/{lead_id}", flash=error or message, error=bool(error))
 
 
 @router.get("/runs/{run_id}")
@@ -155,9 +152,11 @@ def jobs_page(
 
 @router.post("/jobs/{job_id}/retry", dependencies=[web.Csrf])
 def retry(job_id: Annotated[int, Path(ge=1, le=2**62)], viewer: AdminViewer, tx: Tx) -> Response:
-    _, error = forms.attempt(tx, lambda: jobs.retry_job(tx, actor=viewer.actor, job_id=job_id))
-    return redirect(
-        "/console/jobs?status=failed", flash=error or f"Job {job_id} requeued", error=bool(error)
+    return forms.submit(
+        tx,
+        lambda: jobs.retry_job(tx, actor=viewer.actor, job_id=job_id),
+        to="/console/jobs?status=failed",
+        flash=f"Job {job_id} requeued",
     )
 
 

@@ -1,25 +1,27 @@
-"""The provider portal: my leads with their contact, one lead (404 unless it is mine), my
-ledger and balance, through ``services.portal``."""
+"""The provider portal: my leads with their contact, one lead (404 unless it is mine) and its
+return, my returns, my ledger and balance, through ``services.portal`` and
+``services.returns``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from leadflow.api.deps import Tx
+from leadflow.console import forms, web
+from leadflow.console.forms import PAGE_SIZE, PageNo, Text
 from leadflow.console.render import pager, render
 from leadflow.console.web import ProviderViewer
-from leadflow.services import portal
+from leadflow.domain.model import ReturnStatus
+from leadflow.services import portal, returns
 from leadflow.services.pages import PageRequest
 
 router = APIRouter(prefix="/portal")
-PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
-PAGE_SIZE = 50
 
 
-def _provider_id(viewer: ProviderViewer) -> UUID:
+def _provider_id(viewer: web.Viewer) -> UUID:
     assert viewer.provider_id is not None
     return viewer.provider_id
 
@@ -40,16 +42,77 @@ def my_leads(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1)
     )
 
 
-@router.get("/leads/{assignment_id}")
-def my_lead(request: Request, assignment_id: UUID, viewer: ProviderViewer, tx: Tx) -> Response:
+def _lead_page(
+    request: Request, viewer: web.Viewer, tx: Tx, assignment_id: UUID, **form: Any
+) -> Response:
     provider_id = _provider_id(viewer)
     lead = portal.assignment(tx, provider_id=provider_id, assignment_id=assignment_id)
     return render(
         request,
         "portal_lead.html",
         viewer=viewer,
+        status_code=422 if form.get("error") else 200,
         profile=portal.profile(tx, provider_id=provider_id),
         lead=lead,
+        options=returns.return_options(tx, provider_id=provider_id, assignment_id=assignment_id),
+        form=form,
+    )
+
+
+@router.get("/leads/{assignment_id}")
+def my_lead(request: Request, assignment_id: UUID, viewer: ProviderViewer, tx: Tx) -> Response:
+    return _lead_page(request, viewer, tx, assignment_id)
+
+
+@router.post("/leads/{assignment_id}/return", dependencies=[web.Csrf])
+def return_lead(
+    request: Request,
+    assignment_id: UUID,
+    viewer: ProviderViewer,
+    tx: Tx,
+    reason: Text = "",
+    note: Text = "",
+) -> Response:
+    """Ask for a refund of this lead (SPEC §9); approved at once when the niche allows."""
+    return forms.submit(
+        tx,
+        lambda: returns.request_return(
+            tx,
+            actor=viewer.actor,
+            provider_id=_provider_id(viewer),
+            assignment_id=assignment_id,
+            reason=reason,
+            note=note or None,
+        ),
+        to=f"/portal/leads/{assignment_id}",
+        flash=lambda record: (
+            "Return approved; the price is refunded"
+            if record.status == ReturnStatus.APPROVED
+            else "Return requested; an operator will decide"
+        ),
+        failed=lambda error: _lead_page(
+            request, viewer, tx, assignment_id, error=error, reason=reason, note=note
+        ),
+    )
+
+
+@router.get("/returns")
+def my_returns(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1) -> Response:
+    provider_id = _provider_id(viewer)
+    result = returns.list_returns(
+        tx,
+        status=None,
+        provider_id=provider_id,
+        niche_id=None,
+        page=PageRequest(page=page, limit=PAGE_SIZE),
+    )
+    return render(
+        request,
+        "portal_returns.html",
+        viewer=viewer,
+        profile=portal.profile(tx, provider_id=provider_id),
+        returns=result.items,
+        pager=pager(request, result),
     )
 
 

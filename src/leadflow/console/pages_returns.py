@@ -6,18 +6,18 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from leadflow.api.deps import Tx
 from leadflow.console import forms, web
-from leadflow.console.render import pager, redirect, render
+from leadflow.console.forms import PAGE_SIZE, PageNo, Text
+from leadflow.console.render import pager, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.model import ReturnStatus
 from leadflow.services import returns
 from leadflow.services.pages import PageRequest
 
 router = APIRouter(prefix="/console")
-PAGE_SIZE = 50
 
 
 @router.get("/returns")
@@ -25,7 +25,7 @@ def returns_page(
     request: Request,
     viewer: AdminViewer,
     tx: Tx,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: PageNo = 1,
     status: Annotated[str | None, Query(max_length=40)] = ReturnStatus.REQUESTED,
 ) -> Response:
     result = returns.list_returns(
@@ -48,26 +48,19 @@ def returns_page(
 
 @router.post("/returns/{return_id}/approve", dependencies=[web.Csrf])
 def approve(return_id: UUID, viewer: AdminViewer, tx: Tx) -> Response:
-    decision, error = forms.attempt(
-        tx, lambda: returns.approve_return(tx, actor=viewer.actor, return_id=return_id)
+    return forms.submit(
+        tx,
+        lambda: returns.approve_return(tx, actor=viewer.actor, return_id=return_id),
+        to="/console/returns",
+        flash=lambda d: f"Return approved; refunded {d.refund_cents / 100:,.2f} dollars",
     )
-    message = (
-        f"Return approved; refunded {decision.refund_cents / 100:,.2f} dollars"
-        if decision is not None
-        else ""
-    )
-    return redirect("/console/returns", flash=error or message, error=bool(error))
 
 
 @router.post("/returns/{return_id}/deny", dependencies=[web.Csrf])
-def deny(
-    return_id: UUID,
-    viewer: AdminViewer,
-    tx: Tx,
-    reason: Annotated[str, Form(max_length=1000)] = "",
-) -> Response:
-    _, error = forms.attempt(
+def deny(return_id: UUID, viewer: AdminViewer, tx: Tx, reason: Text = "") -> Response:
+    return forms.submit(
         tx,
         lambda: returns.deny_return(tx, actor=viewer.actor, return_id=return_id, reason=reason),
+        to="/console/returns",
+        flash="Return denied",
     )
-    return redirect("/console/returns", flash=error or "Return denied", error=bool(error))

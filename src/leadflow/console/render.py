@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from leadflow.console import charts
 from leadflow.console.web import Viewer
 from leadflow.db.reports import DayRow
 from leadflow.services.pages import Page
@@ -43,6 +44,7 @@ def when(value: datetime | None) -> str:
 env.filters["cents"] = cents
 env.filters["when"] = when
 env.filters["label"] = lambda value: str(value).replace("_", " ")
+env.filters["choices"] = lambda values: [(v, str(v).replace("_", " ")) for v in values]
 env.filters["pairs"] = lambda items, key, label: [
     (getattr(i, key), getattr(i, label)) for i in items
 ]
@@ -148,6 +150,7 @@ def bar_chart(days: Sequence[DayRow], value: str, *, title: str, money: bool = F
 
 
 env.globals["bar_chart"] = bar_chart
+env.globals["fairness_chart"] = charts.fairness_chart
 
 
 def form_value(form: Mapping[str, str], name: str, default: str = "") -> str:

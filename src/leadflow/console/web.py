@@ -44,7 +44,7 @@ class Viewer:
 
     @property
     def actor(self) -> Actor:
-        return Actor.admin(str(self.user_id))
+        return Actor(role=self.role, id=str(self.user_id))
 
 
 def csrf_for(session_token: str) -> str:

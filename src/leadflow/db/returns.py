@@ -180,6 +180,7 @@ def list_views(
     conn: Connection,
     *,
     return_id: UUID | None = None,
+    assignment_id: UUID | None = None,
     status: str | None = None,
     provider_id: UUID | None = None,
     niche_id: UUID | None = None,
@@ -191,6 +192,7 @@ def list_views(
         _SQL["list_views"],
         {
             "id": return_id,
+            "assignment_id": assignment_id,
             "status": status,
             "provider_id": provider_id,
             "niche_id": niche_id,
@@ -206,6 +208,7 @@ def list_views(
         total, _ = list_views(
             conn,
             return_id=return_id,
+            assignment_id=assignment_id,
             status=status,
             provider_id=provider_id,
             niche_id=niche_id,

@@ -18,19 +18,18 @@ MAX_REASON_LENGTH = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class DepositResult:
-    ledger_entry_id: UUID
-    balance_cents: int
-    created: bool
-    resumed_subscription_ids: tuple[UUID, ...] = ()
+class Posted:
+    """A deposit's or an adjustment's entry and the balance after it; ``created`` is False when
+    the idempotency key repeated an earlier request (its entry, nothing credited again)."""
 
-
-@dataclass(frozen=True, slots=True)
-class AdjustmentResult:
     entry: ledger.LedgerEntryRecord
     balance_cents: int
     created: bool
     resumed_subscription_ids: tuple[UUID, ...] = ()
+
+    @property
+    def ledger_entry_id(self) -> UUID:
+        return self.entry.id
 
 
 def deposit(
@@ -41,7 +40,7 @@ def deposit(
     amount_cents: int,
     idempotency_key: str | None = None,
     note: str | None = None,
-) -> DepositResult:
+) -> Posted:
     """Credit ``amount_cents``. The same key again returns the first entry and credits nothing;
     the same key with another amount is a conflict. A covering deposit resumes subscriptions
     that were ``paused_low_balance``."""
@@ -49,43 +48,16 @@ def deposit(
         raise InvalidInput("amount_cents must be a positive integer")
     if amount_cents > MAX_DEPOSIT_CENTS:
         raise InvalidInput(f"amount_cents must be at most {MAX_DEPOSIT_CENTS}")
-    _check_key(idempotency_key)
-    provider = _locked_provider(tx, provider_id)
-    existing = _replayed(tx, provider_id, idempotency_key, LedgerKind.DEPOSIT, amount_cents)
-    if existing is not None:
-        return DepositResult(existing.id, provider.balance_cents, created=False)
-    [entry] = ledger.post(
+    return _post(
         tx,
-        [
-            Posting(
-                provider_id,
-                amount_cents,
-                LedgerKind.DEPOSIT,
-                idempotency_key=idempotency_key,
-                note=note,
-                actor_id=actor.id,
-            )
-        ],
-    )
-    resumed = catalog.resume_affordable(tx, provider_id)
-    audit.record(
-        tx,
-        actor,
-        "provider.deposit",
-        "provider",
-        provider_id,
-        {
-            "ledger_entry_id": str(entry.id),
-            "amount_cents": amount_cents,
-            "balance_cents": entry.balance_after_cents,
-            "resumed_subscription_ids": [str(s) for s in resumed],
-        },
-    )
-    return DepositResult(
-        entry.id,
-        entry.balance_after_cents,
-        created=True,
-        resumed_subscription_ids=tuple(resumed),
+        actor=actor,
+        provider_id=provider_id,
+        kind=LedgerKind.DEPOSIT,
+        amount_cents=amount_cents,
+        idempotency_key=idempotency_key,
+        note=note,
+        action="provider.deposit",
+        metadata={},
     )
 
 
@@ -97,7 +69,7 @@ def adjust(
     amount_cents: int,
     reason: str,
     idempotency_key: str | None = None,
-) -> AdjustmentResult:
+) -> Posted:
     """Correct a balance by a signed amount (an ``adjustment`` entry with its reason). A debit
     the balance does not cover is refused with nothing written; the same key and amount again
     returns the first entry; a credit resumes subscriptions as a deposit does."""
@@ -108,11 +80,38 @@ def adjust(
     reason = reason.strip()
     if not 0 < len(reason) <= MAX_REASON_LENGTH:
         raise InvalidInput(f"reason must be 1..{MAX_REASON_LENGTH} characters")
+    return _post(
+        tx,
+        actor=actor,
+        provider_id=provider_id,
+        kind=LedgerKind.ADJUSTMENT,
+        amount_cents=amount_cents,
+        idempotency_key=idempotency_key,
+        note=reason,
+        action="provider.adjustment",
+        metadata={"reason": reason},
+    )
+
+
+def _post(
+    tx: Connection,
+    *,
+    actor: Actor,
+    provider_id: UUID,
+    kind: LedgerKind,
+    amount_cents: int,
+    idempotency_key: str | None,
+    note: str | None,
+    action: str,
+    metadata: dict[str, object],
+) -> Posted:
+    """The path both share: lock the provider, replay a repeated key, refuse a debit the
+    balance does not cover, post, resume what a credit covers, audit."""
     _check_key(idempotency_key)
     provider = _locked_provider(tx, provider_id)
-    existing = _replayed(tx, provider_id, idempotency_key, LedgerKind.ADJUSTMENT, amount_cents)
+    existing = _replayed(tx, provider_id, idempotency_key, kind, amount_cents)
     if existing is not None:
-        return AdjustmentResult(existing, provider.balance_cents, created=False)
+        return Posted(existing, provider.balance_cents, created=False)
     if provider.balance_cents + amount_cents < 0:
         raise InsufficientBalance(
             f"the balance ({provider.balance_cents} cents) does not cover a debit of"
@@ -124,9 +123,9 @@ def adjust(
             Posting(
                 provider_id,
                 amount_cents,
-                LedgerKind.ADJUSTMENT,
+                kind,
                 idempotency_key=idempotency_key,
-                note=reason,
+                note=note,
                 actor_id=actor.id,
             )
         ],
@@ -135,18 +134,18 @@ def adjust(
     audit.record(
         tx,
         actor,
-        "provider.adjustment",
+        action,
         "provider",
         provider_id,
         {
             "ledger_entry_id": str(entry.id),
             "amount_cents": amount_cents,
-            "reason": reason,
+            **metadata,
             "balance_cents": entry.balance_after_cents,
             "resumed_subscription_ids": [str(s) for s in resumed],
         },
     )
-    return AdjustmentResult(
+    return Posted(
         entry, entry.balance_after_cents, created=True, resumed_subscription_ids=tuple(resumed)
     )
 

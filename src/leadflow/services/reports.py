@@ -51,15 +51,21 @@ class Dashboard:
     paused_providers: list[db.PausedProvider]
 
 
+def window(since: date | None, until: date | None) -> tuple[date, date]:
+    """The UTC days a report covers: default the last 30 days, today included; a window longer
+    than ``MAX_DAYS`` keeps its last ``MAX_DAYS`` days."""
+    until = until or datetime.now(UTC).date()
+    since = since or until - timedelta(days=DASHBOARD_DAYS - 1)
+    return max(since, until - timedelta(days=MAX_DAYS - 1)), until
+
+
 def daily(
     tx: Connection, *, since: date | None, until: date | None, niche_id: UUID | None
 ) -> DailyReport:
     """Per UTC day ``since``..``until`` (default: the last 30 days, today included). A window
     longer than ``MAX_DAYS`` keeps its last ``MAX_DAYS`` days (the report says which); one that
     ends before it starts has no day."""
-    until = until or datetime.now(UTC).date()
-    since = since or until - timedelta(days=DASHBOARD_DAYS - 1)
-    since = max(since, until - timedelta(days=MAX_DAYS - 1))
+    since, until = window(since, until)
     counts = db.lead_counts(tx, since=since, until=until, niche_id=niche_id)
     by_status: dict[str, int] = {}
     by_day: dict[date, int] = {}

@@ -17,7 +17,7 @@ unique index of at most one selling run per lead and trigger (``distribution``, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from leadflow import metrics
@@ -173,6 +173,40 @@ def get_return(
     if not items:
         raise NotFound("return", return_id)
     return items[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnOptions:
+    """What a provider may do about one of its assignments: the return it asked for, or the
+    reasons it may give and until when (None when the window is closed or shut)."""
+
+    request: db.ReturnView | None
+    reasons: list[str]
+    open_until: datetime | None
+
+
+def return_options(tx: Connection, *, provider_id: UUID, assignment_id: UUID) -> ReturnOptions:
+    """The provider's own assignment only (another's is not found)."""
+    target = found(
+        db.returnable(tx, assignment_id=assignment_id, provider_id=provider_id),
+        "assignment",
+        assignment_id,
+    )
+    _, requests = db.list_views(
+        tx, assignment_id=assignment_id, provider_id=provider_id, limit=1, offset=0
+    )
+    open_until = None
+    if (
+        not requests
+        and target.status == AssignmentStatus.ACTIVE
+        and within_window(target.assigned_at, target.now, target.return_window_hours)
+    ):
+        open_until = target.assigned_at + timedelta(hours=target.return_window_hours)
+    return ReturnOptions(
+        request=requests[0] if requests else None,
+        reasons=list(target.return_reasons),
+        open_until=open_until,
+    )
 
 
 def refresh_metrics(tx: Connection) -> None:

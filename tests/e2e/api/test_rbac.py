@@ -39,6 +39,8 @@ class World:
     return_to_approve: str
     returnable_assignment: str
     run: str
+    # A provider user other than ``provider_login``'s, to disable and enable again.
+    user: str
 
 
 Request = Callable[[World], tuple[str, dict[str, Any] | None]]
@@ -167,6 +169,23 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
     ),
     ("GET", "/api/v1/admin/subscriptions"): (lambda w: ("/api/v1/admin/subscriptions", None), 200),
     ("GET", "/api/v1/admin/reports/daily"): (lambda w: ("/api/v1/admin/reports/daily", None), 200),
+    ("GET", "/api/v1/admin/fairness"): (
+        lambda w: (f"/api/v1/admin/fairness?niche_id={w.niche}", None),
+        200,
+    ),
+    ("GET", "/api/v1/admin/users"): (lambda w: ("/api/v1/admin/users", None), 200),
+    ("GET", "/api/v1/admin/users/{user_id}"): (
+        lambda w: (f"/api/v1/admin/users/{w.user}", None),
+        200,
+    ),
+    ("POST", "/api/v1/admin/users/{user_id}/disable"): (
+        lambda w: (f"/api/v1/admin/users/{w.user}/disable", None),
+        200,
+    ),
+    ("POST", "/api/v1/admin/users/{user_id}/enable"): (
+        lambda w: (f"/api/v1/admin/users/{w.user}/enable", None),
+        200,
+    ),
 }
 
 PROVIDER_ROUTES: dict[tuple[str, str], Request] = {
@@ -263,6 +282,12 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
         for a in (to_deny, to_approve)
     ]
     run = market.get(f"/admin/leads/{distributed}/runs")[0]["id"]
+    spare = market.provider_login("Spare")
+    [user] = [
+        u["id"]
+        for u in market.get("/admin/users", role="provider")["items"]
+        if u["provider_id"] == spare.id
+    ]
     assert job is not None
     return World(
         niche=niche["id"],
@@ -280,6 +305,7 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
         return_to_approve=returns[1],
         returnable_assignment=returnable,
         run=run,
+        user=user,
     )
 
 

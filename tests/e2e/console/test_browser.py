@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.api.conftest import Admin, Marketplace, totp_code
+from tests.e2e.console.conftest import TIMEOUT_MS
 
 XSS = "<script>alert(1)</script>"
 
@@ -143,3 +144,77 @@ def test_script_in_a_lead_name_never_runs_and_logout_ends_the_session(
     assert "/console/login" in page.url
     session = [c for c in page.context.cookies() if c["name"] == "lf_session"]
     assert session == []
+
+
+def test_admin_opens_the_fairness_chart_of_a_window(
+    page: Page, live_url: str, market: Marketplace, admin: Admin, worker: None
+) -> None:
+    m = _marketplace(market)
+    for rooms in (3, 3, 1):
+        lead_id, _ = market.approved_lead(attributes={"rooms": rooms})
+        market.wait_settled(lead_id)
+    login(page, live_url, admin.email, admin.password, admin.secret)
+    page.get_by_role("link", name="Fairness").click()
+    expect(page.get_by_role("heading", name="Fairness", level=1)).to_be_visible()
+    gold = page.locator("section", has=page.get_by_role("heading", name="1. Gold"))
+    expect(gold.get_by_role("img", name="Sales against fair share, Gold")).to_be_visible()
+    expect(gold.locator("svg rect.bar")).to_have_count(2)  # Rich and Picky
+    expect(gold.locator("dd.jain")).to_have_text("0.962")  # 3 and 2 sales: 25 / 26
+    expect(gold.locator("tr", has_text="Rich")).to_contain_text("3")
+
+    page.get_by_label("From (UTC day)").fill("2021-01-01")
+    page.get_by_label("To (UTC day)").fill("2021-01-31")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_text("Sales from 2021-01-01 to 2021-01-31")).to_be_visible()
+    expect(page.locator("svg rect.bar")).to_have_count(0)
+    assert market.get(f"/admin/providers/{m['rich'].id}")["balance_cents"] == 100_000 - 3 * 4900
+
+
+def test_disabling_a_provider_user_ends_its_portal_session(
+    browser: Browser, page: Page, live_url: str, market: Marketplace, admin: Admin
+) -> None:
+    m = _marketplace(market)
+    portal = browser.new_context(viewport={"width": 390, "height": 844})
+    portal.set_default_timeout(TIMEOUT_MS)
+    try:
+        provider_tab = portal.new_page()
+        login(provider_tab, live_url, m["rich"].email, m["rich"].password)
+        expect(provider_tab.get_by_role("heading", name="My leads")).to_be_visible()
+
+        login(page, live_url, admin.email, admin.password, admin.secret)
+        page.get_by_role("link", name="Users").click()
+        row = page.locator("tr", has_text=m["rich"].email)
+        row.get_by_role("button", name="Disable").click()
+        expect(page.get_by_role("status")).to_contain_text(f"{m['rich'].email} is disabled")
+        expect(page.locator("tr", has_text=m["rich"].email)).to_contain_text("disabled")
+
+        provider_tab.reload()
+        expect(provider_tab.get_by_role("heading", name="Log in")).to_be_visible()
+        login(provider_tab, live_url, m["rich"].email, m["rich"].password)
+        expect(provider_tab.get_by_role("alert")).to_contain_text("invalid email or password")
+    finally:
+        portal.close()
+
+
+def test_provider_returns_a_lead_in_the_portal(
+    page: Page, live_url: str, market: Marketplace, admin: Admin, worker: None
+) -> None:
+    m = _marketplace(market)
+    lead_id, _ = market.approved_lead(attributes={"rooms": 3}, name="Ann Mover")
+    market.wait_settled(lead_id)
+
+    login(page, live_url, m["rich"].email, m["rich"].password)
+    page.get_by_role("cell", name="Ann Mover").locator("xpath=..").get_by_role("link").click()
+    page.get_by_label("Reason").select_option("bad_contact")
+    page.get_by_label("Note").fill("the number is not in service")
+    page.get_by_role("button", name="Return this lead").click()
+    expect(page.get_by_role("status")).to_contain_text("Return requested")
+    section = page.locator("#return")
+    expect(section).to_contain_text("requested")
+    expect(section).to_contain_text("the number is not in service")
+
+    page.get_by_role("link", name="My returns").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("bad contact")
+    [request] = market.get("/admin/returns")["items"]
+    assert request["provider_id"] == m["rich"].id and request["status"] == "requested"

@@ -53,9 +53,16 @@ def test_every_page_renders_cleanly_at_both_widths(
     waiting = market.lead(name="Dee Evans", postal_code="10002")
     run = market.get(f"/admin/leads/{sold[1]}/runs")[0]
     provider_id = market.get("/admin/providers", limit=1)["items"][0]["id"]
-    assignment = market.client.get("/api/v1/provider/assignments", headers=owner.headers).json()[
+    bought = market.client.get("/api/v1/provider/assignments", headers=owner.headers).json()[
         "items"
-    ][0]
+    ]
+    assignment = bought[0]
+    returned = market.client.post(
+        f"/api/v1/provider/assignments/{bought[-1]['assignment_id']}/return",
+        json={"reason": "bad_contact", "note": "the number is not in service"},
+        headers=owner.headers,
+    )
+    assert returned.status_code == 201, returned.text
 
     admin_pages = {
         "dashboard": "/console",
@@ -69,12 +76,16 @@ def test_every_page_renders_cleanly_at_both_widths(
         "provider": f"/console/providers/{provider_id}",
         "subscriptions": "/console/subscriptions",
         "returns": "/console/returns?status=",
+        "fairness": f"/console/fairness?niche_id={niche['id']}",
+        "users": "/console/users",
         "jobs": "/console/jobs",
         "audit": "/console/audit",
     }
     portal_pages = {
         "portal-leads": "/portal",
         "portal-lead": f"/portal/leads/{assignment['assignment_id']}",
+        "portal-returns": "/portal/returns",
+        "portal-return": f"/portal/leads/{bought[-1]['assignment_id']}",
         "portal-ledger": "/portal/ledger",
     }
     # One login per user (a TOTP code works once), its cookies reused at every width.
@@ -109,6 +120,10 @@ def test_every_page_renders_cleanly_at_both_widths(
                 # Wide tables scroll inside their box; the page itself never scrolls sideways.
                 overflow = page.evaluate("document.documentElement.scrollWidth")
                 assert overflow <= width, (name, width_name, overflow)
+                # A stacked table (one block per row on a phone) shows every cell whole.
+                for cell in page.locator("table.stack td").all():
+                    box = cell.bounding_box()
+                    assert box is not None and box["x"] + box["width"] <= width, (name, box)
                 page.screenshot(path=out / f"{name}-{width_name}.png", full_page=True)
             context.close()
             assert errors == [], (who, width_name, errors)

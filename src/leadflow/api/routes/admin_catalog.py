@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -157,30 +158,44 @@ def update_provider(
     return _provider_detail(detail)
 
 
+def _money_responses(model: type[DepositOut | AdjustmentOut]) -> dict[int | str, Any]:
+    return {
+        **errors(409),
+        200: {"model": model, "description": "Repeated idempotency key: the first entry"},
+    }
+
+
+def _posted(response: Response, post: Callable[[], billing.Posted]) -> billing.Posted:
+    """An idempotent money route: 201 when ``post`` wrote its entry, 200 when its key repeated
+    an earlier request (the first entry, nothing moved again)."""
+    result = post()
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return result
+
+
 @router.post(
     "/providers/{provider_id}/deposits",
     status_code=status.HTTP_201_CREATED,
     response_model=DepositOut,
-    responses={
-        **errors(409),
-        200: {"model": DepositOut, "description": "Repeated idempotency key: the first entry"},
-    },
+    responses=_money_responses(DepositOut),
 )
 def deposit(
     provider_id: UUID, body: DepositIn, admin: CurrentAdmin, tx: Tx, response: Response
 ) -> DepositOut:
     """Credit the balance. The same ``idempotency_key`` and amount again → 200 with the same
     entry and no second credit; the same key with another amount → 409."""
-    result = billing.deposit(
-        tx,
-        actor=admin,
-        provider_id=provider_id,
-        amount_cents=body.amount_cents,
-        idempotency_key=body.idempotency_key,
-        note=body.note,
+    result = _posted(
+        response,
+        lambda: billing.deposit(
+            tx,
+            actor=admin,
+            provider_id=provider_id,
+            amount_cents=body.amount_cents,
+            idempotency_key=body.idempotency_key,
+            note=body.note,
+        ),
     )
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
     return DepositOut(ledger_entry_id=result.ledger_entry_id, balance_cents=result.balance_cents)
 
 
@@ -188,10 +203,7 @@ def deposit(
     "/providers/{provider_id}/adjustments",
     status_code=status.HTTP_201_CREATED,
     response_model=AdjustmentOut,
-    responses={
-        **errors(409),
-        200: {"model": AdjustmentOut, "description": "Repeated idempotency key: the first entry"},
-    },
+    responses=_money_responses(AdjustmentOut),
 )
 def adjust(
     provider_id: UUID, body: AdjustmentIn, admin: CurrentAdmin, tx: Tx, response: Response
@@ -199,18 +211,19 @@ def adjust(
     """Correct the balance by a signed amount. A debit below a zero balance → 409 with nothing
     written; the same ``idempotency_key`` and amount again → 200 with the same entry; the same
     key with another amount → 409."""
-    result = billing.adjust(
-        tx,
-        actor=admin,
-        provider_id=provider_id,
-        amount_cents=body.amount_cents,
-        reason=body.reason,
-        idempotency_key=body.idempotency_key,
+    result = _posted(
+        response,
+        lambda: billing.adjust(
+            tx,
+            actor=admin,
+            provider_id=provider_id,
+            amount_cents=body.amount_cents,
+            reason=body.reason,
+            idempotency_key=body.idempotency_key,
+        ),
     )
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
     return AdjustmentOut(
-        ledger_entry_id=result.entry.id,
+        ledger_entry_id=result.ledger_entry_id,
         balance_cents=result.balance_cents,
         ledger_entry=LedgerEntryOut.model_validate(result.entry),
     )

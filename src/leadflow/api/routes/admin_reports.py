@@ -1,5 +1,5 @@
 """Admin reads the console needs too: a run's trace, a lead's runs, the subscriptions, the
-daily report."""
+daily report, the fairness figures."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import StringConstraints, WithJsonSchema
 
 from leadflow.api.deps import Paging, Tx, current_admin
-from leadflow.api.routes.common import API_PREFIX, page_out
+from leadflow.api.routes.common import API_PREFIX, errors, page_out
 from leadflow.api.schemas.base import PageOut
 from leadflow.api.schemas.reports import (
     DailyReportOut,
     DayOut,
+    FairnessOut,
+    FairShareOut,
+    LevelFairnessOut,
     LevelTraceOut,
     RunOut,
     SubscriptionViewOut,
@@ -23,7 +26,7 @@ from leadflow.api.schemas.reports import (
 )
 from leadflow.domain.errors import InvalidInput
 from leadflow.domain.model import SubscriptionStatus
-from leadflow.services import catalog_admin, reports, runs
+from leadflow.services import catalog_admin, fairness, reports, runs
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_admin)])
 
@@ -141,4 +144,62 @@ def daily_report(
         revenue_cents=report.revenue_cents,
         refunds_cents=report.refunds_cents,
         days=[DayOut.model_validate(d) for d in report.days],
+    )
+
+
+@router.get(
+    "/fairness",
+    response_model=FairnessOut,
+    responses=errors(404),
+    tags=["admin: reports"],
+)
+def fairness_report(
+    tx: Tx,
+    niche_id: UUID,
+    competition_level_id: UUID | None = None,
+    since: Annotated[Day | None, Query(alias="from")] = None,
+    until: Annotated[Day | None, Query(alias="to")] = None,
+) -> FairnessOut:
+    """Per level of the niche (or only ``competition_level_id``), each subscription's sales in
+    the UTC days ``from``..``to`` (as the daily report's window) against its fair share (an
+    equal share of the level's sales among the subscriptions that could sell in the window:
+    created before its end and active now, or with a sale in it), the largest deviation, the
+    spread (largest minus smallest deviation) and Jain's index (1 = perfectly fair, 1/n = one
+    took everything; null for a level without subscriptions)."""
+    report = fairness.level_fairness(
+        tx,
+        niche_id=niche_id,
+        level_id=competition_level_id,
+        since=_day(since),
+        until=_day(until),
+    )
+    return FairnessOut(
+        niche_id=report.niche.id,
+        since=report.since,
+        until=report.until,
+        levels=[
+            LevelFairnessOut(
+                level_id=lv.level.id,
+                level_name=lv.level.name,
+                order_position=lv.level.order_position,
+                sales=lv.figures.sales,
+                max_deviation=lv.figures.max_deviation,
+                spread=lv.figures.spread,
+                jain_index=lv.figures.jain_index,
+                subscriptions=[
+                    FairShareOut(
+                        subscription_id=s.subscription.subscription_id,
+                        provider_id=s.subscription.provider_id,
+                        provider_name=s.subscription.provider_name,
+                        status=str(s.subscription.status),
+                        weight=s.share.weight,
+                        sales=s.share.sales,
+                        fair_share=s.share.fair_share,
+                        deviation=s.share.deviation,
+                    )
+                    for s in lv.subscriptions
+                ],
+            )
+            for lv in report.levels
+        ],
     )

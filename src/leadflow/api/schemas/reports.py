@@ -79,3 +79,32 @@ class DailyReportOut(Out):
     revenue_cents: int
     refunds_cents: int
     days: list[DayOut]
+
+
+class FairShareOut(Out):
+    subscription_id: UUID
+    provider_id: UUID
+    provider_name: str
+    status: str
+    weight: float
+    sales: int
+    fair_share: float
+    deviation: float
+
+
+class LevelFairnessOut(Out):
+    level_id: UUID
+    level_name: str
+    order_position: int
+    sales: int
+    max_deviation: float
+    spread: float
+    jain_index: float | None
+    subscriptions: list[FairShareOut]
+
+
+class FairnessOut(Out):
+    niche_id: UUID
+    since: date
+    until: date
+    levels: list[LevelFairnessOut]

@@ -68,6 +68,7 @@ JOIN providers p ON p.id = r.provider_id
 JOIN niches n ON n.id = r.niche_id
 LEFT JOIN ledger_entries e ON e.id = r.refund_ledger_entry_id
 WHERE (%(id)s::uuid IS NULL OR r.id = %(id)s)
+  AND (%(assignment_id)s::uuid IS NULL OR r.assignment_id = %(assignment_id)s)
   AND (%(status)s::text IS NULL OR r.status = %(status)s)
   AND (%(provider_id)s::uuid IS NULL OR r.provider_id = %(provider_id)s)
   AND (%(niche_id)s::uuid IS NULL OR r.niche_id = %(niche_id)s)
