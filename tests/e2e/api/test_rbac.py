@@ -41,9 +41,17 @@ class World:
     run: str
     # A provider user other than ``provider_login``'s, to disable and enable again.
     user: str
+    # The provider's webhook endpoints: one to use, one each for the admin's and its own DELETE;
+    # and a finished delivery (to redeliver).
+    endpoint: str
+    endpoint_for_admin_delete: str
+    endpoint_for_own_delete: str
+    delivery: str
 
 
 Request = Callable[[World], tuple[str, dict[str, Any] | None]]
+# An endpoint URL the tests' allow-list admits (nothing is delivered in this test).
+HOOK = "http://127.0.0.1:9/hook"
 
 # (method, route) -> (build the valid request, the admin's expected status)
 ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
@@ -186,6 +194,39 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
         lambda w: (f"/api/v1/admin/users/{w.user}/enable", None),
         200,
     ),
+    ("POST", "/api/v1/admin/providers/{provider_id}/endpoints"): (
+        lambda w: (f"/api/v1/admin/providers/{w.provider}/endpoints", {"url": HOOK}),
+        201,
+    ),
+    ("GET", "/api/v1/admin/providers/{provider_id}/endpoints"): (
+        lambda w: (f"/api/v1/admin/providers/{w.provider}/endpoints", None),
+        200,
+    ),
+    ("GET", "/api/v1/admin/endpoints/{endpoint_id}"): (
+        lambda w: (f"/api/v1/admin/endpoints/{w.endpoint}", None),
+        200,
+    ),
+    ("PATCH", "/api/v1/admin/endpoints/{endpoint_id}"): (
+        lambda w: (f"/api/v1/admin/endpoints/{w.endpoint}", {"is_active": True}),
+        200,
+    ),
+    ("POST", "/api/v1/admin/endpoints/{endpoint_id}/rotate-secret"): (
+        lambda w: (f"/api/v1/admin/endpoints/{w.endpoint}/rotate-secret", {}),
+        200,
+    ),
+    ("DELETE", "/api/v1/admin/endpoints/{endpoint_id}"): (
+        lambda w: (f"/api/v1/admin/endpoints/{w.endpoint_for_admin_delete}", None),
+        204,
+    ),
+    ("GET", "/api/v1/admin/deliveries"): (lambda w: ("/api/v1/admin/deliveries", None), 200),
+    ("GET", "/api/v1/admin/deliveries/{delivery_id}"): (
+        lambda w: (f"/api/v1/admin/deliveries/{w.delivery}", None),
+        200,
+    ),
+    ("POST", "/api/v1/admin/deliveries/{delivery_id}/redeliver"): (
+        lambda w: (f"/api/v1/admin/deliveries/{w.delivery}/redeliver", None),
+        202,
+    ),
 }
 
 PROVIDER_ROUTES: dict[tuple[str, str], Request] = {
@@ -205,9 +246,36 @@ PROVIDER_ROUTES: dict[tuple[str, str], Request] = {
         f"/api/v1/provider/assignments/{w.returnable_assignment}/return",
         {"reason": "bad_contact"},
     ),
+    ("POST", "/api/v1/provider/endpoints"): lambda w: ("/api/v1/provider/endpoints", {"url": HOOK}),
+    ("GET", "/api/v1/provider/endpoints"): lambda w: ("/api/v1/provider/endpoints", None),
+    ("GET", "/api/v1/provider/endpoints/{endpoint_id}"): lambda w: (
+        f"/api/v1/provider/endpoints/{w.endpoint}",
+        None,
+    ),
+    ("PATCH", "/api/v1/provider/endpoints/{endpoint_id}"): lambda w: (
+        f"/api/v1/provider/endpoints/{w.endpoint}",
+        {"is_active": True},
+    ),
+    ("POST", "/api/v1/provider/endpoints/{endpoint_id}/rotate-secret"): lambda w: (
+        f"/api/v1/provider/endpoints/{w.endpoint}/rotate-secret",
+        {},
+    ),
+    ("DELETE", "/api/v1/provider/endpoints/{endpoint_id}"): lambda w: (
+        f"/api/v1/provider/endpoints/{w.endpoint_for_own_delete}",
+        None,
+    ),
+    ("GET", "/api/v1/provider/deliveries"): lambda w: ("/api/v1/provider/deliveries", None),
+    ("GET", "/api/v1/provider/deliveries/{delivery_id}"): lambda w: (
+        f"/api/v1/provider/deliveries/{w.delivery}",
+        None,
+    ),
 }
 # A provider's own status for a route, when it is not 200.
-PROVIDER_STATUS = {("POST", "/api/v1/provider/assignments/{assignment_id}/return"): 201}
+PROVIDER_STATUS = {
+    ("POST", "/api/v1/provider/assignments/{assignment_id}/return"): 201,
+    ("POST", "/api/v1/provider/endpoints"): 201,
+    ("DELETE", "/api/v1/provider/endpoints/{endpoint_id}"): 204,
+}
 
 
 PUBLIC_ROUTES = {
@@ -251,6 +319,9 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
     gold, silver = (lv["id"] for lv in niche["levels"])
     login = market.provider_login("Acme", balance_cents=10_000, levels=[gold])
     subscription = market.get(f"/admin/providers/{login.id}")["subscriptions"][0]["id"]
+    endpoints = [
+        market.post(f"/admin/providers/{login.id}/endpoints", {"url": HOOK})["id"] for _ in range(3)
+    ]
     # One lead distributed in-process (no worker in this test), so an assignment exists.
     distributed, _ = market.approved_lead()
     more_sold = [market.approved_lead()[0] for _ in range(3)]
@@ -268,6 +339,9 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
         conn.execute(
             "UPDATE procrastinate_jobs SET status = 'failed', attempts = 6 WHERE id = %s", (job,)
         )
+        # The sales' deliveries were tried and failed (no worker runs here).
+        conn.execute("UPDATE webhook_deliveries SET status = 'failed'")
+    delivery = market.get("/admin/deliveries", endpoint_id=endpoints[0])["items"][0]["id"]
     assignment = market.get(f"/admin/leads/{distributed}/assignments")["items"][0]["assignment_id"]
     to_deny, to_approve, returnable = (
         market.get(f"/admin/leads/{lead_id}/assignments")["items"][0]["assignment_id"]
@@ -306,6 +380,10 @@ def world(market: Marketplace, db_url: str, pool: ConnectionPool[Connection]) ->
         returnable_assignment=returnable,
         run=run,
         user=user,
+        endpoint=endpoints[0],
+        endpoint_for_admin_delete=endpoints[1],
+        endpoint_for_own_delete=endpoints[2],
+        delivery=delivery,
     )
 
 
