@@ -124,8 +124,10 @@ def update_endpoint(
     unknown = set(changes) - {"url", "niche_id", "is_active"}
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
+    # The URL's DNS lookup comes before the lock: a slow resolver holds no row.
+    new_url = _checked_url(changes["url"], policy) if "url" in changes else None
     current = get_endpoint(tx, endpoint_id=endpoint_id, provider_id=provider_id, lock=True)
-    url = _checked_url(changes["url"], policy) if "url" in changes else current.url
+    url = current.url if new_url is None else new_url
     niche_id: UUID | None = changes.get("niche_id", current.niche_id)
     if niche_id != current.niche_id:
         _check_niche(tx, current.provider_id, niche_id)

@@ -52,6 +52,8 @@ class RotateIn(Body):
         description="How long the old secret keeps signing too (0: it stops at once).",
     )
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"grace_hours": 24}]})
+
 
 class EndpointOut(Out):
     id: UUID
