@@ -1,5 +1,6 @@
 """Benchmark data built with set-based SQL: niches, levels, funded providers and subscriptions,
-leads; and the lead lists the distributors work through."""
+webhook endpoints, leads, a backlog of sold leads with their deliveries; and the lead lists the
+distributors work through."""
 
 from __future__ import annotations
 
@@ -70,6 +71,19 @@ def seed_niches(
         "SELECT id FROM niches WHERE slug LIKE %s || '-%%' ORDER BY slug", (prefix,)
     ).fetchall()
     return [r[0] if isinstance(r, tuple) else r["id"] for r in rows]
+
+
+def seed_endpoints(conn: psycopg.Connection[Any], *, base_url: str, secret_ciphertext: str) -> int:
+    """One active webhook endpoint per provider, at ``base_url`` + its number (1, 2, ... in
+    provider id order), all sharing one sealed secret. Returns how many."""
+    cur = conn.execute(
+        """
+        INSERT INTO webhook_endpoints (provider_id, url, secret_ciphertext)
+        SELECT id, %(base)s || row_number() OVER (ORDER BY id), %(secret)s FROM providers
+        """,
+        {"base": base_url, "secret": secret_ciphertext},
+    )
+    return cur.rowcount
 
 
 def seed_leads(
