@@ -590,7 +590,8 @@ webhook_deliveries = Table(
     _created_at(),
     Column("delivered_at", TZ, nullable=True),
     _updated_at(),
-    UniqueConstraint("endpoint_id", "assignment_id", "event"),
+    # Leading with the assignment: it also serves the lookups by assignment.
+    UniqueConstraint("assignment_id", "endpoint_id", "event"),
     CheckConstraint(
         "status IN ('pending', 'delivered', 'failed', 'rejected_by_buyer')", name="status"
     ),
@@ -615,7 +616,6 @@ Index(
     webhook_deliveries.c.provider_id,
     webhook_deliveries.c.created_at,
 )
-Index("ix_webhook_deliveries_assignment_id", webhook_deliveries.c.assignment_id)
 
 webhook_attempts = Table(
     "webhook_attempts",

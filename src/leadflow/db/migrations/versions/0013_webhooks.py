@@ -144,11 +144,12 @@ def upgrade() -> None:
             name=op.f("fk_webhook_deliveries_filed_return_id_lead_returns"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        # Leading with the assignment: it also serves the lookups by assignment.
         sa.UniqueConstraint(
-            "endpoint_id",
             "assignment_id",
+            "endpoint_id",
             "event",
-            name=op.f("uq_webhook_deliveries_endpoint_id_assignment_id_event"),
+            name=op.f("uq_webhook_deliveries_assignment_id_endpoint_id_event"),
         ),
     )
     # The claim: an endpoint's due deliveries, oldest first.
@@ -168,7 +169,6 @@ def upgrade() -> None:
         "webhook_deliveries",
         ["provider_id", "created_at"],
     )
-    op.create_index("ix_webhook_deliveries_assignment_id", "webhook_deliveries", ["assignment_id"])
 
     op.create_table(
         "webhook_attempts",
