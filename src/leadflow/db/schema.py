@@ -569,7 +569,8 @@ Index(
 webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
-    _id(),
+    # Time-ordered (migration 0013's ``leadflow_uuid7``): the sale's inserts append.
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("leadflow_uuid7()")),
     _fk("endpoint_id", "webhook_endpoints.id"),
     _fk("provider_id", "providers.id"),
     _fk("lead_id", "leads.id"),
