@@ -19,6 +19,8 @@ router = APIRouter(prefix=f"{API_PREFIX}/leads", tags=["intake"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=LeadCreatedOut,
+    # ``duplicate_of`` only on a duplicate: other answers stay ``{id, status}`` (SPEC §5).
+    response_model_exclude_none=True,
     responses={
         200: {
             "model": LeadCreatedOut,
@@ -84,7 +86,12 @@ async def submit_lead(
     return LeadCreatedOut(id=result.id, status=result.status, duplicate_of=result.duplicate_of)
 
 
-@router.post("/confirm", response_model=LeadCreatedOut, responses=errors(404))
+@router.post(
+    "/confirm",
+    response_model=LeadCreatedOut,
+    response_model_exclude_none=True,
+    responses=errors(404),
+)
 def confirm_lead(body: ConfirmIn, tx: Tx) -> LeadCreatedOut:
     """Confirm a lead with the token from its confirmation mail."""
     result = intake.confirm_lead(tx, token=body.token)

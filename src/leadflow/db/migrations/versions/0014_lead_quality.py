@@ -154,17 +154,17 @@ def upgrade() -> None:
     op.execute(
         """
         CREATE FUNCTION leadflow_duplicate_of(
-            niche uuid, phone text, email text, window_days integer
+            in_niche uuid, in_phone text, in_email text, window_days integer
         ) RETURNS uuid LANGUAGE plpgsql VOLATILE AS $$
         DECLARE
-            phone_key bigint := hashtextextended(niche::text || ' phone ' || phone, 16);
-            email_key bigint := hashtextextended(niche::text || ' email ' || email, 16);
+            phone_key bigint := hashtextextended(in_niche::text || ' phone ' || in_phone, 16);
+            email_key bigint := hashtextextended(in_niche::text || ' email ' || in_email, 16);
             original uuid;
         BEGIN
             IF window_days <= 0 THEN
                 RETURN NULL;
             END IF;
-            IF phone IS NULL OR email IS NULL THEN
+            IF phone_key IS NULL OR email_key IS NULL THEN
                 PERFORM pg_advisory_xact_lock(COALESCE(phone_key, email_key));
             ELSE
                 PERFORM pg_advisory_xact_lock(least(phone_key, email_key));
@@ -173,15 +173,16 @@ def upgrade() -> None:
                 END IF;
             END IF;
             SELECT m.id INTO original FROM (
-                (SELECT id, created_at FROM leads
-                 WHERE phone_e164 = phone AND niche_id = niche AND erased_at IS NULL
-                   AND created_at > now() - make_interval(days => window_days)
-                 ORDER BY created_at, id LIMIT 1)
+                (SELECT l.id, l.created_at FROM leads l
+                 WHERE l.phone_e164 = in_phone AND l.niche_id = in_niche AND l.erased_at IS NULL
+                   AND l.created_at > now() - make_interval(days => window_days)
+                 ORDER BY l.created_at, l.id LIMIT 1)
                 UNION ALL
-                (SELECT id, created_at FROM leads
-                 WHERE email_normalized = email AND niche_id = niche AND erased_at IS NULL
-                   AND created_at > now() - make_interval(days => window_days)
-                 ORDER BY created_at, id LIMIT 1)
+                (SELECT l.id, l.created_at FROM leads l
+                 WHERE l.email_normalized = in_email AND l.niche_id = in_niche
+                   AND l.erased_at IS NULL
+                   AND l.created_at > now() - make_interval(days => window_days)
+                 ORDER BY l.created_at, l.id LIMIT 1)
             ) m ORDER BY m.created_at, m.id LIMIT 1;
             RETURN original;
         END $$
