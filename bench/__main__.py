@@ -20,6 +20,7 @@ BENCHMARKS = {
     "P3": "bench.p3_queue",
     "P4": "bench.p4_scale",
     "P5": "bench.p5_intake",
+    "P7": "bench.p7_intake_dedupe",
     "P8": "bench.p8_console",
 }
 

@@ -164,7 +164,10 @@ def test_a_duplicate_is_stored_audited_and_never_sold(
     detail = market.get(f"/admin/leads/{lead_id}")
     assert detail["status"] == "duplicate"
     assert detail["duplicate_of"] == original
-    assert (detail["phone_e164"], detail["email_normalized"]) == ("+12125550100", "jane@example.com")
+    assert (detail["phone_e164"], detail["email_normalized"]) == (
+        "+12125550100",
+        "jane@example.com",
+    )
     assert detail["phone"] == "(212) 555-0100"  # as the consumer typed it
     [audit] = market.get("/admin/audit-log", action="lead.duplicate", entity_id=lead_id)["items"]
     assert audit["metadata"] == {"duplicate_of": original}
@@ -175,9 +178,7 @@ def test_a_duplicate_is_stored_audited_and_never_sold(
     assert market.get(f"/admin/leads/{lead_id}/distribution-status")["job"] is None
 
 
-def test_an_admin_may_approve_a_duplicate_and_it_is_sold(
-    market: Marketplace, worker: None
-) -> None:
+def test_an_admin_may_approve_a_duplicate_and_it_is_sold(market: Marketplace, worker: None) -> None:
     _seller(market)
     market.lead()
     duplicate = market.lead()
@@ -189,9 +190,10 @@ def test_an_admin_may_approve_a_duplicate_and_it_is_sold(
     [audit] = market.get("/admin/audit-log", action="lead.approved", entity_id=duplicate["id"])[
         "items"
     ]
-    assert audit["metadata"]["approved_duplicate_of"] == market.get(
-        f"/admin/leads/{duplicate['id']}"
-    )["duplicate_of"]
+    assert (
+        audit["metadata"]["approved_duplicate_of"]
+        == market.get(f"/admin/leads/{duplicate['id']}")["duplicate_of"]
+    )
 
 
 def test_a_duplicate_may_be_rejected(market: Marketplace) -> None:
@@ -348,12 +350,12 @@ def test_consent_is_immutable_but_erasure_may_redact_it(market: Marketplace, db_
             "erased_at = now(), consent = jsonb_set(consent, '{text}', '\"x\"')",
         ):
             with pytest.raises(psycopg.DatabaseError, match="consent is never changed") as refused:
-                conn.execute(f"UPDATE leads SET {change} WHERE id = %s", (lead["id"],))  # noqa: S608
+                conn.execute(f"UPDATE leads SET {change} WHERE id = %s", (lead["id"],))
             assert refused.value.sqlstate == "LF003"
         unconsented = market.lead(phone="+1 212 555 0111", email="x@example.com")
         with pytest.raises(psycopg.DatabaseError, match="consent is never changed"):
             conn.execute(
-                "UPDATE leads SET consent = '{\"text\": \"forged\"}' WHERE id = %s",
+                'UPDATE leads SET consent = \'{"text": "forged"}\' WHERE id = %s',
                 (unconsented["id"],),
             )
         conn.execute(
