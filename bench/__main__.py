@@ -22,6 +22,7 @@ BENCHMARKS = {
     "P4": "bench.p4_scale",
     "P5": "bench.p5_intake",
     "P6": "bench.p6_webhooks",
+    "P7": "bench.p7_intake_dedupe",
     "P8": "bench.p8_console",
 }
 

@@ -1,7 +1,10 @@
 """A small closed-loop HTTP/1.1 load generator (keep-alive connections on asyncio streams).
 
-Run in its own process: ``python -m bench.loadgen HOST PORT METHOD PATH SECONDS CONNECTIONS [BODY]``;
+Run in its own process:
+``python -m bench.loadgen HOST PORT METHOD PATH SECONDS CONNECTIONS [BODY [SEQ_START]]``;
 prints one JSON object: requests, requests/s, p50/p99 in ms, and the count of each status.
+With ``SEQ_START``, every ``__SEQ__`` in the body becomes a number unique to the request
+(``SEQ_START``, ``SEQ_START + 1``, ...), so that each request can be another consumer.
 """
 
 from __future__ import annotations
@@ -11,11 +14,32 @@ import json
 import sys
 import time
 
+SEQ = b"__SEQ__"
+
+
+class Requests:
+    """The request to send: always the same bytes, or numbered when the body holds ``__SEQ__``."""
+
+    def __init__(self, head: str, body: bytes, seq_start: int | None) -> None:
+        self.head, self.body = head, body
+        self.next = seq_start if seq_start is not None and SEQ in body else None
+        self.fixed = None if self.next is not None else self._encode(body)
+
+    def _encode(self, body: bytes) -> bytes:
+        return self.head.format(length=len(body)).encode() + body
+
+    def take(self) -> bytes:
+        if self.fixed is not None:
+            return self.fixed
+        assert self.next is not None
+        number, self.next = self.next, self.next + 1
+        return self._encode(self.body.replace(SEQ, str(number).encode()))
+
 
 async def _connection(
     host: str,
     port: int,
-    request: bytes,
+    requests: Requests,
     deadline: float,
     latencies: list[float],
     statuses: dict[int, int],
@@ -23,6 +47,7 @@ async def _connection(
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:
+            request = requests.take()
             began = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -41,20 +66,27 @@ async def _connection(
 
 
 async def _run(
-    host: str, port: int, method: str, path: str, seconds: float, connections: int, body: bytes
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    seconds: float,
+    connections: int,
+    body: bytes,
+    seq_start: int | None = None,
 ) -> dict[str, object]:
     head = (
         f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
-    ).encode()
-    request = head + body
+        "Content-Length: {length}\r\nConnection: keep-alive\r\n\r\n"
+    )
+    requests = Requests(head, body, seq_start)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     began = time.perf_counter()
     deadline = began + seconds
     await asyncio.gather(
         *(
-            _connection(host, port, request, deadline, latencies, statuses)
+            _connection(host, port, requests, deadline, latencies, statuses)
             for _ in range(connections)
         )
     )
@@ -81,8 +113,9 @@ async def _run(
 def main() -> None:
     host, port, method, path, seconds, connections = sys.argv[1:7]
     body = sys.argv[7].encode() if len(sys.argv) > 7 else b""
+    seq_start = int(sys.argv[8]) if len(sys.argv) > 8 else None
     result = asyncio.run(
-        _run(host, int(port), method, path, float(seconds), int(connections), body)
+        _run(host, int(port), method, path, float(seconds), int(connections), body, seq_start)
     )
     print(json.dumps(result))
 

@@ -204,3 +204,22 @@ def settle(conn: psycopg.Connection[Any]) -> None:
     lands in the middle of a measurement."""
     conn.execute("VACUUM ANALYZE")
     conn.execute("CHECKPOINT")
+
+
+def seed_past_leads(conn: psycopg.Connection[Any], *, slug: str, count: int) -> None:
+    """``count`` past leads of distinct consumers in niche ``slug``, set-based, created over the
+    last 29 days (inside a 30-day duplicate window) with their normalized keys; their phones are
+    in area 213, so they never match P5's consumers (212)."""
+    conn.execute(
+        """
+        INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
+                           created_at, phone_e164, email_normalized)
+        SELECT n.id, 'Past Lead ' || g, 'past' || g || '@bench.test',
+               '+1213' || lpad(g::text, 7, '0'), '10001', '{}'::jsonb, 'rejected',
+               now() - (g::float8 / %(count)s) * interval '29 days',
+               '+1213' || lpad(g::text, 7, '0'), 'past' || g || '@bench.test'
+        FROM niches n, generate_series(1, %(count)s) g
+        WHERE n.slug = %(slug)s
+        """,
+        {"slug": slug, "count": count},
+    )

@@ -64,7 +64,7 @@ def lead_body(seq: int) -> dict[str, Any]:
         "niche": NICHES[seq % len(NICHES)].slug,
         "name": f"Soak Lead {seq}",
         "email": f"lead{seq}@example.com",
-        "phone": "+1 212 555 0100",
+        "phone": f"+1 212 {2_000_000 + seq:07d}",
         "postal_code": POSTAL_CODES[(seq // len(NICHES)) % len(POSTAL_CODES)],
         "attributes": {"seq": seq},
     }

@@ -73,6 +73,15 @@ CHECKS: dict[str, str] = {
         JOIN distribution_runs r ON r.id = a.distribution_run_id
         WHERE r.lead_id <> a.lead_id OR r.assignments_created = 0
     """,
+    # Invariant 7 (intake's part, SPEC §14): held back or expired, a lead is never sold.
+    "a duplicate or expired lead has no assignment (inv. 7)": """
+        SELECT l.id FROM leads l JOIN lead_assignments a ON a.lead_id = l.id
+        WHERE l.status IN ('duplicate', 'expired')
+    """,
+    "a duplicate names a lead of its own niche": """
+        SELECT l.id FROM leads l JOIN leads o ON o.id = l.duplicate_of
+        WHERE o.niche_id <> l.niche_id
+    """,
     "a run's assignment count matches its assignments": """
         SELECT r.id FROM distribution_runs r
         LEFT JOIN lead_assignments a ON a.distribution_run_id = r.id

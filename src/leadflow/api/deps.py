@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 from uuid import UUID
 
@@ -45,6 +45,8 @@ class AppContext:
     trusted_proxies: tuple[IPNetwork, ...]
     head_revision: str
     webhook_policy: webhooks.EndpointPolicy
+    # The ``default_region`` last seen per niche slug: intake's guess, checked by its statement.
+    niche_regions: dict[str, str] = field(default_factory=dict)
 
 
 async def get_context(request: Request) -> AppContext:

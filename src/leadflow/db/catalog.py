@@ -32,6 +32,10 @@ class NicheRecord:
     return_reasons: list[str]
     auto_approve_returns_under_rate: Decimal | None
     resell_returned: bool
+    duplicate_window_days: int
+    require_consent: bool
+    lead_ttl_hours: int
+    default_region: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class ProviderRecord:
     balance_cents: int
     created_at: datetime
     updated_at: datetime
+    dedupe_days: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +91,20 @@ def insert_niche(
     return_reasons: Sequence[str],
     auto_approve_returns_under_rate: Decimal | None,
     resell_returned: bool,
+    duplicate_window_days: int,
+    require_consent: bool,
+    lead_ttl_hours: int,
+    default_region: str,
 ) -> NicheRecord:
     with conn.cursor(row_factory=record_row(NicheRecord)) as cur:
         cur.execute(
             """
             INSERT INTO niches (slug, name, is_active, require_confirmation, distribution_mode,
                                 return_window_hours, return_reasons,
-                                auto_approve_returns_under_rate, resell_returned)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *
+                                auto_approve_returns_under_rate, resell_returned,
+                                duplicate_window_days, require_consent, lead_ttl_hours,
+                                default_region)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *
             """,
             (
                 slug,
@@ -105,6 +116,10 @@ def insert_niche(
                 list(return_reasons),
                 auto_approve_returns_under_rate,
                 resell_returned,
+                duplicate_window_days,
+                require_consent,
+                lead_ttl_hours,
+                default_region,
             ),
         )
         row = cur.fetchone()
@@ -158,11 +173,16 @@ def list_levels(conn: Connection, niche_id: UUID) -> list[LevelRecord]:
         ).fetchall()
 
 
-def insert_provider(conn: Connection, *, name: str, email: str, status: str) -> ProviderRecord:
+def insert_provider(
+    conn: Connection, *, name: str, email: str, status: str, dedupe_days: int = 30
+) -> ProviderRecord:
     with conn.cursor(row_factory=record_row(ProviderRecord)) as cur:
         cur.execute(
-            "INSERT INTO providers (name, email, status) VALUES (%s, %s, %s) RETURNING *",
-            (name, email, status),
+            """
+            INSERT INTO providers (name, email, status, dedupe_days) VALUES (%s, %s, %s, %s)
+            RETURNING *
+            """,
+            (name, email, status, dedupe_days),
         )
         row = cur.fetchone()
     assert row is not None

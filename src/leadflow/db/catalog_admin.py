@@ -28,12 +28,16 @@ UPDATABLE: Mapping[str, frozenset[str]] = {
             "return_reasons",
             "auto_approve_returns_under_rate",
             "resell_returned",
+            "duplicate_window_days",
+            "require_consent",
+            "lead_ttl_hours",
+            "default_region",
         }
     ),
     "competition_levels": frozenset(
         {"name", "order_position", "max_recipients", "price_per_lead_cents", "is_active"}
     ),
-    "providers": frozenset({"name", "email", "status"}),
+    "providers": frozenset({"name", "email", "status", "dedupe_days"}),
     "subscriptions": frozenset({"status", "postal_codes", "filters", "daily_cap", "monthly_cap"}),
 }
 

@@ -20,35 +20,63 @@ from leadflow.domain.model import AssignmentStatus, LeadStatus
 @dataclass(frozen=True, slots=True)
 class IntakeRow:
     """The active niche found by slug, and the lead stored in it: ``id`` and ``status`` are None
-    when the rate limit refused the lead, or the statement was told to leave a niche requiring
-    confirmation alone."""
+    when the lead was not stored: the rate limit refused it, the niche requires consent it did
+    not carry, its phone was read in another region than the niche's (``region_matches``), or
+    the statement was told to leave a niche requiring confirmation alone."""
 
     niche_name: str
     require_confirmation: bool
+    default_region: str
+    region_matches: bool
+    consent_missing: bool
     id: UUID | None
     status: str | None
+    duplicate_of: UUID | None
     rate_limited: bool
 
 
-# One statement: the rate-limit hit (when there is a limit) and the lead, or neither. The niche
-# decides the status; the token hash is kept only when confirmation is required. No row: no
-# such active niche.
+# One statement: the rate-limit hit (when there is a limit), the duplicate check and the lead
+# (with an audit row when it is a duplicate), or none of them. The niche decides the status; the
+# token hash is kept only when a confirmation is to be mailed. ``leadflow_duplicate_of``
+# (migration 0014) locks the consumer's keys until this statement commits and looks up the
+# earliest lead of either key in the niche's window with a fresh snapshot, so two leads of one
+# consumer at the same instant give exactly one that is not a duplicate. No row: no such niche.
 _INSERT_INTAKE_LEAD = sql.SQL("""
     WITH n AS (
-        SELECT id, name, require_confirmation FROM niches WHERE slug = %(slug)s AND is_active
+        SELECT id, name, require_confirmation, require_consent, duplicate_window_days,
+               default_region,
+               %(region)s::text IS NULL OR default_region = %(region)s AS region_matches,
+               require_consent AND %(consent)s::jsonb IS NULL AS consent_missing
+        FROM niches WHERE slug = %(slug)s AND is_active
     ), taken AS (
-        SELECT * FROM n WHERE %(confirmable)s OR NOT n.require_confirmation
-    ), hit AS ({hit}), lead AS (
-        INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
-                           confirmation_token_hash)
-        SELECT taken.id, %(name)s, %(email)s, %(phone)s, %(postal_code)s, %(attributes)s,
-               CASE WHEN taken.require_confirmation THEN 'pending_confirmation' ELSE 'pending_approval' END,
-               CASE WHEN taken.require_confirmation THEN %(token_hash)s END
+        SELECT * FROM n
+        WHERE (%(confirmable)s OR NOT n.require_confirmation) AND n.region_matches
+          AND NOT n.consent_missing
+    ), hit AS ({hit}), dup AS (
+        SELECT leadflow_duplicate_of(taken.id, %(phone_e164)s, %(email_normalized)s,
+                                     taken.duplicate_window_days) AS original
         FROM taken
         WHERE %(hit_key)s::text IS NULL OR EXISTS (SELECT FROM hit)
-        RETURNING id, status
+    ), lead AS (
+        INSERT INTO leads (niche_id, name, email, phone, postal_code, attributes, status,
+                           confirmation_token_hash, phone_e164, email_normalized, duplicate_of,
+                           consent)
+        SELECT taken.id, %(name)s, %(email)s, %(phone)s, %(postal_code)s, %(attributes)s,
+               CASE WHEN dup.original IS NOT NULL THEN 'duplicate'
+                    WHEN taken.require_confirmation THEN 'pending_confirmation'
+                    ELSE 'pending_approval' END,
+               CASE WHEN dup.original IS NULL AND taken.require_confirmation THEN %(token_hash)s END,
+               %(phone_e164)s, %(email_normalized)s, dup.original, %(consent)s
+        FROM taken CROSS JOIN dup
+        RETURNING id, status, duplicate_of
+    ), noted AS (
+        INSERT INTO audit_log (actor_role, action, entity_type, entity_id, metadata)
+        SELECT 'public', 'lead.duplicate', 'lead', lead.id::text,
+               jsonb_build_object('duplicate_of', lead.duplicate_of)
+        FROM lead WHERE lead.duplicate_of IS NOT NULL
     )
-    SELECT n.name AS niche_name, n.require_confirmation, lead.id, lead.status,
+    SELECT n.name AS niche_name, n.require_confirmation, n.default_region, n.region_matches,
+           n.consent_missing, lead.id, lead.status, lead.duplicate_of,
            lead.id IS NULL AND EXISTS (SELECT FROM taken) AS rate_limited
     FROM n LEFT JOIN lead ON true
 """).format(
@@ -60,7 +88,8 @@ _INSERT_INTAKE_LEAD = sql.SQL("""
 
 @dataclass(frozen=True, slots=True)
 class IntakeLead:
-    """A submitted lead as intake stores it."""
+    """A submitted lead as intake stores it. ``region`` is the region its phone was read in, or
+    None when the phone carried its country code (then any niche's region reads it alike)."""
 
     niche_slug: str
     name: str
@@ -69,6 +98,10 @@ class IntakeLead:
     postal_code: str
     attributes: dict[str, Any]
     confirmation_token_hash: str
+    phone_e164: str
+    email_normalized: str
+    region: str | None
+    consent: dict[str, Any] | None
 
 
 def _intake_params(
@@ -83,6 +116,10 @@ def _intake_params(
         "attributes": Jsonb(lead.attributes),
         "token_hash": lead.confirmation_token_hash,
         "confirmable": confirmable,
+        "phone_e164": lead.phone_e164,
+        "email_normalized": lead.email_normalized,
+        "region": lead.region,
+        "consent": None if lead.consent is None else Jsonb(lead.consent),
         **limits.hit_params(hit),
     }
 
@@ -125,6 +162,23 @@ def confirm_by_token(
     return None if row is None else (row["id"], row["status"])
 
 
+def niche_region(conn: Connection, slug: str) -> str | None:
+    """The ``default_region`` of the active niche ``slug`` (None: no such niche)."""
+    row = conn.execute(
+        "SELECT default_region FROM niches WHERE slug = %s AND is_active", (slug,)
+    ).fetchone()
+    return None if row is None else str(row["default_region"])
+
+
+async def niche_region_async(conn: AsyncConnection, slug: str) -> str | None:
+    """``niche_region`` for the event loop."""
+    cur = await conn.execute(
+        "SELECT default_region FROM niches WHERE slug = %s AND is_active", (slug,)
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row["default_region"])
+
+
 def lock_recipient(conn: Connection, address: str) -> None:
     """Serialize confirmation mails to one recipient (the 10-minute throttle)."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(lower(%s), 11))", (address,))
@@ -165,6 +219,11 @@ class LeadView:
     rejected_at: datetime | None
     distributed_at: datetime | None
     distribution_attempts: int
+    phone_e164: str | None
+    email_normalized: str | None
+    duplicate_of: UUID | None
+    consent: dict[str, Any] | None
+    erased_at: datetime | None
 
 
 def get_lead_view(conn: Connection, lead_id: UUID) -> LeadView | None:
@@ -173,7 +232,8 @@ def get_lead_view(conn: Connection, lead_id: UUID) -> LeadView | None:
             """
             SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
                    l.attributes, l.status, l.rejection_reason, l.created_at, l.confirmed_at,
-                   l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts
+                   l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts,
+                   l.phone_e164, l.email_normalized, l.duplicate_of, l.consent, l.erased_at
             FROM leads l JOIN niches n ON n.id = l.niche_id
             WHERE l.id = %s
             """,
@@ -200,7 +260,8 @@ def list_lead_views(
             """
             SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
                    l.attributes, l.status, l.rejection_reason, l.created_at, l.confirmed_at,
-                   l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts
+                   l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts,
+                   l.phone_e164, l.email_normalized, l.duplicate_of, l.consent, l.erased_at
             FROM leads l JOIN niches n ON n.id = l.niche_id
             WHERE (%(status)s::text IS NULL OR l.status = %(status)s)
               AND (%(niche)s::uuid IS NULL OR l.niche_id = %(niche)s)

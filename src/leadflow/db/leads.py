@@ -33,6 +33,11 @@ class LeadRecord:
     distributed_at: datetime | None
     distribution_attempts: int
     resold_at: datetime | None
+    phone_e164: str | None
+    email_normalized: str | None
+    duplicate_of: UUID | None
+    consent: dict[str, Any] | None
+    erased_at: datetime | None
 
 
 def insert_lead(

@@ -44,6 +44,8 @@ class PurchasedLead:
     phone: str
     postal_code: str
     attributes: dict[str, Any]
+    phone_e164: str | None
+    consent: dict[str, Any] | None
 
 
 def own_subscriptions(conn: Connection, provider_id: UUID) -> list[OwnSubscription]:
@@ -85,7 +87,8 @@ def purchased_leads(
             """
             SELECT a.id AS assignment_id, a.lead_id, n.id AS niche_id, n.name AS niche_name,
                    a.competition_level_id, cl.name AS level_name, a.price_charged_cents, a.status,
-                   a.assigned_at, ld.name, ld.email, ld.phone, ld.postal_code, ld.attributes
+                   a.assigned_at, ld.name, ld.email, ld.phone, ld.postal_code, ld.attributes,
+                   ld.phone_e164, ld.consent
             FROM lead_assignments a
             JOIN leads ld ON ld.id = a.lead_id
             JOIN niches n ON n.id = ld.niche_id

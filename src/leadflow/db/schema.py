@@ -80,6 +80,12 @@ niches = Table(
     ),
     Column("auto_approve_returns_under_rate", Numeric(5, 4), nullable=True),
     Column("resell_returned", Boolean, nullable=False, server_default=text("false")),
+    # Leads worth buying (SPEC §11): 0 days = no duplicate check; the region reads phones
+    # typed without a country code; an unsold lead waits ``lead_ttl_hours``, then expires.
+    Column("duplicate_window_days", Integer, nullable=False, server_default=text("30")),
+    Column("require_consent", Boolean, nullable=False, server_default=text("false")),
+    Column("lead_ttl_hours", Integer, nullable=False, server_default=text("72")),
+    Column("default_region", Text, nullable=False, server_default=text("'US'")),
     CheckConstraint("distribution_mode IN ('all_levels', 'first_level')", name="distribution_mode"),
     CheckConstraint("next_start_level_order_position >= 1", name="pointer_positive"),
     CheckConstraint("return_window_hours >= 0", name="return_window_not_negative"),
@@ -88,6 +94,9 @@ niches = Table(
         " OR auto_approve_returns_under_rate BETWEEN 0 AND 1",
         name="auto_approve_rate_share",
     ),
+    CheckConstraint("duplicate_window_days >= 0", name="duplicate_window_not_negative"),
+    CheckConstraint("lead_ttl_hours >= 1", name="lead_ttl_positive"),
+    CheckConstraint("default_region ~ '^[A-Z]{2}$'", name="default_region_code"),
 )
 
 competition_levels = Table(
@@ -118,8 +127,11 @@ providers = Table(
     Column("balance_cents", BigInteger, nullable=False, server_default=text("0")),
     _created_at(),
     _updated_at(),
+    # The engine never sells one consumer to this provider twice within these days (SPEC §11).
+    Column("dedupe_days", Integer, nullable=False, server_default=text("30")),
     CheckConstraint("status IN ('active', 'suspended')", name="status"),
     CheckConstraint("balance_cents >= 0", name="balance_not_negative"),
+    CheckConstraint("dedupe_days >= 0", name="dedupe_days_not_negative"),
 )
 
 subscriptions = Table(
@@ -185,17 +197,63 @@ leads = Table(
     Column("distribution_attempts", Integer, nullable=False, server_default=text("0")),
     # Put back to ``approved`` by an approved return for its one resale (SPEC §9); set once.
     Column("resold_at", TZ, nullable=True),
+    # The consumer's duplicate keys (SPEC §11): E.164, and the e-mail lower-cased and trimmed.
+    Column("phone_e164", Text, nullable=True),
+    Column("email_normalized", Text, nullable=True),
+    # The earliest lead of the same consumer in the niche's window, for a ``duplicate``.
+    _fk("duplicate_of", "leads.id", nullable=True),
+    # TCPA-style proof, immutable (trigger ``leads_consent_immutable``, migration 0014).
+    Column("consent", JSONB, nullable=True),
+    Column("erased_at", TZ, nullable=True),
     CheckConstraint(
-        "status IN ('pending_confirmation', 'pending_approval', 'approved', 'distributed', 'rejected')",
+        "status IN ('pending_confirmation', 'pending_approval', 'approved', 'distributed',"
+        " 'rejected', 'duplicate', 'expired')",
         name="status",
     ),
     CheckConstraint("jsonb_typeof(attributes) = 'object'", name="attributes_object"),
+    CheckConstraint(
+        "status <> 'duplicate' OR duplicate_of IS NOT NULL", name="duplicate_has_original"
+    ),
+    CheckConstraint("consent IS NULL OR jsonb_typeof(consent) = 'object'", name="consent_object"),
 )
 Index("ix_leads_status_created_at", leads.c.status, leads.c.created_at)
 Index("ix_leads_niche_id_created_at", leads.c.niche_id, leads.c.created_at)
 # The lead lists' order (newest first, ties by id), so a page is read, not sorted.
 Index("ix_leads_created_at_id", leads.c.created_at.desc(), leads.c.id)
 Index("ix_leads_status_created_at_id", leads.c.status, leads.c.created_at.desc(), leads.c.id)
+# One index per duplicate key, the key first: intake's check (key and niche equal, created_at in
+# the window) and the engine's cross-niche check (the key alone) are each one range of it.
+Index(
+    "ix_leads_phone_e164_niche_id_created_at",
+    leads.c.phone_e164,
+    leads.c.niche_id,
+    leads.c.created_at,
+    postgresql_where=text("phone_e164 IS NOT NULL"),
+)
+Index(
+    "ix_leads_email_normalized_niche_id_created_at",
+    leads.c.email_normalized,
+    leads.c.niche_id,
+    leads.c.created_at,
+    postgresql_where=text("email_normalized IS NOT NULL"),
+)
+
+# ``Idempotency-Key`` of ``POST /leads`` (SPEC §11): the body's SHA-256 and the first answer,
+# kept 24 h (pruned by the maintenance task).
+intake_idempotency = Table(
+    "intake_idempotency",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("body_sha256", Text, nullable=False),
+    _fk("lead_id", "leads.id", nullable=True),
+    Column("status_code", Integer, nullable=True),
+    Column("response", JSONB, nullable=True),
+    _created_at(),
+    CheckConstraint("length(key) <= 255", name="key_length"),
+    CheckConstraint("(status_code IS NULL) = (response IS NULL)", name="answered"),
+)
+Index("ix_intake_idempotency_created_at", intake_idempotency.c.created_at)
+Index("ix_intake_idempotency_lead_id", intake_idempotency.c.lead_id)
 
 distribution_runs = Table(
     "distribution_runs",

@@ -35,6 +35,10 @@ class LeadStatus(StrEnum):
     APPROVED = "approved"
     DISTRIBUTED = "distributed"
     REJECTED = "rejected"
+    # SPEC §11: the same consumer as an earlier lead of the niche; an admin may still approve it.
+    DUPLICATE = "duplicate"
+    # SPEC §11: unsold for the niche's ``lead_ttl_hours``; never sold.
+    EXPIRED = "expired"
 
 
 class SubscriptionStatus(StrEnum):

@@ -11,6 +11,15 @@ from uuid import UUID
 from leadflow.db import audit, catalog
 from leadflow.db.connection import Connection
 from leadflow.db.errors import translated
+from leadflow.domain.contact import (
+    DEFAULT_DEDUPE_DAYS,
+    DEFAULT_DUPLICATE_WINDOW_DAYS,
+    DEFAULT_LEAD_TTL_HOURS,
+    DEFAULT_REGION,
+    check_days,
+    check_region,
+    check_ttl_hours,
+)
 from leadflow.domain.eligibility import normalize_postal_code, parse_filters
 from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
@@ -65,6 +74,10 @@ def create_niche(
     return_reasons: Sequence[str] = DEFAULT_RETURN_REASONS,
     auto_approve_returns_under_rate: float | Decimal | None = None,
     resell_returned: bool = False,
+    duplicate_window_days: int = DEFAULT_DUPLICATE_WINDOW_DAYS,
+    require_consent: bool = False,
+    lead_ttl_hours: int = DEFAULT_LEAD_TTL_HOURS,
+    default_region: str = DEFAULT_REGION,
 ) -> catalog.NicheRecord:
     if not SLUG.match(slug):
         raise InvalidInput("slug must be lowercase letters, digits and dashes (1..64)")
@@ -82,6 +95,10 @@ def create_niche(
             return_reasons=clean_reasons(return_reasons),
             auto_approve_returns_under_rate=clean_rate(auto_approve_returns_under_rate),
             resell_returned=resell_returned,
+            duplicate_window_days=check_days(duplicate_window_days, "duplicate_window_days"),
+            require_consent=require_consent,
+            lead_ttl_hours=check_ttl_hours(lead_ttl_hours),
+            default_region=check_region(default_region),
         )
         audit.record(tx, actor, "niche.created", "niche", niche.id, {"slug": slug})
         return niche
@@ -129,6 +146,7 @@ def create_provider(
     name: str,
     email: str,
     status: str = ProviderStatus.ACTIVE,
+    dedupe_days: int = DEFAULT_DEDUPE_DAYS,
 ) -> catalog.ProviderRecord:
     if status not in set(ProviderStatus):
         raise InvalidInput("status must be active or suspended")
@@ -136,7 +154,11 @@ def create_provider(
         raise InvalidInput("email must be an e-mail address")
     with translated():
         provider = catalog.insert_provider(
-            tx, name=require_name(name), email=email.strip(), status=status
+            tx,
+            name=require_name(name),
+            email=email.strip(),
+            status=status,
+            dedupe_days=check_days(dedupe_days, "dedupe_days"),
         )
         audit.record(tx, actor, "provider.created", "provider", provider.id, {})
         return provider

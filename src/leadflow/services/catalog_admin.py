@@ -15,6 +15,12 @@ from leadflow.db import catalog_admin as db
 from leadflow.db.connection import Connection
 from leadflow.db.errors import translated
 from leadflow.db.ledger import LedgerEntryRecord
+from leadflow.domain.contact import (
+    DEFAULT_DEDUPE_DAYS,
+    check_days,
+    check_region,
+    check_ttl_hours,
+)
 from leadflow.domain.eligibility import parse_filters
 from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
@@ -61,7 +67,17 @@ def update_niche(
         "return_window_hours",
         "return_reasons",
         "resell_returned",
+        "duplicate_window_days",
+        "require_consent",
+        "lead_ttl_hours",
+        "default_region",
     )
+    if "duplicate_window_days" in changes:
+        check_days(changes["duplicate_window_days"], "duplicate_window_days")
+    if "lead_ttl_hours" in changes:
+        check_ttl_hours(changes["lead_ttl_hours"])
+    if "default_region" in changes:
+        check_region(changes["default_region"])
     if "name" in changes:
         changes["name"] = require_name(changes["name"])
     if "return_window_hours" in changes:
@@ -130,6 +146,7 @@ def register_provider(
     email: str,
     status: str = ProviderStatus.ACTIVE,
     password: str | None = None,
+    dedupe_days: int = DEFAULT_DEDUPE_DAYS,
 ) -> ProviderDetail:
     """Create a provider; with a password, also the provider's login (same e-mail)."""
     if status not in set(ProviderStatus):
@@ -139,7 +156,13 @@ def register_provider(
         None if password is None else passwords.hash(auth.check_password_rules(password))
     )
     with translated():
-        provider = catalog.insert_provider(tx, name=require_name(name), email=email, status=status)
+        provider = catalog.insert_provider(
+            tx,
+            name=require_name(name),
+            email=email,
+            status=status,
+            dedupe_days=check_days(dedupe_days, "dedupe_days"),
+        )
         if password_hash is not None:
             auth.create_provider_user(
                 tx, provider_id=provider.id, email=email, password_hash=password_hash
@@ -178,7 +201,9 @@ def update_provider(
 ) -> ProviderDetail:
     """Change a provider; suspending one revokes every access token of its users."""
     changes = dict(changes)
-    _no_nulls(changes, "name", "email", "status")
+    _no_nulls(changes, "name", "email", "status", "dedupe_days")
+    if "dedupe_days" in changes:
+        check_days(changes["dedupe_days"], "dedupe_days")
     if "name" in changes:
         changes["name"] = require_name(changes["name"])
     if "email" in changes:

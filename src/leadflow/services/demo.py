@@ -89,7 +89,7 @@ def random_lead(rng: random.Random, n: int) -> dict[str, Any]:
     return {
         "name": f"Demo Customer {n}",
         "email": f"customer{n}@example.com",
-        "phone": f"+1555{rng.randrange(10**6, 10**7)}",
+        "phone": f"+1212{rng.randrange(2 * 10**6, 10**7)}",
         "postal_code": rng.choice(POSTAL_CODES),
         "attributes": {
             "rooms": rng.randint(1, 6),

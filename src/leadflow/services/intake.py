@@ -1,16 +1,25 @@
 """Public lead intake and confirmation by mailed token.
 
-Intake is the busiest public write: the rate-limit hit and the lead are one statement, on
-its own (autocommit) unless a confirmation mail must commit with the lead.
+Intake is the busiest public write: the rate-limit hit, the duplicate check and the lead are one
+statement, on its own (autocommit) unless a confirmation mail must commit with the lead or the
+request carries an ``Idempotency-Key`` (then the key, the lead and its answer are one
+transaction).
+
+A phone without its country code is read in the niche's ``default_region``. The region is
+guessed from the last one seen for the niche (``Regions``, one per process) and the statement
+stores the lead only if the guess was right; a wrong guess costs one more statement, never a
+lead read in the wrong region.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,10 +27,25 @@ import structlog
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from leadflow.db import audit, jobs, limits, outbox
+from leadflow.db import idempotency as keys
 from leadflow.db import lead_views as db
 from leadflow.db.connection import AsyncConnection, Connection, transaction
-from leadflow.domain.errors import InvalidInput, NotFound, RateLimited
-from leadflow.domain.model import Actor, ActorRole
+from leadflow.domain.consent import Consent, check_consent, consent_document
+from leadflow.domain.contact import (
+    DEFAULT_REGION,
+    InvalidPhone,
+    normalize_email,
+    normalize_phone,
+    reads_without_region,
+)
+from leadflow.domain.errors import (
+    Conflict,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+)
+from leadflow.domain.model import Actor, ActorRole, LeadStatus
 from leadflow.mail.render import render
 from leadflow.services.auth import hash_token
 from leadflow.services.limits import Rate
@@ -33,15 +57,30 @@ CONFIRMATION_THROTTLE_SECONDS = 10 * 60
 CONFIRMATION_TOKEN_VALID_SECONDS = 7 * 86400
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 MAX_TEXT = 1000
+MAX_IDEMPOTENCY_KEY = 255
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{6,32}$")
 _POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,14}[A-Za-z0-9]$")
+
+# The ``default_region`` last seen per niche slug: a guess the statement checks.
+Regions = dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
     id: UUID
     status: str
+    duplicate_of: UUID | None = None
+    # The first answer of an ``Idempotency-Key`` again (HTTP 200): nothing new was stored.
+    replayed: bool = False
+
+    def document(self) -> dict[str, Any]:
+        """The answer's body, as the API sends it and a key keeps it."""
+        return {
+            "id": str(self.id),
+            "status": self.status,
+            "duplicate_of": None if self.duplicate_of is None else str(self.duplicate_of),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +91,7 @@ class LeadForm:
     phone: str
     postal_code: str
     attributes: dict[str, Any]
+    consent: Consent | None = None
 
 
 def validate(form: LeadForm) -> LeadForm:
@@ -77,6 +117,9 @@ def validate(form: LeadForm) -> LeadForm:
     if len(encoded) > MAX_ATTRIBUTES_BYTES:
         raise InvalidInput(f"attributes must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON")
     _check_strings(form.attributes, "attributes")
+    consent = None
+    if form.consent is not None:
+        consent = check_consent(form.consent, now=datetime.now(UTC))
     return LeadForm(
         niche=form.niche.strip(),
         name=name,
@@ -84,15 +127,49 @@ def validate(form: LeadForm) -> LeadForm:
         phone=phone,
         postal_code=postal_code,
         attributes=form.attributes,
+        consent=consent,
     )
 
 
+def body_digest(body: object) -> str:
+    """SHA-256 of a request body as canonical JSON (sorted keys, no blanks): what an
+    ``Idempotency-Key`` is compared by."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_idempotency_key(key: str) -> str:
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or "\x00" in key:
+        raise InvalidInput(f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} characters")
+    return key
+
+
 def submit_lead(
-    pool: ConnectionPool[Connection], *, form: LeadForm, client_address: str, rate: Rate | None
+    pool: ConnectionPool[Connection],
+    *,
+    form: LeadForm,
+    client_address: str,
+    rate: Rate | None,
+    regions: Regions | None = None,
+    idempotency_key: str | None = None,
+    body_sha256: str | None = None,
 ) -> IntakeResult:
-    """Store a consumer's lead; mail a confirmation token when the niche requires one."""
-    lead, token = _prepare(form)
-    return _submit_in_transaction(pool, lead, token, hit=_hit(client_address, rate))
+    """Store a consumer's lead (a ``duplicate`` when the niche has one of the same consumer in its
+    window); mail a confirmation token when the niche requires one. With an idempotency key, the
+    same key and body again give the first answer, and another body ``IdempotencyConflict``."""
+    form = validate(form)
+    hit = _hit(client_address, rate)
+    regions = {} if regions is None else regions
+    if idempotency_key is not None:
+        return _submit_keyed(
+            pool,
+            form,
+            hit,
+            regions,
+            key=check_idempotency_key(idempotency_key),
+            body_sha256=body_sha256 or body_digest(_form_document(form)),
+        )
+    return _submit_in_transaction(pool, form, hit, regions)
 
 
 async def submit_lead_async(
@@ -102,23 +179,51 @@ async def submit_lead_async(
     form: LeadForm,
     client_address: str,
     rate: Rate | None,
+    regions: Regions | None = None,
+    idempotency_key: str | None = None,
+    body_sha256: str | None = None,
 ) -> IntakeResult:
     """``submit_lead`` for the event loop, the busiest public write: a lead into a niche that
-    requires no confirmation is one autocommitted statement (its rate-limit hit included; one
-    round trip, no worker thread). A confirmation mail must commit with its lead, so a lead into
-    a niche that requires one takes ``submit_lead``'s transaction in a worker thread."""
-    lead, token = _prepare(form)
-    hit = _hit(client_address, rate)
-    async with autocommit_pool.connection() as conn:
-        row = _accepted(await db.insert_intake_lead_unless_confirmation(conn, lead, hit=hit))
-    if row.id is not None and row.status is not None:
-        return _submitted(row.id, row.status)
-    return await asyncio.to_thread(_submit_in_transaction, pool, lead, token, hit=hit)
-
-
-def _prepare(form: LeadForm) -> tuple[db.IntakeLead, str]:
-    """The validated lead to store, and the confirmation token that its stored hash is of."""
+    requires no confirmation is one autocommitted statement (its rate-limit hit and duplicate
+    check included; one round trip, no worker thread). A confirmation mail must commit with its
+    lead, and a key with its answer, so those take ``submit_lead``'s transaction in a thread."""
     form = validate(form)
+    regions = {} if regions is None else regions
+    if idempotency_key is not None:
+        return await asyncio.to_thread(
+            submit_lead,
+            pool,
+            form=form,
+            client_address=client_address,
+            rate=rate,
+            regions=regions,
+            idempotency_key=idempotency_key,
+            body_sha256=body_sha256,
+        )
+    hit = _hit(client_address, rate)
+    region = regions.get(form.niche, DEFAULT_REGION)
+    async with autocommit_pool.connection() as conn:
+        for _ in range(2):
+            try:
+                lead, _token = _prepare(form, region)
+            except InvalidPhone:
+                region = _other_region(form, region, await db.niche_region_async(conn, form.niche))
+                regions[form.niche] = region
+                continue
+            row = _accepted(await db.insert_intake_lead_unless_confirmation(conn, lead, hit=hit))
+            if row.region_matches:
+                break
+            region = regions[form.niche] = row.default_region
+        else:
+            raise Conflict("the niche's region changed while the lead was read; try again")
+    if row.id is not None and row.status is not None:
+        return _submitted(row)
+    return await asyncio.to_thread(_submit_in_transaction, pool, form, hit, regions)
+
+
+def _prepare(form: LeadForm, region: str) -> tuple[db.IntakeLead, str]:
+    """The validated lead to store, its phone read in ``region``, and the confirmation token
+    that its stored hash is of."""
     token = secrets.token_urlsafe(24)
     lead = db.IntakeLead(
         niche_slug=form.niche,
@@ -128,8 +233,21 @@ def _prepare(form: LeadForm) -> tuple[db.IntakeLead, str]:
         postal_code=form.postal_code,
         attributes=form.attributes,
         confirmation_token_hash=hash_token(token),
+        phone_e164=normalize_phone(form.phone, region),
+        email_normalized=normalize_email(form.email),
+        region=None if reads_without_region(form.phone) else region,
+        consent=None if form.consent is None else consent_document(form.consent),
     )
     return lead, token
+
+
+def _other_region(form: LeadForm, tried: str, actual: str | None) -> str:
+    """After the phone failed in ``tried``: the niche's own region, if it is another one."""
+    if actual is None:
+        raise InvalidInput("niche must be the slug of an active niche")
+    if reads_without_region(form.phone) or actual == tried:
+        normalize_phone(form.phone, tried)  # raises the phone's error again
+    return actual
 
 
 def _hit(client_address: str, rate: Rate | None) -> limits.Hit | None:
@@ -140,30 +258,126 @@ def _hit(client_address: str, rate: Rate | None) -> limits.Hit | None:
     )
 
 
+def _store(
+    conn: Connection, form: LeadForm, hit: limits.Hit | None, regions: Regions
+) -> tuple[db.IntakeRow, db.IntakeLead, str]:
+    """The lead stored in the caller's transaction, read in the niche's region."""
+    region = regions.get(form.niche, DEFAULT_REGION)
+    for _ in range(2):
+        try:
+            lead, token = _prepare(form, region)
+        except InvalidPhone:
+            region = regions[form.niche] = _other_region(
+                form, region, db.niche_region(conn, form.niche)
+            )
+            continue
+        row = _accepted(db.insert_intake_lead(conn, lead, hit=hit))
+        if row.region_matches:
+            # Told it may confirm, the statement stores every lead it does not refuse.
+            assert row.id is not None and row.status is not None
+            return row, lead, token
+        region = regions[form.niche] = row.default_region
+    raise Conflict("the niche's region changed while the lead was read; try again")
+
+
 def _submit_in_transaction(
-    pool: ConnectionPool[Connection], lead: db.IntakeLead, token: str, *, hit: limits.Hit | None
+    pool: ConnectionPool[Connection], form: LeadForm, hit: limits.Hit | None, regions: Regions
 ) -> IntakeResult:
     with transaction(pool) as conn:
-        row = _accepted(db.insert_intake_lead(conn, lead, hit=hit))
-        # Told it may confirm, the statement stores every lead it does not refuse.
-        assert row.id is not None and row.status is not None
-        if row.require_confirmation:
-            _mail_confirmation(conn, row.id, row.niche_name, lead, token)
-    return _submitted(row.id, row.status)
+        row, lead, token = _store(conn, form, hit, regions)
+        _confirm_by_mail(conn, row, lead, token)
+    return _submitted(row)
+
+
+def _submit_keyed(
+    pool: ConnectionPool[Connection],
+    form: LeadForm,
+    hit: limits.Hit | None,
+    regions: Regions,
+    *,
+    key: str,
+    body_sha256: str,
+) -> IntakeResult:
+    # Two tries: a key pruned between our claim's wait and our read is simply free again.
+    for _ in range(2):
+        with transaction(pool) as conn:
+            claimed = keys.claim(conn, key, body_sha256)
+            if claimed:
+                row, lead, token = _store(conn, form, hit, regions)
+                _confirm_by_mail(conn, row, lead, token)
+                assert row.id is not None
+                keys.record_answer(
+                    conn, key, lead_id=row.id, status_code=201, response=_answer(row).document()
+                )
+            else:
+                stored = keys.stored_answer(conn, key)
+        if claimed:
+            return _submitted(row)
+        if stored is not None:
+            return _replayed(stored, body_sha256)
+    raise Conflict("this Idempotency-Key is being used by another request; try again")
+
+
+def _replayed(stored: keys.StoredAnswer, body_sha256: str) -> IntakeResult:
+    if stored.body_sha256 != body_sha256 or stored.response is None:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was used in the last 24 h with another body"
+        )
+    answer = stored.response
+    duplicate_of = answer.get("duplicate_of")
+    return IntakeResult(
+        id=UUID(answer["id"]),
+        status=str(answer["status"]),
+        duplicate_of=None if duplicate_of is None else UUID(duplicate_of),
+        replayed=True,
+    )
+
+
+def _form_document(form: LeadForm) -> dict[str, Any]:
+    consent = None if form.consent is None else consent_document(form.consent)
+    return {
+        "niche": form.niche,
+        "name": form.name,
+        "email": form.email,
+        "phone": form.phone,
+        "postal_code": form.postal_code,
+        "attributes": form.attributes,
+        "consent": consent,
+    }
+
+
+def _confirm_by_mail(conn: Connection, row: db.IntakeRow, lead: db.IntakeLead, token: str) -> None:
+    # A duplicate is never distributed, so its consumer is not asked to confirm it.
+    if row.status == LeadStatus.PENDING_CONFIRMATION:
+        assert row.id is not None
+        _mail_confirmation(conn, row.id, row.niche_name, lead, token)
 
 
 def _accepted(row: db.IntakeRow | None) -> db.IntakeRow:
     if row is None:
         raise InvalidInput("niche must be the slug of an active niche")
+    if row.consent_missing:
+        raise InvalidInput("consent is required by this niche")
     if row.rate_limited:
         raise RateLimited("too many leads from this address; try again later")
     return row
 
 
-def _submitted(lead_id: UUID, status: str) -> IntakeResult:
+def _answer(row: db.IntakeRow) -> IntakeResult:
+    assert row.id is not None and row.status is not None
+    return IntakeResult(id=row.id, status=row.status, duplicate_of=row.duplicate_of)
+
+
+def _submitted(row: db.IntakeRow) -> IntakeResult:
     """After the commit: the per-lead log line (ids and status, never the consumer's data)."""
-    log.info("lead_submitted", lead_id=str(lead_id), status=status)
-    return IntakeResult(id=lead_id, status=status)
+    result = _answer(row)
+    log.info("lead_submitted", lead_id=str(result.id), status=result.status)
+    return result
+
+
+def prune(tx: Connection) -> int:
+    """Forget the ``Idempotency-Key``s older than 24 h (the maintenance task); how many."""
+    return keys.prune(tx)
 
 
 def confirm_lead(tx: Connection, *, token: str) -> IntakeResult:

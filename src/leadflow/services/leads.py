@@ -14,8 +14,15 @@ from leadflow.settings import Settings
 
 MAX_REASON = 1000
 REJECTABLE = frozenset(
-    {LeadStatus.PENDING_CONFIRMATION, LeadStatus.PENDING_APPROVAL, LeadStatus.APPROVED}
+    {
+        LeadStatus.PENDING_CONFIRMATION,
+        LeadStatus.PENDING_APPROVAL,
+        LeadStatus.APPROVED,
+        LeadStatus.DUPLICATE,
+    }
 )
+# A duplicate (SPEC §11) is held back, not refused: an admin who knows better may approve it.
+APPROVABLE = frozenset({LeadStatus.PENDING_APPROVAL, LeadStatus.DUPLICATE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +35,14 @@ class ApprovalResult:
 def approve_lead(
     tx: Connection, *, settings: Settings, actor: Actor, lead_id: UUID
 ) -> ApprovalResult:
-    """Approve a lead awaiting approval. With auto-distribution on, its ``distribute_lead`` job
-    is queued in the same transaction, so a committed approval always has its job."""
+    """Approve a lead awaiting approval, or a duplicate. With auto-distribution on, its
+    ``distribute_lead`` job is queued in the same transaction, so a committed approval always
+    has its job."""
     lead = found(leads.get_lead(tx, lead_id, lock=True), "lead", lead_id)
-    if lead.status != LeadStatus.PENDING_APPROVAL:
-        raise InvalidState(f"lead is {lead.status}; only a lead pending approval can be approved")
+    if lead.status not in APPROVABLE:
+        raise InvalidState(
+            f"lead is {lead.status}; only a lead pending approval or a duplicate can be approved"
+        )
     approved = approval.approve(tx, lead_id)
     job_id = None
     if settings.auto_distribute:
@@ -44,7 +54,10 @@ def approve_lead(
             actor=Actor.system(),
             requested_at=datetime.now(UTC),
         )
-    audit.record(tx, actor, "lead.approved", "lead", lead_id, {"distribution_job_id": job_id})
+    metadata: dict[str, object] = {"distribution_job_id": job_id}
+    if lead.status == LeadStatus.DUPLICATE:
+        metadata["approved_duplicate_of"] = str(lead.duplicate_of)
+    audit.record(tx, actor, "lead.approved", "lead", lead_id, metadata)
     return ApprovalResult(id=lead_id, status=approved.status, distribution_job_id=job_id)
 
 

@@ -38,8 +38,10 @@ def assigned_body(delivery_id: UUID, sale: Mapping[str, Any]) -> str:
                 "name": sale["name"],
                 "email": sale["email"],
                 "phone": sale["phone"],
+                "phone_e164": sale["phone_e164"],
                 "postal_code": sale["postal_code"],
                 "attributes": sale["attributes"],
+                "consent": sale["consent"],
             },
             "niche": {"id": sale["niche_id"], "name": sale["niche_name"]},
             "level": {

@@ -23,7 +23,7 @@ from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.domain.results import DistributionResult
-from leadflow.services import auth, deliveries, dispatch, distribution
+from leadflow.services import auth, deliveries, dispatch, distribution, intake
 from leadflow.services import jobs as job_services
 from leadflow.settings import Settings
 from leadflow.worker import mailer
@@ -218,6 +218,7 @@ def _prune(pool: ConnectionPool[Connection]) -> None:
     with transaction(pool) as tx:
         auth.prune(tx)
         dispatch.prune(tx)
+        intake.prune(tx)
 
 
 def _distribute(runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int) -> DistributionResult:

@@ -141,7 +141,11 @@ class Marketplace:
     def niche(
         self, slug: str = "movers", *, levels: list[tuple[str, int, int]], **extra: Any
     ) -> dict[str, Any]:
-        """A niche with levels (name, max_recipients, price_cents) at positions 1, 2, ..."""
+        """A niche with levels (name, max_recipients, price_cents) at positions 1, 2, ...
+
+        Its duplicate check is off unless ``duplicate_window_days`` is given: most tests post
+        one consumer (``lead``'s defaults) many times and mean many leads."""
+        extra.setdefault("duplicate_window_days", 0)
         niche = self.post("/admin/niches", {"slug": slug, "name": slug.title(), **extra})
         niche["levels"] = [
             self.post(

@@ -44,6 +44,9 @@ class Case:
     status: int = 422
     raw: bytes | None = None
     admin: bool = True
+    headers: dict[str, str] | None = None
+    # A word the problem's detail must hold (the field at fault).
+    names: str | None = None
 
 
 def lead(**changes: Any) -> dict[str, Any]:
@@ -120,6 +123,86 @@ CASES = [
         "lead: inactive niche", "POST", lambda i: "/api/v1/leads", lead(niche="closed"), admin=False
     ),
     Case("lead: unknown field", "POST", lambda i: "/api/v1/leads", lead(price=1), admin=False),
+    # Leads worth buying (SPEC §11).
+    Case(
+        "lead: phone no number can have",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(phone="+1 555 555 0100"),
+        admin=False,
+        names="phone",
+    ),
+    Case(
+        "lead: e-mail with a blank inside",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(email="jane doe@example.com"),
+        admin=False,
+        names="email",
+    ),
+    Case(
+        "lead: consent missing where required",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(niche="consented"),
+        admin=False,
+        names="consent",
+    ),
+    Case(
+        "lead: consent captured in the future",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(
+            niche="consented",
+            consent={"text": "yes", "captured_at": "2099-01-01T00:00:00Z", "ip": "192.0.2.1"},
+        ),
+        admin=False,
+        names="captured_at",
+    ),
+    Case(
+        "lead: Idempotency-Key over 255 characters",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(),
+        admin=False,
+        headers={"Idempotency-Key": "k" * 256},
+        names="Idempotency-Key",
+    ),
+    Case(
+        "lead: Idempotency-Key reused with another body",
+        "POST",
+        lambda i: "/api/v1/leads",
+        lead(name="Someone Else"),
+        409,
+        admin=False,
+        headers={"Idempotency-Key": "used-once"},
+        names="Idempotency-Key",
+    ),
+    Case(
+        "niche: unknown region",
+        "PATCH",
+        lambda i: f"/api/v1/admin/niches/{i.niche}",
+        {"default_region": "XX"},
+        names="default_region",
+    ),
+    Case(
+        "niche: negative duplicate window",
+        "PATCH",
+        lambda i: f"/api/v1/admin/niches/{i.niche}",
+        {"duplicate_window_days": -1},
+    ),
+    Case(
+        "niche: lead_ttl_hours 0",
+        "POST",
+        lambda i: "/api/v1/admin/niches",
+        {"slug": "n3", "name": "N", "lead_ttl_hours": 0},
+    ),
+    Case(
+        "provider: negative dedupe_days",
+        "PATCH",
+        lambda i: f"/api/v1/admin/providers/{i.provider}",
+        {"dedupe_days": -1},
+    ),
     Case("lead: not JSON", "POST", lambda i: "/api/v1/leads", raw=b"{not json", admin=False),
     Case(
         "lead: lone surrogate",
@@ -534,6 +617,11 @@ def ids(market: Marketplace, db_url: str) -> Iterator[Ids]:
 
     niche = market.niche(levels=[("Gold", 1, 100)])
     market.niche("closed", levels=[("Gold", 1, 100)], is_active=False)
+    market.niche("consented", levels=[("Gold", 1, 100)], require_consent=True)
+    used = market.client.post(
+        "/api/v1/leads", json=GOOD_LEAD, headers={"Idempotency-Key": "used-once"}
+    )
+    assert used.status_code == 201, used.text
     provider = market.provider("Acme", balance_cents=10_000, levels=[niche["levels"][0]["id"]])
     market.post(
         f"/admin/providers/{provider['id']}/deposits",
@@ -566,6 +654,7 @@ def test_bad_requests_get_a_problem_and_change_nothing(
     failures = []
     for case in CASES:
         headers = dict(market.admin.headers) if case.admin else {}
+        headers.update(case.headers or {})
         if case.raw is not None:
             headers["content-type"] = "application/json"
             response = market.client.request(
@@ -589,6 +678,8 @@ def test_bad_requests_get_a_problem_and_change_nothing(
                 or problem["status"] != case.status
             ):
                 failures.append(f"{case.name}: not a problem document: {problem}")
+            elif case.names is not None and case.names not in problem["detail"]:
+                failures.append(f"{case.name}: detail does not name {case.names}: {problem}")
         after = _snapshot(db_url)
         if after != before:
             changed = sorted(t for t in after if after[t] != before[t])

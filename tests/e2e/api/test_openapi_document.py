@@ -130,3 +130,17 @@ def test_every_request_body_has_an_example(client: TestClient) -> None:
             ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             body = schemas[ref.rsplit("/", 1)[-1]]
             assert body.get("examples"), (method, path)
+
+
+def test_intake_declares_the_idempotency_key_and_its_answers(client: TestClient) -> None:
+    spec = _spec(client)
+    operation = spec["paths"]["/api/v1/leads"]["post"]
+    [header] = [p for p in operation["parameters"] if p["in"] == "header"]
+    assert header["name"] == "Idempotency-Key"
+    assert header["required"] is False
+    key = header["schema"].get("anyOf", [header["schema"]])[0]
+    assert (key["minLength"], key["maxLength"]) == (1, 255)
+    assert {"200", "201", "409", "422", "429"} <= set(operation["responses"])
+    consent = spec["components"]["schemas"]["ConsentIn"]
+    assert set(consent["required"]) == {"text", "captured_at", "ip"}
+    assert consent["properties"]["captured_at"]["format"] == "date-time"

@@ -82,6 +82,27 @@ def buyer(market: Marketplace, receiver: Receiver, worker: None) -> Buyer:
     return Buyer(market, receiver, login, niche, endpoint)
 
 
+def test_the_lead_assigned_body_carries_the_consent(buyer: Buyer) -> None:
+    consent = {
+        "text": "I agree to be called about my move.",
+        "captured_at": "2026-12-01T09:30:00+00:00",
+        "ip": "192.0.2.44",
+    }
+    lead_id, _ = buyer.market.approved_lead(consent=consent)
+    assert buyer.market.wait_settled(lead_id)["lead_status"] == "distributed"
+    [request] = buyer.receiver.wait_for("acme", 1)
+    assert request.signature_valid is True
+    lead = request.json["lead"]
+    assert lead["consent"] == {
+        **consent,
+        "version": None,
+        "user_agent": None,
+        "page_url": None,
+        "certificate_url": None,
+    }
+    assert lead["phone_e164"] == "+12125550100"
+
+
 def test_a_sale_is_delivered_once_signed_with_the_lead(buyer: Buyer) -> None:
     lead_id = buyer.sell()
     [request] = buyer.receiver.wait_for("acme", 1)

@@ -126,6 +126,7 @@ def create_provider(
         email=body.email,
         status=body.status,
         password=body.password,
+        dedupe_days=body.dedupe_days,
     )
     return _provider_detail(detail)
 

@@ -13,6 +13,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from leadflow.api.schemas.base import (
@@ -31,6 +32,15 @@ from leadflow.api.schemas.base import (
     Out,
     Text,
     clean_text,
+)
+from leadflow.domain.contact import (
+    DEFAULT_DEDUPE_DAYS,
+    DEFAULT_DUPLICATE_WINDOW_DAYS,
+    DEFAULT_LEAD_TTL_HOURS,
+    DEFAULT_REGION,
+    MAX_LEAD_TTL_HOURS,
+    MAX_WINDOW_DAYS,
+    REGIONS,
 )
 from leadflow.domain.eligibility import MAX_FILTERS, MAX_IN_VALUES
 from leadflow.domain.model import (
@@ -72,6 +82,29 @@ IdempotencyKey = Annotated[
     StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern=NO_NUL),
     AfterValidator(clean_text),
 ]
+WindowDays = Annotated[
+    StrictInt, Field(ge=0, le=MAX_WINDOW_DAYS, description="0 turns it off."), INTEGRAL
+]
+LeadTtlHours = Annotated[StrictInt, Field(ge=1, le=MAX_LEAD_TTL_HOURS), INTEGRAL]
+
+
+def _known_region(value: str) -> str:
+    if value not in REGIONS:
+        raise ValueError("must be a two-letter region code such as US or GB")
+    return value
+
+
+Region = Annotated[
+    str,
+    AfterValidator(_known_region),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": sorted(REGIONS),
+            "description": "Two-letter region (ISO 3166-1) a phone without `+` is read in.",
+        }
+    ),
+]
 # A share 0..1 (a JSON number; true/false refused).
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 
@@ -100,6 +133,10 @@ class NicheOut(Out):
     return_reasons: list[str]
     auto_approve_returns_under_rate: float | None
     resell_returned: bool
+    duplicate_window_days: int
+    require_consent: bool
+    lead_ttl_hours: int
+    default_region: str
     created_at: datetime
     updated_at: datetime
 
@@ -118,6 +155,10 @@ class NicheIn(Body):
     return_reasons: ReturnReasons = list(DEFAULT_RETURN_REASONS)
     auto_approve_returns_under_rate: Share | None = None
     resell_returned: StrictBool = False
+    duplicate_window_days: WindowDays = DEFAULT_DUPLICATE_WINDOW_DAYS
+    require_consent: StrictBool = False
+    lead_ttl_hours: LeadTtlHours = DEFAULT_LEAD_TTL_HOURS
+    default_region: Region = DEFAULT_REGION
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -145,6 +186,10 @@ class NichePatch(Body):
         default=None, description="null turns auto-approval off."
     )
     resell_returned: Omittable[StrictBool] = None
+    duplicate_window_days: Omittable[WindowDays] = None
+    require_consent: Omittable[StrictBool] = None
+    lead_ttl_hours: Omittable[LeadTtlHours] = None
+    default_region: Omittable[Region] = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"is_active": False}]})
 
@@ -202,6 +247,7 @@ class ProviderOut(Out):
     email: str
     status: ProviderStatus
     balance_cents: int
+    dedupe_days: int
     created_at: datetime
     updated_at: datetime
 
@@ -226,6 +272,10 @@ class ProviderIn(Body):
     password: PortalPassword | None = Field(
         default=None, description="Creates the provider's login (same e-mail)."
     )
+    dedupe_days: Annotated[
+        WindowDays,
+        Field(description="Never sold the same consumer twice within these days (0: off)."),
+    ] = DEFAULT_DEDUPE_DAYS
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -242,6 +292,7 @@ class ProviderPatch(Body):
     status: Omittable[ProviderStatus] = Field(
         default=None, description="``suspended`` revokes the provider users' access tokens."
     )
+    dedupe_days: Omittable[WindowDays] = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"status": "suspended"}]})
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from leadflow.api.schemas.base import (
@@ -19,17 +24,91 @@ from leadflow.api.schemas.base import (
     Name,
     NonEmptyText,
     Out,
+    clean_text,
 )
+from leadflow.domain import consent as consent_rules
 from leadflow.domain.model import LeadStatus, RunStatus, SkipReason
-from leadflow.services.intake import MAX_ATTRIBUTES_BYTES
+from leadflow.services.intake import MAX_ATTRIBUTES_BYTES, MAX_IDEMPOTENCY_KEY
 
 # The intake's rules (``services.intake``), on the value before the service strips blanks.
 NICHE_SLUG = r"^\s*[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\s*$"
 PHONE = r"^\s*(?=(?:[^0-9]*[0-9]){6})\+?[0-9 ().\-]{6,32}\s*$"
 POSTAL_CODE = r"^\s*[A-Za-z0-9][A-Za-z0-9 \-]{1,14}[A-Za-z0-9]\s*$"
 
+# RFC 3339 with an offset, as JSON Schema's ``date-time`` means it (no bare dates, no numbers).
+RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+MAX_IP_TEXT = 64
+# An ``Idempotency-Key``: visible ASCII (what every HTTP client sends unchanged).
+IDEMPOTENCY_KEY = r"^[!-~]+$"
+
+
+def _timestamp(value: object) -> datetime:
+    if not isinstance(value, str) or not re.match(RFC3339, value):
+        raise ValueError("must be an RFC 3339 date-time with an offset (2026-12-03T10:00:00Z)")
+    return datetime.fromisoformat(value)
+
+
+def _ip(value: object) -> str:
+    if not isinstance(value, str) or len(value) > MAX_IP_TEXT:
+        raise ValueError("must be an IPv4 or IPv6 address")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError as exc:
+        raise ValueError("must be an IPv4 or IPv6 address") from exc
+
+
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC3339}),
+]
+IpAddress = Annotated[
+    str,
+    BeforeValidator(_ip),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": MAX_IP_TEXT,
+            "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
+        }
+    ),
+]
+Url = Annotated[
+    str,
+    StringConstraints(max_length=consent_rules.MAX_URL, pattern=consent_rules.URL.pattern),
+    AfterValidator(clean_text),
+]
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY, pattern=IDEMPOTENCY_KEY),
+]
+
 # The API's names of job states (``db.jobs.STATUS_FILTERS`` maps them to Procrastinate's).
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class ConsentIn(Body):
+    """TCPA-style proof of the consumer's consent to be contacted (SPEC §11)."""
+
+    text: Annotated[NonEmptyText, Field(description="The wording the consumer agreed to.")]
+    version: (
+        Annotated[
+            str,
+            StringConstraints(max_length=consent_rules.MAX_VERSION, pattern=r"^[^\x00]*$"),
+            AfterValidator(clean_text),
+        ]
+        | None
+    ) = None
+    captured_at: Annotated[
+        Timestamp,
+        Field(description="When it was given; at most 5 minutes ahead of the server's clock."),
+    ]
+    ip: Annotated[IpAddress, Field(description="The consumer's IPv4 or IPv6 address.")]
+    user_agent: NonEmptyText | None = None
+    page_url: Url | None = None
+    certificate_url: Annotated[
+        Url | None, Field(description="A third-party certificate (TrustedForm, Jornaya, ...).")
+    ] = None
 
 
 class LeadIn(Body):
@@ -46,6 +125,9 @@ class LeadIn(Body):
         default_factory=dict,
         description=f"Free-form; at most {MAX_ATTRIBUTES_BYTES} bytes as JSON.",
     )
+    consent: ConsentIn | None = Field(
+        default=None, description="Required by a niche with ``require_consent``; immutable."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -57,6 +139,13 @@ class LeadIn(Body):
                     "phone": "+1 212 555 0100",
                     "postal_code": "10001",
                     "attributes": {"rooms": 3},
+                    "consent": {
+                        "text": "I agree to be contacted by movers about my move.",
+                        "version": "2026-11",
+                        "captured_at": "2026-12-03T10:00:00Z",
+                        "ip": "203.0.113.7",
+                        "page_url": "https://movers.example/quote",
+                    },
                 }
             ]
         },
@@ -66,6 +155,9 @@ class LeadIn(Body):
 class LeadCreatedOut(Out):
     id: UUID
     status: LeadStatus
+    duplicate_of: UUID | None = Field(
+        default=None, description="For a ``duplicate``: the earliest lead of the same consumer."
+    )
 
 
 class ConfirmIn(Body):
@@ -93,6 +185,11 @@ class LeadOut(Out):
     rejected_at: datetime | None
     distributed_at: datetime | None
     distribution_attempts: int
+    phone_e164: str | None
+    email_normalized: str | None
+    duplicate_of: UUID | None
+    consent: dict[str, Any] | None
+    erased_at: datetime | None
 
 
 class ApprovalOut(Out):

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import Field
+
 from leadflow.api.schemas.base import Out
 
 
@@ -48,3 +50,7 @@ class PurchasedLeadOut(Out):
     phone: str
     postal_code: str
     attributes: dict[str, Any]
+    phone_e164: str | None = Field(default=None, description="The phone in E.164.")
+    consent: dict[str, Any] | None = Field(
+        default=None, description="The consumer's consent as captured at intake (SPEC §11)."
+    )

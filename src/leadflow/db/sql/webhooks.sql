@@ -101,6 +101,7 @@ RETURNING w.id, w.endpoint_id, w.provider_id, w.lead_id, w.assignment_id, w.retu
 -- What a ``lead.assigned`` body says, read at its first attempt.
 SELECT a.id AS assignment_id, a.price_charged_cents, a.assigned_at,
        l.id AS lead_id, l.name, l.email, l.phone, l.postal_code, l.attributes,
+       l.phone_e164, l.consent,
        n.id AS niche_id, n.name AS niche_name,
        c.id AS level_id, c.name AS level_name, c.order_position
 FROM lead_assignments a
