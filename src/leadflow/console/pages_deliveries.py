@@ -58,7 +58,6 @@ def deliveries(
         pager=pager(request, result),
         statuses=webhooks.DELIVERY_STATUSES,
         providers=providers,
-        provider_names={p.id: p.name for p in providers},
         endpoints=endpoints,
         status=status or "",
         provider_id=str(provider or ""),
@@ -69,10 +68,7 @@ def deliveries(
 @router.get("/deliveries/{delivery_id}")
 def delivery(request: Request, delivery_id: UUID, viewer: AdminViewer, tx: Tx) -> Response:
     detail = webhooks.get_delivery(tx, delivery_id=delivery_id)
-    provider = catalog_admin.get_provider(tx, provider_id=detail.delivery.provider_id).provider
-    return render(
-        request, "delivery.html", viewer=viewer, detail=detail, provider=provider, portal=False
-    )
+    return render(request, "delivery.html", viewer=viewer, detail=detail, portal=False)
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", dependencies=[web.Csrf])

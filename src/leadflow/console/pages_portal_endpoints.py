@@ -150,13 +150,5 @@ def rotate(
 
 @router.get("/deliveries/{delivery_id}")
 def my_delivery(request: Request, delivery_id: UUID, viewer: ProviderViewer, tx: Tx) -> Response:
-    provider_id = provider_of(viewer)
-    detail = webhooks.get_delivery(tx, delivery_id=delivery_id, provider_id=provider_id)
-    return render(
-        request,
-        "delivery.html",
-        viewer=viewer,
-        detail=detail,
-        provider=portal.profile(tx, provider_id=provider_id).provider,
-        portal=True,
-    )
+    detail = webhooks.get_delivery(tx, delivery_id=delivery_id, provider_id=provider_of(viewer))
+    return render(request, "delivery.html", viewer=viewer, detail=detail, portal=True)
