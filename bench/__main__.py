@@ -16,10 +16,12 @@ from bench import common
 
 BENCHMARKS = {
     "P1": "bench.p1_sales",
+    "P1W": "bench.p1_sales:run_with_endpoints",
     "P2": "bench.p2_hot_niche",
     "P3": "bench.p3_queue",
     "P4": "bench.p4_scale",
     "P5": "bench.p5_intake",
+    "P6": "bench.p6_webhooks",
     "P8": "bench.p8_console",
 }
 
@@ -44,10 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         if not facts["durable"]:
             print(f"warning: the server is not durable: {facts}", file=sys.stderr)
         for name in chosen:
-            module = importlib.import_module(BENCHMARKS[name])
+            module_name, _, function = BENCHMARKS[name].partition(":")
+            run = getattr(importlib.import_module(module_name), function or "run")
             print(f"running {name} ...", file=sys.stderr, flush=True)
             try:
-                rows.append(module.run(url, quick=args.quick))
+                rows.append(run(url, quick=args.quick))
             except Exception as exc:
                 failed = True
                 traceback.print_exc()

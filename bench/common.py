@@ -354,6 +354,34 @@ def traced_pool(url: str) -> Iterator[tuple[ConnectionPool[Connection], Any]]:
         os.unlink(path)
 
 
+# ---------------------------------------------------------------- processes
+
+
+def wait_for_worker(url: str, worker: subprocess.Popen[Any]) -> None:
+    """Until the worker has registered itself (it then listens for jobs)."""
+    deadline = time.monotonic() + 60
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise RuntimeError("the worker exited at start")
+            row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+            if row and row[0]:
+                time.sleep(0.5)
+                return
+            time.sleep(0.1)
+    raise RuntimeError("the worker did not start")
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it does not end in ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 # ---------------------------------------------------------------- results
 
 
@@ -390,6 +418,8 @@ def fmt(value: float | None, digits: int = 1) -> str:
         return "—"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
+    if 0 < abs(value) < 10**-digits:
+        return f"{value:.2g}"  # a small ratio keeps its figures instead of reading 0.00
     return f"{value:.{digits}f}"
 
 

@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from bench import common, seed
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -93,31 +95,40 @@ def summary(rounds: Sequence[Sequence[DistributorReport]]) -> dict[str, Any]:
     }
 
 
+def one_round(url: str, lead_ids: Sequence[UUID], seconds: float) -> list[DistributorReport]:
+    """Two distributors for ``seconds`` on the leads still waiting: lead i goes to distributor
+    i % 2 (in P1's markets lead i is in niche i % 20, so each takes its own niches)."""
+    waiting = seed.still_approved(url, lead_ids)
+    return run(url, [waiting[0::2], waiting[1::2]], seconds)
+
+
 def alternate(
     url: str,
     lead_ids: Sequence[UUID],
     *,
     seconds: float,
     rounds: int,
-    reference: Callable[[float], common.PgbenchResult],
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    reference: Callable[[float], T],
+) -> tuple[dict[str, Any], list[T]]:
     """Alternate the reference and the engine in ``rounds`` rounds of ``seconds / rounds`` each,
-    so that load from outside (a shared machine) falls on both alike. Leads are split between
-    two distributors: lead i goes to distributor i % 2. Returns (engine summary, reference)."""
+    so that load from outside (a shared machine) falls on both alike. Returns the engine's
+    summary and the reference's result of each round."""
     per_round = seconds / rounds
     done: list[list[DistributorReport]] = []
-    refs: list[common.PgbenchResult] = []
+    refs: list[T] = []
     for _ in range(rounds):
         refs.append(reference(per_round))
-        waiting = seed.still_approved(url, lead_ids)
-        done.append(run(url, [waiting[0::2], waiting[1::2]], per_round))
-    transactions = sum(r.transactions for r in refs)
-    ref = {
+        done.append(one_round(url, lead_ids, per_round))
+    return summary(done), refs
+
+
+def pgbench_summary(refs: Sequence[common.PgbenchResult]) -> dict[str, Any]:
+    """The pgbench rounds of ``alternate`` as one reference: mean TPS, and each round's."""
+    return {
         "command": refs[0].command,
-        "rounds": rounds,
-        "tps": sum(r.tps for r in refs) / rounds,
+        "rounds": len(refs),
+        "tps": sum(r.tps for r in refs) / len(refs),
         "tps_by_round": [r.tps for r in refs],
-        "transactions": transactions,
+        "transactions": sum(r.transactions for r in refs),
         "latency_ms": [r.latency_ms for r in refs],
     }
-    return summary(done), ref

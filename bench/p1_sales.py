@@ -3,6 +3,10 @@ subscriptions per level, 2 concurrent distributors calling the engine.
 
 Reference, same server, same run: ``pgbench -i -s 10`` then ``pgbench -c 2 -j 2 -T 30`` (TPC-B-like).
 Target: sales/s ÷ pgbench TPS ≥ 1.0.
+
+P1w (``run_with_endpoints``): the same market with one active webhook endpoint per provider, so
+each sale also writes its ``webhook_deliveries`` row; reference: the market without endpoints,
+in its own database, alternating with it in the same rounds. Target: ratio ≥ 0.9.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ NICHES = 20
 LEVELS = [(1, 4900), (3, 2500), (5, 1000)]
 SUBSCRIPTIONS_PER_LEVEL = 30
 BALANCE_CENTS = 10**12
+# Endpoints P1w seeds: never sent to (no worker runs in P1w).
+UNSENT_URL = "https://buyer.example/hooks/"
 
 
-def run(server_url: str, *, quick: bool = False) -> common.Row:
-    seconds = 3 if quick else 30
-    scale = 1 if quick else 10
-
-    ref_url = common.pgbench_database(server_url, scale)
-
-    url = common.fresh_database(server_url, "bench_p1")
+def market(
+    server_url: str, name: str, *, quick: bool, endpoints: bool = False
+) -> tuple[str, list[Any]]:
+    """P1's market in a fresh database ``name``: its URL and the leads in round-robin order
+    (lead i in niche i % 20). With ``endpoints``, every provider has one active webhook
+    endpoint, so each sale also writes its outbox row (nothing is sent: no worker runs)."""
+    url = common.fresh_database(server_url, name)
     with psycopg.connect(url) as conn:
         niche_ids = seed.seed_niches(
             conn,
@@ -36,14 +42,23 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             balance_cents=BALANCE_CENTS,
             prefix="p1",
         )
+        if endpoints:
+            seed.seed_endpoints(conn, base_url=UNSENT_URL, secret_ciphertext=_sealed_secret())
         # Generously more leads than two distributors can sell in the time given.
         lead_ids = seed.seed_leads(conn, niche_ids, 4000 if quick else 20000)
         conn.commit()
         conn.autocommit = True
         seed.settle(conn)
+    return url, lead_ids
 
-    # Lead i is in niche i % 20: distributor 0 takes the even niches, distributor 1 the odd.
-    measured, reference = distributors.alternate(
+
+def run(server_url: str, *, quick: bool = False) -> common.Row:
+    seconds = 3 if quick else 30
+    scale = 1 if quick else 10
+
+    ref_url = common.pgbench_database(server_url, scale)
+    url, lead_ids = market(server_url, "bench_p1", quick=quick)
+    measured, refs = distributors.alternate(
         url,
         lead_ids,
         seconds=seconds,
@@ -52,6 +67,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             ref_url, ["-n", "-c", "2", "-j", "2", "-T", str(max(1, round(t)))]
         ),
     )
+    reference = distributors.pgbench_summary(refs)
     per_lead = _round_trips(url, seed.approved_leads(url, 22))
 
     ratio = measured["sales_per_s"] / reference["tps"] if reference["tps"] else None
@@ -86,6 +102,70 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     return row
 
 
+def run_with_endpoints(server_url: str, *, quick: bool = False) -> common.Row:
+    """P1w: P1's market with one active webhook endpoint per provider, against the same market
+    without endpoints (its own database), alternating in rounds. Target: ratio ≥ 0.9."""
+    seconds = 3 if quick else 30
+    plain_url, plain_leads = market(server_url, "bench_p1", quick=quick)
+    url, lead_ids = market(server_url, "bench_p1w", quick=quick, endpoints=True)
+    measured, refs = distributors.alternate(
+        url,
+        lead_ids,
+        seconds=seconds,
+        rounds=1 if quick else 3,
+        reference=lambda t: distributors.one_round(plain_url, plain_leads, t),
+    )
+    reference = distributors.summary(refs)
+    written = _deliveries(url)
+    per_lead = _round_trips(url, seed.approved_leads(url, 22))
+
+    ratio = measured["sales_per_s"] / reference["sales_per_s"] if reference["sales_per_s"] else None
+    row = common.Row(
+        id="P1w",
+        workload="P1 with one active webhook endpoint per provider (each sale adds its outbox row)",
+        figure=measured["sales_per_s"],
+        unit="sales/s",
+        reference=reference["sales_per_s"],
+        reference_unit="sales/s (P1 without endpoints, alternating)",
+        ratio=ratio,
+        target="≥ 0.9",
+        met=ratio is not None and ratio >= 0.9,
+        note=(
+            f"lead p50 {measured['latency_ms_p50']:.1f} / p99 {measured['latency_ms_p99']:.1f} ms "
+            f"with endpoints, {reference['latency_ms_p50']:.1f} / "
+            f"{reference['latency_ms_p99']:.1f} ms without; {written} deliveries written for "
+            f"{measured['sales']} sales; "
+            f"{per_lead['round_trips']:.1f} round trips and {per_lead['statements']:.1f} "
+            "statements per lead"
+        ),
+        extra={"measured": measured, "reference": reference, "per_lead": per_lead},
+    )
+    common.write_result(
+        "p1w",
+        {
+            "quick": quick,
+            "row": common.row_dict(row),
+            "deliveries_written": written,
+            "server": common.server_facts(url),
+            "machine": common.machine_facts(),
+        },
+    )
+    return row
+
+
+def _sealed_secret() -> str:
+    """One endpoint secret, sealed once and shared by every seeded endpoint."""
+    from leadflow.webhooks.secret_box import SecretBox, generate_key, new_signing_secret
+
+    return SecretBox.from_setting(generate_key()).seal(new_signing_secret())
+
+
+def _deliveries(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM webhook_deliveries").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _round_trips(url: str, lead_ids: list[Any]) -> dict[str, float]:
     """Round trips and statements per distributed lead, from libpq's protocol trace."""
     from leadflow.domain.model import Actor
@@ -109,9 +189,13 @@ def _round_trips(url: str, lead_ids: list[Any]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short run (seconds, not minutes)")
+    parser.add_argument(
+        "--endpoints", action="store_true", help="P1w: with endpoints, against P1 without"
+    )
     args = parser.parse_args(argv)
+    chosen = run_with_endpoints if args.endpoints else run
     with common.server() as url:
-        print(common.table([run(url, quick=args.quick)]))
+        print(common.table([chosen(url, quick=args.quick)]))
 
 
 if __name__ == "__main__":

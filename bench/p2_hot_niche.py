@@ -42,7 +42,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         seed.settle(conn)
 
     try:
-        measured, reference = distributors.alternate(
+        measured, refs = distributors.alternate(
             url,
             lead_ids,
             seconds=seconds,
@@ -53,6 +53,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         )
     finally:
         os.unlink(script)
+    reference = distributors.pgbench_summary(refs)
 
     ratio = measured["leads_per_s"] / reference["tps"] if reference["tps"] else None
     row = common.Row(

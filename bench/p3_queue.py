@@ -76,7 +76,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
 
     worker = _start_worker(url)
     try:
-        _wait_for_worker(url, worker)
+        common.wait_for_worker(url, worker)
         defer, noop_pool = _noop_deferrer(url)
         approve, approver_pool = _approver(url, lead_ids)
         noop_rounds: list[Offered] = []
@@ -105,11 +105,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         noop = _summary(noop_rounds)
         measured = _summary(measured_rounds)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        common.stop(worker)
 
     ratio = measured["p99_ms"] / noop["p99_ms"] if noop["p99_ms"] else None
     row = common.Row(
@@ -140,21 +136,6 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         },
     )
     return row
-
-
-def _wait_for_worker(url: str, worker: subprocess.Popen[bytes]) -> None:
-    """Until the worker has registered itself (it then listens for jobs)."""
-    deadline = time.monotonic() + 60
-    with psycopg.connect(url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            if worker.poll() is not None:
-                raise RuntimeError("the worker exited at start")
-            row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
-            if row and row[0]:
-                time.sleep(0.5)
-                return
-            time.sleep(0.1)
-    raise RuntimeError("the worker did not start")
 
 
 def _missing(reason: str) -> common.Row:

@@ -1,5 +1,6 @@
 """Benchmark data built with set-based SQL: niches, levels, funded providers and subscriptions,
-leads; and the lead lists the distributors work through."""
+webhook endpoints, leads, a backlog of sold leads with their deliveries; and the lead lists the
+distributors work through."""
 
 from __future__ import annotations
 
@@ -72,6 +73,19 @@ def seed_niches(
     return [r[0] if isinstance(r, tuple) else r["id"] for r in rows]
 
 
+def seed_endpoints(conn: psycopg.Connection[Any], *, base_url: str, secret_ciphertext: str) -> int:
+    """One active webhook endpoint per provider, at ``base_url`` + its number (1, 2, ... in
+    provider id order), all sharing one sealed secret. Returns how many."""
+    cur = conn.execute(
+        """
+        INSERT INTO webhook_endpoints (provider_id, url, secret_ciphertext)
+        SELECT id, %(base)s || row_number() OVER (ORDER BY id), %(secret)s FROM providers
+        """,
+        {"base": base_url, "secret": secret_ciphertext},
+    )
+    return cur.rowcount
+
+
 def seed_leads(
     conn: psycopg.Connection[Any],
     niche_ids: Sequence[Any],
@@ -98,6 +112,67 @@ def seed_leads(
     ).fetchall()
     ordered = sorted(rows, key=lambda r: int(str(_get(r, "name")).rsplit(" ", 1)[1]))
     return [_get(r, "id") for r in ordered]
+
+
+def seed_delivery_backlog(
+    conn: psycopg.Connection[Any], niche_ids: Sequence[Any], leads: int
+) -> int:
+    """``leads`` leads already sold, each to every subscription of its niche (lead i in niche
+    i % n), with a run, the assignments and one pending ``lead.assigned`` delivery per active
+    endpoint of each buyer: the outbox a sale leaves, without the ledger entries (balances are
+    not charged). The deliveries are held a day ahead; ``next_attempt_at = now()`` releases
+    them. Returns how many deliveries."""
+    conn.execute(
+        """
+        CREATE TEMP TABLE seed_sold ON COMMIT DROP AS
+        SELECT gen_random_uuid() AS id, gen_random_uuid() AS run_id, g,
+               (%(niches)s::uuid[])[1 + (g - 1) %% cardinality(%(niches)s::uuid[])] AS niche_id
+        FROM generate_series(1, %(n)s) g
+        """,
+        {"niches": list(niche_ids), "n": leads},
+    )
+    conn.execute(
+        """
+        INSERT INTO leads (id, niche_id, name, email, phone, postal_code, status, approved_at,
+                           distributed_at, distribution_attempts)
+        SELECT id, niche_id, 'Sold Lead ' || g, 'sold' || g || '@bench.test', '+15555550100',
+               '10001', 'distributed', now(), now(), 1
+        FROM seed_sold
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_role, status,
+                                       start_level_order_position, assignments_created,
+                                       finished_at, duration_ms)
+        SELECT b.run_id, b.id, b.niche_id, 'system', 'success', 1,
+               (SELECT count(*) FROM subscriptions s
+                JOIN competition_levels l ON l.id = s.competition_level_id
+                WHERE l.niche_id = b.niche_id), now(), 1
+        FROM seed_sold b
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO lead_assignments (lead_id, provider_id, subscription_id, competition_level_id,
+                                      distribution_run_id, price_charged_cents)
+        SELECT b.id, s.provider_id, s.id, l.id, b.run_id, l.price_per_lead_cents
+        FROM seed_sold b
+        JOIN competition_levels l ON l.niche_id = b.niche_id
+        JOIN subscriptions s ON s.competition_level_id = l.id
+        """
+    )
+    cur = conn.execute(
+        """
+        INSERT INTO webhook_deliveries (endpoint_id, provider_id, lead_id, assignment_id, event,
+                                        next_attempt_at)
+        SELECT e.id, a.provider_id, a.lead_id, a.id, 'lead.assigned', now() + interval '1 day'
+        FROM lead_assignments a
+        JOIN seed_sold b ON b.id = a.lead_id
+        JOIN webhook_endpoints e ON e.provider_id = a.provider_id AND e.is_active
+        """
+    )
+    return cur.rowcount
 
 
 def approved_leads(url: str, limit: int) -> list[Any]:

@@ -16,7 +16,8 @@ from leadflow.db import catalog
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import DomainError
 from leadflow.domain.model import Actor
-from leadflow.services import auth, billing, demo, intake, jobs, leads
+from leadflow.services import auth, billing, demo, intake, jobs, leads, webhooks
+from leadflow.services.pages import PageRequest
 from leadflow.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -31,6 +32,7 @@ class DemoSetup:
     market: demo.DemoMarketplace
     admin: auth.AdminCreated
     password: str
+    provider_id: UUID
     provider_name: str
     provider_email: str
     provider_password: str
@@ -58,10 +60,46 @@ def prepare(pool: ConnectionPool[Connection], *, passwords: auth.Passwords) -> D
         market=market,
         admin=admin,
         password=password,
+        provider_id=provider_id,
         provider_name=provider_name,
         provider_email=provider.email,
         provider_password=provider_password,
     )
+
+
+def connect_receiver(
+    pool: ConnectionPool[Connection],
+    setup: DemoSetup,
+    *,
+    policy: webhooks.EndpointPolicy,
+    url: str,
+) -> list[str]:
+    """Point every demo provider's endpoint at the demo receiver (made at the first start),
+    each with a fresh secret; returns the secrets, for the receiver to verify with."""
+    actor = Actor.system()
+    secrets_made = []
+    with transaction(pool) as tx:
+        for provider_id in sorted(setup.market.providers):
+            page = webhooks.list_endpoints(tx, provider_id=provider_id, page=PageRequest(limit=1))
+            if not page.items:
+                made = webhooks.create_endpoint(
+                    tx, actor=actor, policy=policy, provider_id=provider_id, url=url
+                )
+                secrets_made.append(made.secret)
+                continue
+            endpoint = page.items[0]
+            webhooks.update_endpoint(
+                tx,
+                actor=actor,
+                policy=policy,
+                endpoint_id=endpoint.id,
+                changes={"url": url, "is_active": True},
+            )
+            rotated = webhooks.rotate_secret(
+                tx, actor=actor, policy=policy, endpoint_id=endpoint.id, grace_hours=0
+            )
+            secrets_made.append(rotated.secret)
+    return secrets_made
 
 
 def feed_one(

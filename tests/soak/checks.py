@@ -68,6 +68,7 @@ def evaluate(collected: Collected) -> Report:
             *_distribution(conn),
             *_money(conn, collected),
             *_mail(conn, collected),
+            *_webhooks(conn, collected),
             *_jobs(conn, collected),
             *_http(collected),
         ]
@@ -398,6 +399,43 @@ def _mail(conn: psycopg.Connection[Any], c: Collected) -> list[Check]:
         ),
         Check("every other mail received and marked sent", not others, _sample(others)),
         Check("no mail the outbox did not write", not strangers, _sample(strangers)),
+    ]
+
+
+def _webhooks(conn: psycopg.Connection[Any], c: Collected) -> list[Check]:
+    """Every provider has one endpoint: one delivery per sale, each delivered, and each
+    received by its buyer's path with a valid signature (at least once: a worker killed
+    mid-send sends it again, with the same delivery id)."""
+    deliveries = _rows(
+        conn,
+        "SELECT id::text AS id, provider_id::text AS provider_id, status "
+        "FROM webhook_deliveries WHERE event = 'lead.assigned'",
+    )
+    sales = _one(conn, "SELECT count(*) FROM lead_assignments")
+    seen: Counter[tuple[str, str]] = Counter((p, i) for p, i, _ in c.hooks_received)
+    unsigned = [i for _, i, valid in c.hooks_received if not valid]
+    undelivered = [d["id"] for d in deliveries if d["status"] != "delivered"]
+    unreceived = [
+        d["id"] for d in deliveries if (c.hook_paths.get(d["provider_id"], ""), d["id"]) not in seen
+    ]
+    known = {d["id"] for d in deliveries}
+    strangers = [i for _, i, _ in c.hooks_received if i not in known]
+    resent = sum(n - 1 for n in seen.values() if n > 1)
+    return [
+        Check(
+            "one webhook delivery per sale",
+            len(deliveries) == sales,
+            f"{len(deliveries)} deliveries, {sales} sales",
+        ),
+        Check("every delivery delivered", not undelivered, _sample(undelivered)),
+        Check(
+            "every delivery received by its buyer",
+            not unreceived,
+            _sample(unreceived)
+            + (f"; {resent} received more than once (same delivery id)" if resent else ""),
+        ),
+        Check("every received delivery correctly signed", not unsigned, _sample(unsigned)),
+        Check("no delivery the outbox did not write", not strangers, _sample(strangers)),
     ]
 
 

@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 
 from leadflow.db import jobs
 from tests.soak import cluster, plan
+from tests.support.receiver import Receiver
 
 ADMIN_EMAIL = "soak-admin@example.com"
 ADMIN_PASSWORD = "soak admin password 1"
@@ -109,6 +110,9 @@ class Collected:
     drain_seconds: float = 0.0
     load_seconds: float = 0.0
     received: list[cluster.Received] = field(default_factory=list)
+    # The buyers' webhook receiver: each provider's path, and what arrived.
+    hook_paths: dict[str, str] = field(default_factory=dict)  # provider id -> path
+    hooks_received: list[tuple[str, str, bool]] = field(default_factory=list)  # path, id, valid
 
 
 class Admin:
@@ -161,9 +165,10 @@ class Admin:
         self._headers = {"Authorization": f"Bearer {token['access_token']}"}
 
 
-async def build_marketplace(admin: Admin) -> list[str]:
-    """The plan's niches, levels, providers (with a first deposit) and subscriptions; returns
-    provider ids in plan order."""
+async def build_marketplace(admin: Admin, hooks: Receiver, hook_paths: dict[str, str]) -> list[str]:
+    """The plan's niches, levels, providers (with a first deposit, subscriptions and a webhook
+    endpoint on ``hooks``; every third answers 500 once, then 200); returns provider ids in
+    plan order."""
     levels: dict[tuple[str, str], str] = {}
     for niche in plan.NICHES:
         created = await admin.must(
@@ -205,6 +210,14 @@ async def build_marketplace(admin: Admin) -> list[str]:
                     "postal_codes": list(provider.postal_codes),
                 },
             )
+        path = f"provider{n}"
+        endpoint = await admin.must(
+            "POST", f"/admin/providers/{made['id']}/endpoints", {"url": hooks.url(path)}
+        )
+        hooks.secret(path, endpoint["secret"])
+        if n % 3 == 0:
+            hooks.respond(path, "error", "ok")
+        hook_paths[made["id"]] = path
         ids.append(made["id"])
     return ids
 
@@ -236,8 +249,10 @@ class Soak:
         worker_env = cluster.base_env(
             url,
             LEADFLOW_SMTP_URL=smtp_url,
-            # Short retries, so the drain after the last outage is quick.
+            # Short retries and webhook leases, so the drain after the last outage and the
+            # last kill is quick.
             LEADFLOW_RETRY_DELAYS="1,2,4,8,16",
+            LEADFLOW_WEBHOOK_LEASE_SECONDS="15",
         )
         self.workers = [
             cluster.Process(
@@ -269,14 +284,23 @@ class Soak:
         env = cluster.base_env(url)
         cluster.run_command(["migrate"], env)
         secret = cluster.create_admin(env, ADMIN_EMAIL, ADMIN_PASSWORD)
-        with cluster.smtp_sink() as (smtp_url, inbox), self.processes(url, smtp_url) as port:
-            asyncio.run(self._drive(port, secret, url))
+        with (
+            cluster.smtp_sink() as (smtp_url, inbox),
+            Receiver() as hooks,
+            self.processes(url, smtp_url) as port,
+        ):
+            asyncio.run(self._drive(port, secret, url, hooks))
             collected.received = inbox.received
+            collected.hooks_received = [
+                (path, r.headers.get("leadflow-delivery", ""), bool(r.signature_valid))
+                for path in collected.hook_paths.values()
+                for r in hooks.received(path)
+            ]
         return collected
 
     # ------------------------------------------------------------ the run
 
-    async def _drive(self, port: int, secret: str, url: str) -> None:
+    async def _drive(self, port: int, secret: str, url: str, hooks: Receiver) -> None:
         options = self.options
         seconds = options.minutes * 60
         async with httpx.AsyncClient(
@@ -284,7 +308,7 @@ class Soak:
         ) as client:
             admin = Admin(client, self.collected.admin)
             await admin.log_in(secret)
-            providers = await build_marketplace(admin)
+            providers = await build_marketplace(admin, hooks, self.collected.hook_paths)
             intake_file = options.run_dir / "intake.jsonl"
             intake_file.unlink(missing_ok=True)
             loadgen = subprocess.Popen(
@@ -480,7 +504,8 @@ class Soak:
     # ------------------------------------------------------------ drain
 
     async def _drain(self, url: str) -> None:
-        """Wait until no job is queued or running and no event or mail is pending (bounded)."""
+        """Wait until no job is queued or running and no event, mail or webhook delivery is
+        pending (bounded)."""
         began = time.monotonic()
         deadline = began + self.options.drain_timeout
         while time.monotonic() < deadline:
@@ -500,7 +525,9 @@ def _settled(url: str) -> bool:
                   (SELECT count(*) FROM procrastinate_jobs
                    WHERE queue_name <> %s AND status IN ('todo', 'doing')) AS open_jobs,
                   (SELECT count(*) FROM email_outbox WHERE status = 'pending')
-                  + (SELECT count(*) FROM outbox_events WHERE status = 'pending') AS pending_mails,
+                  + (SELECT count(*) FROM outbox_events WHERE status = 'pending')
+                  + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')
+                  AS pending_mails,
                   (SELECT count(*) FROM leads WHERE status = 'pending_approval') AS unapproved
                 """,
                 (jobs.MAINTENANCE_QUEUE,),

@@ -92,6 +92,29 @@ CHECKS: dict[str, str] = {
                AND EXISTS (SELECT 1 FROM lead_assignments a WHERE a.lead_id = l.id))
            OR (l.status = 'distributed') <> (l.distributed_at IS NOT NULL)
     """,
+    "a delivery goes to its assignment's buyer, at most once per endpoint (inv. 6)": """
+        SELECT d.id FROM webhook_deliveries d
+        JOIN lead_assignments a ON a.id = d.assignment_id
+        JOIN webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.provider_id <> a.provider_id OR e.provider_id <> a.provider_id
+           OR d.lead_id <> a.lead_id
+    """,
+    "a sale's deliveries were written with it: one per matching endpoint then (inv. 6)": """
+        SELECT d.id FROM webhook_deliveries d
+        JOIN lead_assignments a ON a.id = d.assignment_id
+        JOIN webhook_endpoints e ON e.id = d.endpoint_id
+        JOIN leads l ON l.id = a.lead_id
+        WHERE d.event = 'lead.assigned'
+          AND (d.created_at <> a.assigned_at OR e.created_at > a.assigned_at
+               OR (e.niche_id IS NOT NULL AND e.niche_id <> l.niche_id))
+    """,
+    "a delivery is delivered only after a 2xx (or the buyer's 409) (inv. 6)": """
+        SELECT d.id FROM webhook_deliveries d
+        WHERE d.status IN ('delivered', 'rejected_by_buyer')
+          AND NOT EXISTS (SELECT 1 FROM webhook_attempts t
+                          WHERE t.delivery_id = d.id AND t.outcome = d.status
+                            AND (t.status_code BETWEEN 200 AND 299 OR t.status_code = 409))
+    """,
 }
 
 

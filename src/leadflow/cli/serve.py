@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
 import sys
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Coroutine, Iterator
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -17,8 +18,11 @@ from rich.console import Console
 from leadflow.cli import app
 from leadflow.cli.context import database, pool, require_migrated, with_secret_key
 from leadflow.db.connection import Reachability, transaction
+from leadflow.demo_receiver import DemoReceiver
 from leadflow.domain.errors import DomainError
+from leadflow.services import webhooks
 from leadflow.settings import Settings
+from leadflow.webhooks.secret_box import SecretBox
 
 admin_app = typer.Typer(no_args_is_help=True, help="Manage admin users.")
 app.add_typer(admin_app, name="admin")
@@ -117,6 +121,10 @@ def up(
     """Everything in one process: PostgreSQL (embedded unless DATABASE_URL), migrations, the API
     and a worker. Ctrl-C stops it gracefully."""
     settings = with_secret_key(Settings())
+    if demo and "127.0.0.1" not in settings.webhook_allow_hosts:
+        # The demo's receiver listens on 127.0.0.1 over plain http.
+        allow = [*settings.webhook_allow_hosts, "127.0.0.1"]
+        settings = settings.model_copy(update={"webhook_allow_hosts": allow})
     console = Console()
     # Without a terminal, `up` is under a supervisor or a container: its logs go to a collector.
     with database(settings, migrate_first=True, json_logs_without_tty=True) as url:
@@ -205,6 +213,15 @@ async def _start_demo(
 
     p = resources.enter_context(pool(settings, url, max_size=2))
     setup = await asyncio.to_thread(demo_marketplace.prepare, p, passwords=auth.Passwords())
+    receiver, receiver_url, receiver_task = await _start_demo_receiver()
+    assert settings.secret_key is not None
+    policy = webhooks.EndpointPolicy(
+        allow_hosts=tuple(settings.webhook_allow_hosts),
+        box=SecretBox.from_setting(settings.secret_key.get_secret_value()),
+    )
+    receiver.secrets = await asyncio.to_thread(
+        demo_marketplace.connect_receiver, p, setup, policy=policy, url=f"{receiver_url}/hook"
+    )
     # Plain print: the credentials must not be wrapped or styled, so they can be copied.
     print(
         f"""
@@ -221,9 +238,35 @@ leadflow demo is up
   password:     {setup.provider_password}
 
   API docs:     http://{host}:{port}/docs
+  webhooks:     every sale is POSTed, signed, to a demo receiver; what it received:
+                {receiver_url}/
 
 A demo lead arrives every few seconds and is approved and distributed. Ctrl-C stops.
 """,
         flush=True,
     )
-    return asyncio.create_task(demo_marketplace.feed_leads(p, settings, setup), name="demo-leads")
+    feeder = demo_marketplace.feed_leads(p, settings, setup)
+    return asyncio.create_task(_together(feeder, receiver_task), name="demo-leads")
+
+
+async def _start_demo_receiver() -> tuple[DemoReceiver, str, asyncio.Task[None]]:
+    """The demo's webhook receiver on a free port of 127.0.0.1, serving until cancelled."""
+    receiver = DemoReceiver()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        receiver_port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        receiver, host="127.0.0.1", port=receiver_port, log_config=None, access_log=False
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(), name="demo-receiver")
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    return receiver, f"http://127.0.0.1:{receiver_port}", task
+
+
+async def _together(*awaitables: Coroutine[Any, Any, None] | asyncio.Task[None]) -> None:
+    """Run until cancelled; cancelling stops them all."""
+    await asyncio.gather(*awaitables)

@@ -128,30 +128,39 @@ def defer_distribution(
 
 def defer_mail_delivery(conn: Connection) -> int | None:
     """Enqueue a delivery run of the email outbox unless one is already waiting; its id."""
-    return _defer_batch_run(conn, EMAIL_QUEUE, DELIVER_TASK)
+    return _defer_batch_run(conn, EMAIL_QUEUE, DELIVER_TASK, sql.SQL("true"))
+
+
+# Due deliveries (of any endpoint: the run looks at active ones): a sale to buyers without
+# endpoints queues nothing.
+_WEBHOOKS_DUE = sql.SQL(
+    "EXISTS (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now())"
+)
 
 
 def defer_webhook_delivery(conn: Connection) -> int | None:
-    """Enqueue a delivery run of the webhook outbox unless one is already waiting; its id."""
-    return _defer_batch_run(conn, WEBHOOK_QUEUE, WEBHOOK_TASK)
+    """Enqueue a delivery run of the webhook outbox when deliveries are due, unless one is
+    already waiting; its id."""
+    return _defer_batch_run(conn, WEBHOOK_QUEUE, WEBHOOK_TASK, _WEBHOOKS_DUE)
 
 
-def _defer_batch_run(conn: Connection, queue: str, task: str) -> int | None:
-    """A run of ``task`` unless one is already waiting.
+def _defer_batch_run(conn: Connection, queue: str, task: str, when: sql.SQL) -> int | None:
+    """A run of ``task`` if ``when`` holds, unless one is already waiting.
 
     Two callers racing may both enqueue; runs claim their rows with SKIP LOCKED, so that only
     costs an empty run.
     """
-    row = conn.execute(
+    query = sql.SQL(
         """
         SELECT unnest(procrastinate_defer_jobs_v1(
-                   ARRAY[ROW(%(queue)s, %(task)s, %(priority)s, NULL, NULL, '{}'::jsonb, NULL)]
+                   ARRAY[ROW(%(queue)s, %(task)s, %(priority)s, NULL, NULL, '{{}}'::jsonb, NULL)]
                    ::procrastinate_job_to_defer_v1[])) AS id
         WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs
                           WHERE task_name = %(task)s AND status = 'todo')
-        """,
-        {"queue": queue, "task": task, "priority": MAIL_PRIORITY},
-    ).fetchone()
+          AND {when}
+        """
+    ).format(when=when)
+    row = conn.execute(query, {"queue": queue, "task": task, "priority": MAIL_PRIORITY}).fetchone()
     return None if row is None else int(row["id"])
 
 

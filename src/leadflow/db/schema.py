@@ -569,7 +569,8 @@ Index(
 webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
-    _id(),
+    # Time-ordered (migration 0013's ``leadflow_uuid7``): the sale's inserts append.
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("leadflow_uuid7()")),
     _fk("endpoint_id", "webhook_endpoints.id"),
     _fk("provider_id", "providers.id"),
     _fk("lead_id", "leads.id"),
@@ -590,7 +591,8 @@ webhook_deliveries = Table(
     _created_at(),
     Column("delivered_at", TZ, nullable=True),
     _updated_at(),
-    UniqueConstraint("endpoint_id", "assignment_id", "event"),
+    # Leading with the assignment: it also serves the lookups by assignment.
+    UniqueConstraint("assignment_id", "endpoint_id", "event"),
     CheckConstraint(
         "status IN ('pending', 'delivered', 'failed', 'rejected_by_buyer')", name="status"
     ),
@@ -615,7 +617,6 @@ Index(
     webhook_deliveries.c.provider_id,
     webhook_deliveries.c.created_at,
 )
-Index("ix_webhook_deliveries_assignment_id", webhook_deliveries.c.assignment_id)
 
 webhook_attempts = Table(
     "webhook_attempts",

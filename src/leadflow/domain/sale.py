@@ -9,13 +9,13 @@ the postings leave (SPEC §3 step 6).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from leadflow.domain.facts import LEAD_ASSIGNED, AuditEntry, Event, Posting
+from leadflow.domain.ids import uuid7
 from leadflow.domain.model import Actor, DistributionMode, LedgerKind, RunStatus, RunTrigger
 from leadflow.domain.outcome import classify
 from leadflow.domain.results import (
@@ -117,7 +117,7 @@ def draft_sale(
     job_id: int | None,
     duration_ms: int,
     trigger: RunTrigger = RunTrigger.DISTRIBUTION,
-    new_id: Callable[[], UUID] = uuid.uuid4,
+    new_id: Callable[[], UUID] = uuid7,
 ) -> SaleDraft:
     """The draft of the run that sells ``plan``; ``lru_counter`` is the niche's before it."""
     sales = tuple(

@@ -8,6 +8,7 @@ time (settings, the sync pool the engine uses) comes in the job context as ``run
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -249,24 +250,26 @@ def _deliver_soon(runtime: Runtime) -> None:
 
 
 def _defer_delivery(runtime: Runtime) -> int | None:
-    """Best effort: a missed delivery is queued by the next maintenance tick."""
+    """Queue a mail delivery run (with SMTP only)."""
     if not runtime.settings.smtp_url:
         return None
-    try:
-        with transaction(runtime.pool) as conn:
-            return jobs.defer_mail_delivery(conn)
-    except Exception:
-        log.warning("mail_delivery_not_queued", exc_info=True)
-        return None
+    return _best_effort(runtime, jobs.defer_mail_delivery, "mail_delivery_not_queued")
 
 
 def _defer_webhooks(runtime: Runtime) -> int | None:
-    """Best effort: a missed run is queued by the next maintenance tick."""
+    """Queue a webhook delivery run when deliveries are due."""
+    return _best_effort(runtime, jobs.defer_webhook_delivery, "webhook_delivery_not_queued")
+
+
+def _best_effort(
+    runtime: Runtime, defer: Callable[[Connection], int | None], failure: str
+) -> int | None:
+    """Queue a batch run; a run missed here is queued by the next maintenance tick."""
     try:
         with transaction(runtime.pool) as conn:
-            return jobs.defer_webhook_delivery(conn)
+            return defer(conn)
     except Exception:
-        log.warning("webhook_delivery_not_queued", exc_info=True)
+        log.warning(failure, exc_info=True)
         return None
 
 

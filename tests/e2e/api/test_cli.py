@@ -128,6 +128,12 @@ def _wait(what: str, check: Callable[[], bool], deadline_s: float = 90.0) -> Non
         time.sleep(0.2)
 
 
+def _delivered(receiver: str) -> bool:
+    status, body = _get(f"{receiver}/")
+    received = json.loads(body)["received"] if status == 200 else []
+    return any(r["signature_valid"] and r["event"] == "lead.assigned" for r in received)
+
+
 def test_up_demo_serves_distributes_and_stops_gracefully(db_url: str) -> None:
     """`leadflow up --demo` as a newcomer runs it: API, worker and demo leads in one process;
     Ctrl-C (SIGINT) stops it cleanly."""
@@ -161,6 +167,9 @@ def test_up_demo_serves_distributes_and_stops_gracefully(db_url: str) -> None:
             ),
         )
         text = "".join(output)
+        # The sales reach the demo's webhook receiver, signed.
+        [receiver] = re.findall(r"^\s+(http://127\.0\.0\.1:\d+)/$", text, re.MULTILINE)
+        _wait("a signed delivery at the demo receiver", lambda: _delivered(receiver))
         assert "admin e-mail: admin@leadflow.demo" in text
         assert "TOTP secret:" in text
         # The console comes first, and the printed logins open the console and the portal.

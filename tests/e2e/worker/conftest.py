@@ -161,9 +161,9 @@ def workers(db_url: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess
             DATABASE_URL=database_url or db_url,
             LEADFLOW_RETRY_DELAYS=retry_delays,
             LEADFLOW_HOME=str(tmp_path / "home"),
-            **PROCESS_ENV,
-            **env_extra,
         )
+        env.update(PROCESS_ENV)
+        env.update(env_extra)
         if smtp_url:
             env["LEADFLOW_SMTP_URL"] = smtp_url
         port = free_port() if metrics else None

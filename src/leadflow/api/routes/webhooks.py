@@ -77,6 +77,82 @@ def _provider_actor(principal: CurrentPrincipal) -> Actor:
     return Actor(role=ActorRole.PROVIDER, id=str(principal.user_id))
 
 
+# The use cases both routers serve; a provider's calls carry its id, which scopes them.
+
+
+def _create(
+    tx: Tx, context: Context, actor: Actor, provider_id: UUID, body: EndpointIn
+) -> EndpointSecretOut:
+    made = webhooks.create_endpoint(
+        tx,
+        actor=actor,
+        policy=context.webhook_policy,
+        provider_id=provider_id,
+        url=body.url,
+        niche_id=body.niche_id,
+        is_active=body.is_active,
+    )
+    return _secret_out(made)
+
+
+def _endpoints(tx: Tx, provider_id: UUID, paging: Paging) -> PageOut[EndpointOut]:
+    return page_out(
+        webhooks.list_endpoints(tx, provider_id=provider_id, page=paging),
+        EndpointOut.model_validate,
+    )
+
+
+def _update(
+    tx: Tx,
+    context: Context,
+    actor: Actor,
+    endpoint_id: UUID,
+    body: EndpointPatch,
+    provider_id: UUID | None = None,
+) -> EndpointOut:
+    endpoint = webhooks.update_endpoint(
+        tx,
+        actor=actor,
+        policy=context.webhook_policy,
+        endpoint_id=endpoint_id,
+        provider_id=provider_id,
+        changes=body.model_dump(exclude_unset=True),
+    )
+    return EndpointOut.model_validate(endpoint)
+
+
+def _rotate(
+    tx: Tx,
+    context: Context,
+    actor: Actor,
+    endpoint_id: UUID,
+    body: RotateIn,
+    provider_id: UUID | None = None,
+) -> EndpointSecretOut:
+    made = webhooks.rotate_secret(
+        tx,
+        actor=actor,
+        policy=context.webhook_policy,
+        endpoint_id=endpoint_id,
+        provider_id=provider_id,
+        grace_hours=body.grace_hours,
+    )
+    return _secret_out(made)
+
+
+def _deliveries(
+    tx: Tx,
+    paging: Paging,
+    delivery_status: str | None,
+    endpoint_id: UUID | None,
+    provider_id: UUID | None,
+) -> PageOut[DeliveryOut]:
+    page = webhooks.list_deliveries(
+        tx, page=paging, status=delivery_status, endpoint_id=endpoint_id, provider_id=provider_id
+    )
+    return page_out(page, _delivery)
+
+
 # --- admin -------------------------------------------------------------------------------------
 
 
@@ -92,24 +168,12 @@ def create_endpoint(
     """A delivery endpoint for the provider. The response carries its signing ``secret``, the
     only time it is shown. A URL that is not https (outside the allow-list) or resolves to a
     private, loopback, link-local or metadata address → 422."""
-    made = webhooks.create_endpoint(
-        tx,
-        actor=actor,
-        policy=context.webhook_policy,
-        provider_id=provider_id,
-        url=body.url,
-        niche_id=body.niche_id,
-        is_active=body.is_active,
-    )
-    return _secret_out(made)
+    return _create(tx, context, actor, provider_id, body)
 
 
 @admin.get("/providers/{provider_id}/endpoints", response_model=PageOut[EndpointOut])
 def list_endpoints(provider_id: UUID, tx: Tx, paging: Paging) -> PageOut[EndpointOut]:
-    return page_out(
-        webhooks.list_endpoints(tx, provider_id=provider_id, page=paging),
-        EndpointOut.model_validate,
-    )
+    return _endpoints(tx, provider_id, paging)
 
 
 @admin.get("/endpoints/{endpoint_id}", response_model=EndpointOut)
@@ -123,14 +187,7 @@ def update_endpoint(
 ) -> EndpointOut:
     """Change ``url``, ``niche_id`` or ``is_active``; activating a disabled endpoint starts its
     failure count again."""
-    endpoint = webhooks.update_endpoint(
-        tx,
-        actor=actor,
-        policy=context.webhook_policy,
-        endpoint_id=endpoint_id,
-        changes=body.model_dump(exclude_unset=True),
-    )
-    return EndpointOut.model_validate(endpoint)
+    return _update(tx, context, actor, endpoint_id, body)
 
 
 @admin.delete("/endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -149,14 +206,7 @@ def rotate_secret(
     endpoint_id: UUID, body: RotateIn, actor: CurrentAdmin, context: Context, tx: Tx
 ) -> EndpointSecretOut:
     """A new signing secret (shown once); the old one also signs for ``grace_hours``."""
-    made = webhooks.rotate_secret(
-        tx,
-        actor=actor,
-        policy=context.webhook_policy,
-        endpoint_id=endpoint_id,
-        grace_hours=body.grace_hours,
-    )
-    return _secret_out(made)
+    return _rotate(tx, context, actor, endpoint_id, body)
 
 
 @admin.get("/deliveries", response_model=PageOut[DeliveryOut])
@@ -168,14 +218,7 @@ def list_deliveries(
     provider_id: UUID | None = None,
 ) -> PageOut[DeliveryOut]:
     """Deliveries, newest first, optionally by ``status``, ``endpoint_id`` and ``provider_id``."""
-    page = webhooks.list_deliveries(
-        tx,
-        page=paging,
-        status=delivery_status,
-        endpoint_id=endpoint_id,
-        provider_id=provider_id,
-    )
-    return page_out(page, _delivery)
+    return _deliveries(tx, paging, delivery_status, endpoint_id, provider_id)
 
 
 @admin.get("/deliveries/{delivery_id}", response_model=DeliveryDetailOut)
@@ -213,26 +256,14 @@ def create_own_endpoint(
     tx: Tx,
 ) -> EndpointSecretOut:
     """An endpoint of the provider's own; the ``secret`` is shown this once."""
-    made = webhooks.create_endpoint(
-        tx,
-        actor=_provider_actor(principal),
-        policy=context.webhook_policy,
-        provider_id=provider_id,
-        url=body.url,
-        niche_id=body.niche_id,
-        is_active=body.is_active,
-    )
-    return _secret_out(made)
+    return _create(tx, context, _provider_actor(principal), provider_id, body)
 
 
 @provider.get("/endpoints", response_model=PageOut[EndpointOut])
 def list_own_endpoints(
     provider_id: CurrentProviderId, tx: Tx, paging: Paging
 ) -> PageOut[EndpointOut]:
-    return page_out(
-        webhooks.list_endpoints(tx, provider_id=provider_id, page=paging),
-        EndpointOut.model_validate,
-    )
+    return _endpoints(tx, provider_id, paging)
 
 
 @provider.get("/endpoints/{endpoint_id}", response_model=EndpointOut)
@@ -252,15 +283,7 @@ def update_own_endpoint(
     context: Context,
     tx: Tx,
 ) -> EndpointOut:
-    endpoint = webhooks.update_endpoint(
-        tx,
-        actor=_provider_actor(principal),
-        policy=context.webhook_policy,
-        endpoint_id=endpoint_id,
-        provider_id=provider_id,
-        changes=body.model_dump(exclude_unset=True),
-    )
-    return EndpointOut.model_validate(endpoint)
+    return _update(tx, context, _provider_actor(principal), endpoint_id, body, provider_id)
 
 
 @provider.delete("/endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -286,15 +309,7 @@ def rotate_own_secret(
     context: Context,
     tx: Tx,
 ) -> EndpointSecretOut:
-    made = webhooks.rotate_secret(
-        tx,
-        actor=_provider_actor(principal),
-        policy=context.webhook_policy,
-        endpoint_id=endpoint_id,
-        provider_id=provider_id,
-        grace_hours=body.grace_hours,
-    )
-    return _secret_out(made)
+    return _rotate(tx, context, _provider_actor(principal), endpoint_id, body, provider_id)
 
 
 @provider.get("/deliveries", response_model=PageOut[DeliveryOut])
@@ -306,10 +321,7 @@ def list_own_deliveries(
     endpoint_id: UUID | None = None,
 ) -> PageOut[DeliveryOut]:
     """The provider's deliveries, newest first."""
-    page = webhooks.list_deliveries(
-        tx, page=paging, status=delivery_status, endpoint_id=endpoint_id, provider_id=provider_id
-    )
-    return page_out(page, _delivery)
+    return _deliveries(tx, paging, delivery_status, endpoint_id, provider_id)
 
 
 @provider.get("/deliveries/{delivery_id}", response_model=DeliveryDetailOut)

@@ -68,6 +68,7 @@ hooks AS (
     FROM sale CROSS JOIN d
     JOIN webhook_endpoints e ON e.provider_id = sale.provider_id
     WHERE e.is_active AND (e.niche_id IS NULL OR e.niche_id = d.niche_id)
+      AND e.provider_id = ANY(ARRAY(SELECT provider_id FROM sale))
 ),
 served AS (
     UPDATE subscriptions s SET last_received_at = now(), lru_order = sale.lru_order,

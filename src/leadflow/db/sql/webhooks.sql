@@ -63,7 +63,7 @@ JOIN lead_assignments a ON a.id = r.assignment_id
 JOIN webhook_endpoints e ON e.provider_id = r.provider_id AND e.is_active
 WHERE r.id = ANY(%(ids)s) AND r.status = 'approved'
   AND (e.niche_id IS NULL OR e.niche_id = r.niche_id)
-ON CONFLICT (endpoint_id, assignment_id, event) DO NOTHING
+ON CONFLICT (assignment_id, endpoint_id, event) DO NOTHING
 
 -- claim_due --
 -- Up to ``limit`` due deliveries of active endpoints, each endpoint at most its room (the

@@ -83,9 +83,23 @@ def upgrade() -> None:
         ["provider_id", "created_at"],
     )
 
+    # Time-ordered ids for the deliveries the sale writes (see ``domain.ids``): a version-4
+    # UUID with the time in milliseconds over its first 48 bits and the version set to 7.
+    op.execute(
+        """
+        CREATE FUNCTION leadflow_uuid7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
+            SELECT encode(
+                set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
+                    substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+                              FROM 3)
+                    FROM 1 FOR 6), 52, 1), 53, 1),
+                'hex')::uuid
+        $$
+        """
+    )
     op.create_table(
         "webhook_deliveries",
-        _id(),
+        sa.Column("id", UUID, server_default=sa.text("leadflow_uuid7()"), nullable=False),
         sa.Column("endpoint_id", UUID, nullable=False),
         sa.Column("provider_id", UUID, nullable=False),
         sa.Column("lead_id", UUID, nullable=False),
@@ -144,11 +158,12 @@ def upgrade() -> None:
             name=op.f("fk_webhook_deliveries_filed_return_id_lead_returns"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        # Leading with the assignment: it also serves the lookups by assignment.
         sa.UniqueConstraint(
-            "endpoint_id",
             "assignment_id",
+            "endpoint_id",
             "event",
-            name=op.f("uq_webhook_deliveries_endpoint_id_assignment_id_event"),
+            name=op.f("uq_webhook_deliveries_assignment_id_endpoint_id_event"),
         ),
     )
     # The claim: an endpoint's due deliveries, oldest first.
@@ -168,7 +183,6 @@ def upgrade() -> None:
         "webhook_deliveries",
         ["provider_id", "created_at"],
     )
-    op.create_index("ix_webhook_deliveries_assignment_id", "webhook_deliveries", ["assignment_id"])
 
     op.create_table(
         "webhook_attempts",
@@ -202,3 +216,4 @@ def downgrade() -> None:
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
+    op.execute("DROP FUNCTION leadflow_uuid7()")
