@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.parse
 from typing import Any
 
 import psycopg
@@ -28,6 +29,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     from leadflow.db.connection import transaction
     from leadflow.domain.model import Actor
     from leadflow.services import auth, distribution
+    from leadflow.services.pages import Cursor
 
     leads, reps = (10_000, 5) if quick else (100_000, 30)
     url = common.fresh_database(server_url, "bench_p8")
@@ -47,8 +49,25 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             "UPDATE leads SET status = 'approved', approved_at = now() WHERE id = ANY(%s)",
             (lead_ids[:200],),
         )
+        # An endpoint per provider: the sales below write their deliveries (SPEC §10).
+        conn.execute(
+            """
+            INSERT INTO webhook_endpoints (provider_id, url, secret_ciphertext)
+            SELECT id, 'https://hooks.example.com/' || id, 'bench-not-a-secret' FROM providers
+            """
+        )
     with psycopg.connect(url, autocommit=True) as conn:
         seed.settle(conn)
+    deliveries_sql = """
+        WITH failed AS (
+          UPDATE webhook_deliveries
+          SET status = 'failed', attempts = 1, last_status_code = 410
+          RETURNING id
+        )
+        INSERT INTO webhook_attempts (delivery_id, outcome, status_code, latency_ms,
+                                      response_excerpt)
+        SELECT id, 'failed', 410, 12, repeat('{"error": "gone"} ', 50) FROM failed
+    """
 
     passwords = auth.Passwords.fast()
     settings = common.bench_settings(url, intake_rate_limit="0", auto_distribute=False)
@@ -56,6 +75,8 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         for lead_id in lead_ids[:200]:
             distribution.distribute_lead(pool, lead_id=lead_id, triggered_by=Actor.system())
         with transaction(pool) as tx:
+            # No worker here: every delivery has failed once, with a reply to show.
+            deliveries = tx.execute(deliveries_sql).rowcount
             admin = auth.create_admin(
                 tx, passwords=passwords, email="p8@bench.test", password="bench-password"
             )
@@ -72,20 +93,30 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             ids = tx.execute(
                 """
                 SELECT (SELECT lead_id FROM distribution_runs ORDER BY started_at DESC LIMIT 1) AS lead,
+                       (SELECT id FROM webhook_deliveries WHERE provider_id = %s
+                        ORDER BY created_at DESC LIMIT 1) AS delivery,
                        (SELECT id FROM distribution_runs ORDER BY started_at DESC LIMIT 1) AS run,
                        (SELECT id FROM niches ORDER BY slug LIMIT 1) AS niche,
                        %s::uuid AS provider
                 """,
-                (provider["provider_id"],),
+                (provider["provider_id"], provider["provider_id"]),
             ).fetchone()
             assert ids is not None
+
+    with psycopg.connect(url) as conn:
+        # Where page 100 of the leads list starts (the list pages by keyset, from a cursor).
+        row = conn.execute(
+            "SELECT created_at, id FROM leads ORDER BY created_at DESC, id OFFSET 4949 LIMIT 1"
+        ).fetchone()
+        assert row is not None
+    deep = urllib.parse.quote(Cursor(created_at=row[0], id=row[1]).encode())
 
     app = create_app(settings, url, passwords=passwords)
     admin_pages = {
         "dashboard": "/console",
         "leads": "/console/leads",
         "leads by status": "/console/leads?status=pending_approval",
-        "leads page 100": "/console/leads?page=100",
+        "leads page 100": f"/console/leads?cursor={deep}",
         "lead": f"/console/leads/{ids['lead']}",
         "run": f"/console/runs/{ids['run']}",
         "niches": "/console/niches",
@@ -93,6 +124,10 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         "providers": "/console/providers",
         "provider": f"/console/providers/{ids['provider']}",
         "subscriptions": "/console/subscriptions",
+        "deliveries": "/console/deliveries",
+        "deliveries failed": "/console/deliveries?status=failed",
+        "deliveries of a provider": f"/console/deliveries?provider_id={ids['provider']}",
+        "delivery": f"/console/deliveries/{ids['delivery']}",
         "jobs": "/console/jobs",
         "audit": "/console/audit",
     }
@@ -105,6 +140,8 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         plan += [
             ("portal", provider_client, "/portal"),
             ("portal ledger", provider_client, "/portal/ledger"),
+            ("portal endpoints", provider_client, "/portal/endpoints"),
+            ("portal delivery", provider_client, f"/portal/deliveries/{ids['delivery']}"),
         ]
         for name, client, path in plan:
             client.get(path)  # warm: templates compiled, plans cached
@@ -122,6 +159,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     data = {
         "leads": leads,
         "providers": 1000,
+        "deliveries": deliveries,
         "reps": reps,
         "p95_ms": p95,
         "healthz_p95_ms": reference,

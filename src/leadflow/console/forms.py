@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, TypeVar, cast
+from collections.abc import Callable, Collection, Iterable
+from typing import Annotated, Protocol, TypeVar, cast
 from uuid import UUID
 
 from fastapi import Form, Query, Response
@@ -35,24 +35,40 @@ def submit(
     tx: Connection,
     use_case: Callable[[], T],
     *,
-    to: str | Callable[[T], str],
-    flash: str | Callable[[T], str],
+    to: str | Callable[[T], str] = "",
+    flash: str | Callable[[T], str] = "",
     failed: Callable[[str], Response] | None = None,
+    shown: Callable[[T], Response] | None = None,
 ) -> Response:
     """Answer a form: run ``use_case`` (``attempt``); done, 303 to ``to`` with ``flash`` (each
-    may be made from the result); refused, ``failed(reason)`` (the page again, with what was
-    typed and the reason beside it) or, without ``failed``, 303 to ``to`` with the reason."""
+    may be made from the result), or with ``shown`` the page it makes from the result, answered
+    to the POST itself (for what is shown once and must travel in no cookie or URL, like a new
+    secret); refused, ``failed(reason)`` (the page again, with what was typed and the reason
+    beside it) or, without ``failed``, 303 to ``to`` with the reason."""
     result, error = attempt(tx, use_case)
     if error is not None:
         if failed is not None:
             return failed(error)
-        if not isinstance(to, str):
+        if not isinstance(to, str) or not to:
             raise TypeError("a target made from the result needs a failed() page")
         return redirect(to, flash=error, error=True)
     done = cast(T, result)  # no error: the use case returned
+    if shown is not None:
+        return shown(done)
     target = to if isinstance(to, str) else to(done)
     message = flash if isinstance(flash, str) else flash(done)
     return redirect(target, flash=message)
+
+
+def field_errors(error: str | None, fields: Collection[str]) -> dict[str, str]:
+    """A refusal placed beside its field: ``"url: not https"`` → ``{"url": "not https"}``;
+    one that names no field of the form goes under ``""`` (shown above the form)."""
+    if not error:
+        return {}
+    name, sep, rest = error.partition(":")
+    if sep and name.strip() in fields:
+        return {name.strip(): rest.strip()}
+    return {"": error}
 
 
 def integer(value: str, name: str, *, required: bool = True) -> int | None:
@@ -95,3 +111,16 @@ def optional_uuid(value: str | None) -> UUID | None:
 def codes(value: str) -> list[str]:
     """Postal codes typed with commas, spaces or new lines between them."""
     return [c for c in value.replace(",", " ").split() if c]
+
+
+class _InNiche(Protocol):
+    @property
+    def niche_id(self) -> UUID: ...
+    @property
+    def niche_name(self) -> str: ...
+
+
+def niche_choices(subscriptions: Iterable[_InNiche]) -> list[tuple[UUID, str]]:
+    """The niches a provider buys in (an endpoint may be for one of them), by name."""
+    names = {s.niche_id: s.niche_name for s in subscriptions}
+    return sorted(names.items(), key=lambda item: item[1])

@@ -17,9 +17,12 @@ from leadflow.api import problems
 from leadflow.console import (
     pages_admin,
     pages_auth,
+    pages_deliveries,
+    pages_endpoints,
     pages_fairness,
     pages_niches,
     pages_portal,
+    pages_portal_endpoints,
     pages_providers,
     pages_returns,
     pages_subscriptions,
@@ -122,7 +125,10 @@ def install(app: FastAPI) -> None:
         pages_returns.router,
         pages_fairness.router,
         pages_users.router,
+        pages_deliveries.router,
+        pages_endpoints.router,
         pages_portal.router,
+        pages_portal_endpoints.router,
     ):
         app.include_router(router, include_in_schema=False)
     app.add_middleware(SecurityHeaders)

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Path, Request, Response
 from leadflow.api.deps import Context, Tx
 from leadflow.console import forms, web
 from leadflow.console.forms import PAGE_SIZE, Filter, PageNo, Text
-from leadflow.console.render import pager, render
+from leadflow.console.render import keyset_pager, pager, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.model import LeadStatus
 from leadflow.services import catalog_admin, jobs, lead_admin, leads, reports, runs
-from leadflow.services.pages import PageRequest
+from leadflow.services.pages import Cursor, PageRequest
 
 router = APIRouter(prefix="/console")
 
@@ -30,15 +30,17 @@ def leads_list(
     request: Request,
     viewer: AdminViewer,
     tx: Tx,
-    page: PageNo = 1,
+    cursor: Filter = None,
     status: Filter = None,
     niche_id: Filter = None,
 ) -> Response:
-    result = lead_admin.list_leads(
+    """Newest first, by keyset: a deep page costs what the first one does."""
+    result = lead_admin.leads_from(
         tx,
         status=status or None,
         niche_id=forms.optional_uuid(niche_id),
-        page=PageRequest(page=page, limit=PAGE_SIZE),
+        cursor=Cursor.decode(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     niches = catalog_admin.list_niches(tx, page=PageRequest(limit=200)).items
     return render(
@@ -46,7 +48,7 @@ def leads_list(
         "leads.html",
         viewer=viewer,
         leads=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
         statuses=list(LeadStatus),
         niches=niches,
         status=status or "",

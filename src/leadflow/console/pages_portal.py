@@ -21,14 +21,14 @@ from leadflow.services.pages import PageRequest
 router = APIRouter(prefix="/portal")
 
 
-def _provider_id(viewer: web.Viewer) -> UUID:
+def provider_of(viewer: web.Viewer) -> UUID:
     assert viewer.provider_id is not None
     return viewer.provider_id
 
 
 @router.get("")
 def my_leads(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1) -> Response:
-    provider_id = _provider_id(viewer)
+    provider_id = provider_of(viewer)
     result = portal.assignments(
         tx, provider_id=provider_id, page=PageRequest(page=page, limit=PAGE_SIZE)
     )
@@ -45,7 +45,7 @@ def my_leads(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1)
 def _lead_page(
     request: Request, viewer: web.Viewer, tx: Tx, assignment_id: UUID, **form: Any
 ) -> Response:
-    provider_id = _provider_id(viewer)
+    provider_id = provider_of(viewer)
     lead = portal.assignment(tx, provider_id=provider_id, assignment_id=assignment_id)
     return render(
         request,
@@ -79,7 +79,7 @@ def return_lead(
         lambda: returns.request_return(
             tx,
             actor=viewer.actor,
-            provider_id=_provider_id(viewer),
+            provider_id=provider_of(viewer),
             assignment_id=assignment_id,
             reason=reason,
             note=note or None,
@@ -98,7 +98,7 @@ def return_lead(
 
 @router.get("/returns")
 def my_returns(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1) -> Response:
-    provider_id = _provider_id(viewer)
+    provider_id = provider_of(viewer)
     result = returns.list_returns(
         tx,
         status=None,
@@ -118,7 +118,7 @@ def my_returns(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 
 
 @router.get("/ledger")
 def my_ledger(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1) -> Response:
-    provider_id = _provider_id(viewer)
+    provider_id = provider_of(viewer)
     result = portal.ledger(
         tx, provider_id=provider_id, page=PageRequest(page=page, limit=PAGE_SIZE)
     )

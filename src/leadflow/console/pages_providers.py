@@ -1,4 +1,5 @@
-"""Catalog pages: providers (create, balance, deposit, adjustment, suspend, ledger)."""
+"""Catalog pages: providers (create, balance, deposit, adjustment, suspend, ledger, and their
+webhook endpoints, whose forms are in ``pages_endpoints``)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from leadflow.console.forms import PAGE_SIZE, Filter, PageNo, Text
 from leadflow.console.render import pager, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.model import ProviderStatus
-from leadflow.services import billing, catalog_admin
+from leadflow.services import billing, catalog_admin, webhooks
 from leadflow.services.pages import PageRequest
 
 router = APIRouter(prefix="/console")
 ALL = PageRequest(limit=200)
 IdempotencyKey = Annotated[str, Form(max_length=200)]
+FORM_ERRORS = ("error", "adjust_error", "endpoint_errors")
 
 
 def _providers_page(
@@ -76,9 +78,17 @@ def create_provider(
     )
 
 
-def _provider_page(
-    request: Request, viewer: web.Viewer, tx: Tx, provider_id: UUID, page: int, **form: Any
+def provider_page(
+    request: Request,
+    viewer: web.Viewer,
+    tx: Tx,
+    provider_id: UUID,
+    page: int,
+    *,
+    new_secret: webhooks.NewSecret | None = None,
+    **form: Any,
 ) -> Response:
+    """The provider's page; ``new_secret``: an endpoint's secret just made, shown this once."""
     detail = catalog_admin.get_provider(tx, provider_id=provider_id)
     ledger = catalog_admin.list_ledger(
         tx, provider_id=provider_id, page=PageRequest(page=page, limit=PAGE_SIZE)
@@ -90,9 +100,12 @@ def _provider_page(
         request,
         "provider.html",
         viewer=viewer,
-        status_code=422 if form.get("error") or form.get("adjust_error") else 200,
+        status_code=422 if any(form.get(k) for k in FORM_ERRORS) else 200,
         provider=detail.provider,
         subscriptions=subscriptions.items,
+        endpoints=webhooks.list_endpoints(tx, provider_id=provider_id, page=ALL).items,
+        endpoint_niches=forms.niche_choices(subscriptions.items),
+        new_secret=new_secret,
         ledger=ledger.items,
         pager=pager(request, ledger),
         idempotency_key=uuid.uuid4().hex,
@@ -105,7 +118,7 @@ def _provider_page(
 def provider(
     request: Request, provider_id: UUID, viewer: AdminViewer, tx: Tx, page: PageNo = 1
 ) -> Response:
-    return _provider_page(request, viewer, tx, provider_id, page)
+    return provider_page(request, viewer, tx, provider_id, page)
 
 
 def _balance(result: billing.Posted) -> str:
@@ -135,7 +148,7 @@ def deposit(
         ),
         to=f"/console/providers/{provider_id}",
         flash=lambda result: f"Deposit recorded; {_balance(result)}",
-        failed=lambda error: _provider_page(
+        failed=lambda error: provider_page(
             request, viewer, tx, provider_id, 1, error=error, amount=amount, note=note
         ),
     )
@@ -165,7 +178,7 @@ def adjust(
         ),
         to=f"/console/providers/{provider_id}",
         flash=lambda result: f"Adjustment recorded; {_balance(result)}",
-        failed=lambda error: _provider_page(
+        failed=lambda error: provider_page(
             request,
             viewer,
             tx,

@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from leadflow.console import charts
 from leadflow.console.web import Viewer
 from leadflow.db.reports import DayRow
-from leadflow.services.pages import Page
+from leadflow.services.pages import KeysetPage, Page
 
 HERE = Path(__file__).parent
 FLASH_COOKIE = "lf_flash"
@@ -100,6 +100,22 @@ def pager(request: Request, page: Page[Any]) -> dict[str, Any]:
         "total": page.total,
         "prev": link(page.page - 1) if page.page > 1 else None,
         "next": link(page.page + 1) if page.page < pages else None,
+    }
+
+
+def keyset_pager(request: Request, page: KeysetPage[Any]) -> dict[str, Any]:
+    """Links to the newer and the older page (by cursor), keeping the other query parameters."""
+
+    def link(cursor: str) -> str:
+        params = {k: v for k, v in request.query_params.items() if k != "cursor" and v}
+        params["cursor"] = cursor
+        return f"{request.url.path}?{urllib.parse.urlencode(params)}"
+
+    return {
+        "total": page.total,
+        "shown": len(page.items),
+        "prev": None if page.newer is None else link(page.newer.encode()),
+        "next": None if page.older is None else link(page.older.encode()),
     }
 
 

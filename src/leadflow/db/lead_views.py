@@ -241,6 +241,61 @@ def get_lead_view(conn: Connection, lead_id: UUID) -> LeadView | None:
         ).fetchone()
 
 
+_VIEW_SELECT = """
+    SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
+           l.attributes, l.status, l.rejection_reason, l.created_at, l.confirmed_at,
+           l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts
+    FROM leads l JOIN niches n ON n.id = l.niche_id
+    WHERE (%(status)s::text IS NULL OR l.status = %(status)s)
+      AND (%(niche)s::uuid IS NULL OR l.niche_id = %(niche)s)
+"""
+# After a cursor (older rows) and before one (newer, read upwards, then turned round): both
+# walk ``ix_leads_created_at_id`` (or the status one) from the cursor, skipping nothing.
+_OLDER = """
+      AND l.created_at <= %(at)s AND (l.created_at < %(at)s OR l.id > %(id)s)
+    ORDER BY l.created_at DESC, l.id LIMIT %(limit)s
+"""
+_NEWER = """
+      AND l.created_at >= %(at)s AND (l.created_at > %(at)s OR l.id < %(id)s)
+    ORDER BY l.created_at, l.id DESC LIMIT %(limit)s
+"""
+_FIRST = """
+    ORDER BY l.created_at DESC, l.id LIMIT %(limit)s
+"""
+
+
+def lead_views_from(
+    conn: Connection,
+    *,
+    status: str | None,
+    niche_id: UUID | None,
+    at: datetime | None,
+    after_id: UUID | None,
+    newer: bool,
+    limit: int,
+) -> list[LeadView]:
+    """Up to ``limit`` leads next to the cursor (``at``, ``after_id``) in the list's order
+    (newest first): the older ones, or with ``newer`` the newer ones; no cursor, the first."""
+    tail = _FIRST if at is None else _NEWER if newer else _OLDER
+    params = {"status": status, "niche": niche_id, "at": at, "id": after_id, "limit": limit}
+    with conn.cursor(row_factory=record_row(LeadView)) as cur:
+        rows = cur.execute(_VIEW_SELECT + tail, params).fetchall()
+    return rows[::-1] if at is not None and newer else rows
+
+
+def count_lead_views(conn: Connection, *, status: str | None, niche_id: UUID | None) -> int:
+    row = conn.execute(
+        """
+        SELECT count(*) AS n FROM leads l
+        WHERE (%(status)s::text IS NULL OR l.status = %(status)s)
+          AND (%(niche)s::uuid IS NULL OR l.niche_id = %(niche)s)
+        """,
+        {"status": status, "niche": niche_id},
+    ).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
 def list_lead_views(
     conn: Connection, *, status: str | None, niche_id: UUID | None, limit: int, offset: int
 ) -> tuple[int, list[LeadView]]:

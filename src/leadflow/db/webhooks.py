@@ -63,6 +63,7 @@ class DeliveryView:
     endpoint_id: UUID
     endpoint_url: str
     provider_id: UUID
+    provider_name: str
     lead_id: UUID
     assignment_id: UUID
     event: str

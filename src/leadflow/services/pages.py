@@ -1,9 +1,12 @@
-"""Pagination shared by every list: ``page`` >= 1, ``limit`` 1..200 (default 50)."""
+"""Pagination shared by every list: ``page`` >= 1, ``limit`` 1..200 (default 50); or by keyset,
+from a ``Cursor`` (a row's ``created_at`` and ``id``), for lists read newest first."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
+from uuid import UUID
 
 from leadflow.domain.errors import InvalidInput
 
@@ -39,3 +42,40 @@ class Page(Generic[T]):
     def of(cls, request: PageRequest, total: int, items: list[T]) -> Page[T]:
         """The page ``request`` asked for: ``items`` of ``total``."""
         return cls(page=request.page, limit=request.limit, total=total, items=items)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A place in a list ordered ``created_at DESC, id``: the page after it (older rows) or,
+    ``newer``, the page before it. As text (``encode``) it travels in a link."""
+
+    created_at: datetime
+    id: UUID
+    newer: bool = False
+
+    def encode(self) -> str:
+        return f"{'n' if self.newer else 'o'}{self.created_at.isoformat()}_{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            direction, rest = text[0], text[1:]
+            stamp, _, ident = rest.rpartition("_")
+            at = datetime.fromisoformat(stamp)
+            if direction not in "no" or at.tzinfo is None:
+                raise ValueError(text)
+            return cls(created_at=at, id=UUID(ident), newer=direction == "n")
+        except (ValueError, IndexError):
+            raise InvalidInput("cursor: not a position in this list") from None
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetPage(Generic[T]):
+    """One page read from a cursor, with the cursors of the pages before and after it (None:
+    there is none) and the count of every match."""
+
+    items: list[T]
+    total: int
+    limit: int
+    newer: Cursor | None
+    older: Cursor | None

@@ -3,12 +3,15 @@ real worker and PostgreSQL. Every wait is for a condition, bounded by TIMEOUT_MS
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.api.conftest import Admin, Marketplace, totp_code
 from tests.e2e.console.conftest import TIMEOUT_MS
+from tests.support.receiver import Receiver
+from tests.support.receiver import receiver as receiver
 
 XSS = "<script>alert(1)</script>"
 
@@ -218,3 +221,98 @@ def test_provider_returns_a_lead_in_the_portal(
     expect(page.locator("tbody tr")).to_contain_text("bad contact")
     [request] = market.get("/admin/returns")["items"]
     assert request["provider_id"] == m["rich"].id and request["status"] == "requested"
+
+
+def settled_delivery(market: Marketplace, endpoint_id: str, status: str) -> dict[str, Any]:
+    """The endpoint's newest delivery once it has ``status`` (bounded by TIMEOUT_MS)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        items = market.get("/admin/deliveries", endpoint_id=endpoint_id)["items"]
+        if items and items[0]["status"] == status:
+            return dict(items[0])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {status} delivery: {items}")
+        time.sleep(0.05)
+
+
+def test_admin_redelivers_a_failed_delivery(
+    page: Page,
+    live_url: str,
+    market: Marketplace,
+    admin: Admin,
+    receiver: Receiver,
+    worker: None,
+) -> None:
+    m = _marketplace(market)
+    endpoint = market.post(
+        f"/admin/providers/{m['rich'].id}/endpoints", {"url": receiver.url("rich")}
+    )
+    receiver.respond("rich", "gone")
+    lead_id, _ = market.approved_lead(attributes={"rooms": 3})
+    market.wait_settled(lead_id)
+    failed = settled_delivery(market, endpoint["id"], "failed")
+
+    login(page, live_url, admin.email, admin.password, admin.secret)
+    page.get_by_role("link", name="Deliveries").click()
+    expect(page.get_by_role("heading", name="Deliveries", level=1)).to_be_visible()
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table.deliveries tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("Rich")
+    rows.get_by_role("link", name="UTC").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("failed")
+    attempts = page.locator("table.attempts tbody tr")
+    expect(attempts).to_have_count(1)
+    expect(attempts).to_contain_text("410")
+    expect(attempts).to_contain_text('{"error": "gone"}')
+
+    receiver.respond("rich", "ok")
+    page.get_by_role("button", name="Redeliver").click()
+    expect(page.get_by_role("status")).to_contain_text("Redelivery queued")
+    settled_delivery(market, endpoint["id"], "delivered")
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("delivered")
+    expect(attempts).to_have_count(2)
+    expect(attempts.nth(1)).to_contain_text("200")
+    assert [r.headers["leadflow-delivery"] for r in receiver.received("rich")] == [failed["id"]] * 2
+
+
+def test_provider_adds_an_endpoint_in_the_portal_and_sees_its_secret_once(
+    page: Page, live_url: str, market: Marketplace, receiver: Receiver, worker: None
+) -> None:
+    m = _marketplace(market)
+    login(page, live_url, m["rich"].email, m["rich"].password)
+    page.get_by_role("link", name="My endpoints").click()
+    expect(page.get_by_role("heading", name="My endpoints")).to_be_visible()
+    page.get_by_label("Endpoint URL").fill("http://10.0.0.1/x")
+    page.get_by_role("button", name="Add endpoint").click()
+    expect(page.locator("#e-endpoint-url")).to_contain_text("https")
+
+    page.get_by_label("Endpoint URL").fill(receiver.url("rich"))
+    page.get_by_label("Niche").select_option(label="Movers")
+    page.get_by_role("button", name="Add endpoint").click()
+    shown = page.locator("#new-secret")
+    expect(shown).to_be_visible()
+    secret = shown.inner_text().strip()
+    assert len(secret) >= 32
+    receiver.secret("rich", secret)
+
+    page.get_by_role("link", name="My endpoints").click()
+    expect(page.locator("table.endpoints tbody tr")).to_contain_text(receiver.url("rich"))
+    expect(page.locator("#new-secret")).to_have_count(0)
+    assert secret not in page.content()
+    assert all(secret not in c["value"] for c in page.context.cookies())
+
+    lead_id, _ = market.approved_lead(attributes={"rooms": 3})
+    market.wait_settled(lead_id)
+    [endpoint] = market.get(f"/admin/providers/{m['rich'].id}/endpoints")["items"]
+    settled_delivery(market, endpoint["id"], "delivered")
+    [request] = receiver.received("rich")
+    assert request.signature_valid is True
+    page.reload()
+    recent = page.locator("table.deliveries tbody tr")
+    expect(recent).to_contain_text("delivered")
+    recent.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("delivered")
+    expect(page.locator("table.attempts tbody tr")).to_contain_text("200")

@@ -37,11 +37,18 @@ def test_pages_need_a_session_and_the_admin_role(
     provider = market.provider_login("Portal", balance_cents=0)
     with make_client(api_settings, db_url) as web:
         console_login(web, provider.email, provider.password)
-        for path in ("/console", "/console/leads", "/console/providers", "/console/jobs"):
+        for path in (
+            "/console",
+            "/console/leads",
+            "/console/providers",
+            "/console/jobs",
+            "/console/deliveries",
+        ):
             response = web.get(path)
             assert response.status_code == 403, path
             assert "text/html" in response.headers["content-type"]
         assert web.get("/portal").status_code == 200
+        assert web.get("/portal/endpoints").status_code == 200
 
 
 def test_every_admin_page_renders_with_security_headers(
@@ -64,6 +71,9 @@ def test_every_admin_page_renders_with_security_headers(
         f"/console/subscriptions?provider_id={m['poor']['id']}",
         "/console/jobs",
         "/console/jobs?status=failed",
+        "/console/deliveries",
+        "/console/deliveries?status=failed",
+        f"/console/deliveries?provider_id={m['rich']['id']}",
         "/console/audit",
         "/console/login",
     ]

@@ -5,13 +5,17 @@ error (a CSP violation or a missing file would be one), and a screenshot is save
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.api.conftest import Admin, Marketplace
 from tests.e2e.console.conftest import TIMEOUT_MS
 from tests.e2e.console.test_browser import login
+from tests.support.receiver import Receiver, Status
+from tests.support.receiver import receiver as receiver
 
 WIDTHS = {"desktop": 1280, "phone": 390}
 
@@ -24,12 +28,25 @@ def _collect_errors(page: Page) -> list[str]:
     return errors
 
 
+def settled_deliveries(market: Marketplace, endpoint_id: str, count: int) -> list[dict[str, Any]]:
+    """The endpoint's ``count`` deliveries once none is pending (bounded by TIMEOUT_MS)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        items = market.get("/admin/deliveries", endpoint_id=endpoint_id)["items"]
+        if len(items) >= count and all(d["status"] != "pending" for d in items):
+            return list(items)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"deliveries did not settle: {items}")
+        time.sleep(0.05)
+
+
 def test_every_page_renders_cleanly_at_both_widths(
     browser: Browser,
     live_url: str,
     market: Marketplace,
     admin: Admin,
     worker: None,
+    receiver: Receiver,
     tmp_path: Path,
 ) -> None:
     out = Path(os.environ.get("LEADFLOW_SCREENSHOTS") or tmp_path)
@@ -44,6 +61,13 @@ def test_every_page_renders_cleanly_at_both_widths(
         filters=[{"field": "rooms", "op": "gte", "value": 2}],
     )
     market.provider("Budget", balance_cents=1000, levels=[silver], postal_codes=["10001"])
+    # Acme's endpoint: the first sale's delivery fails (410), the others are delivered.
+    hook = market.post(
+        f"/admin/providers/{owner.id}/endpoints",
+        {"url": receiver.url("acme"), "niche_id": niche["id"]},
+    )
+    market.post(f"/admin/providers/{owner.id}/endpoints", {"url": receiver.url("old")})
+    receiver.respond("acme", Status(410, b'{"error": "this endpoint has moved"}'), "ok")
     sold = [
         market.approved_lead(name=name, attributes={"rooms": rooms})[0]
         for name, rooms in (("Ann Lee", 3), ("Bo Chen", "two"), ("Cy Diaz", 1))
@@ -51,6 +75,9 @@ def test_every_page_renders_cleanly_at_both_widths(
     for lead_id in sold:
         market.wait_settled(lead_id)
     waiting = market.lead(name="Dee Evans", postal_code="10002")
+    deliveries = settled_deliveries(market, hook["id"], len(sold))
+    failed = next(d for d in deliveries if d["status"] == "failed")
+    delivered = next(d for d in deliveries if d["status"] == "delivered")
     run = market.get(f"/admin/leads/{sold[1]}/runs")[0]
     provider_id = market.get("/admin/providers", limit=1)["items"][0]["id"]
     bought = market.client.get("/api/v1/provider/assignments", headers=owner.headers).json()[
@@ -76,6 +103,9 @@ def test_every_page_renders_cleanly_at_both_widths(
         "provider": f"/console/providers/{provider_id}",
         "subscriptions": "/console/subscriptions",
         "returns": "/console/returns?status=",
+        "deliveries": "/console/deliveries",
+        "delivery": f"/console/deliveries/{failed['id']}",
+        "provider-endpoints": f"/console/providers/{owner.id}",
         "fairness": f"/console/fairness?niche_id={niche['id']}",
         "users": "/console/users",
         "jobs": "/console/jobs",
@@ -87,6 +117,8 @@ def test_every_page_renders_cleanly_at_both_widths(
         "portal-returns": "/portal/returns",
         "portal-return": f"/portal/leads/{bought[-1]['assignment_id']}",
         "portal-ledger": "/portal/ledger",
+        "portal-endpoints": "/portal/endpoints",
+        "portal-delivery": f"/portal/deliveries/{delivered['id']}",
     }
     # One login per user (a TOTP code works once), its cookies reused at every width.
     sessions = {}

@@ -175,11 +175,12 @@ WHERE e.id = ANY(%(ids)s)
 
 -- list_deliveries --
 -- Deliveries, newest first, every filter optional; ``total`` counts all that match.
-SELECT w.id, w.endpoint_id, e.url AS endpoint_url, w.provider_id, w.lead_id, w.assignment_id,
-       w.event, w.return_id, w.status, w.attempts, w.next_attempt_at, w.last_status_code,
-       w.last_error, w.buyer_reason, w.filed_return_id, w.created_at, w.delivered_at,
-       count(*) OVER () AS total
+SELECT w.id, w.endpoint_id, e.url AS endpoint_url, w.provider_id, p.name AS provider_name,
+       w.lead_id, w.assignment_id, w.event, w.return_id, w.status, w.attempts,
+       w.next_attempt_at, w.last_status_code, w.last_error, w.buyer_reason, w.filed_return_id,
+       w.created_at, w.delivered_at, count(*) OVER () AS total
 FROM webhook_deliveries w JOIN webhook_endpoints e ON e.id = w.endpoint_id
+     JOIN providers p ON p.id = w.provider_id
 WHERE (%(id)s::uuid IS NULL OR w.id = %(id)s)
   AND (%(status)s::text IS NULL OR w.status = %(status)s)
   AND (%(endpoint_id)s::uuid IS NULL OR w.endpoint_id = %(endpoint_id)s)
