@@ -226,26 +226,22 @@ class LeadView:
     erased_at: datetime | None
 
 
-def get_lead_view(conn: Connection, lead_id: UUID) -> LeadView | None:
-    with conn.cursor(row_factory=record_row(LeadView)) as cur:
-        return cur.execute(
-            """
-            SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
-                   l.attributes, l.status, l.rejection_reason, l.created_at, l.confirmed_at,
-                   l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts,
-                   l.phone_e164, l.email_normalized, l.duplicate_of, l.consent, l.erased_at
-            FROM leads l JOIN niches n ON n.id = l.niche_id
-            WHERE l.id = %s
-            """,
-            (lead_id,),
-        ).fetchone()
-
-
-_VIEW_SELECT = """
+# A ``LeadView``'s columns, for every read of one.
+_SELECT = """
     SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
            l.attributes, l.status, l.rejection_reason, l.created_at, l.confirmed_at,
-           l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts
+           l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts,
+           l.phone_e164, l.email_normalized, l.duplicate_of, l.consent, l.erased_at
     FROM leads l JOIN niches n ON n.id = l.niche_id
+"""
+
+
+def get_lead_view(conn: Connection, lead_id: UUID) -> LeadView | None:
+    with conn.cursor(row_factory=record_row(LeadView)) as cur:
+        return cur.execute(_SELECT + " WHERE l.id = %s", (lead_id,)).fetchone()
+
+
+_FILTERS = """
     WHERE (%(status)s::text IS NULL OR l.status = %(status)s)
       AND (%(niche)s::uuid IS NULL OR l.niche_id = %(niche)s)
 """
@@ -279,7 +275,7 @@ def lead_views_from(
     tail = _FIRST if at is None else _NEWER if newer else _OLDER
     params = {"status": status, "niche": niche_id, "at": at, "id": after_id, "limit": limit}
     with conn.cursor(row_factory=record_row(LeadView)) as cur:
-        rows = cur.execute(_VIEW_SELECT + tail, params).fetchall()
+        rows = cur.execute(_SELECT + _FILTERS + tail, params).fetchall()
     return rows[::-1] if at is not None and newer else rows
 
 
@@ -312,17 +308,9 @@ def list_lead_views(
     assert total_row is not None
     with conn.cursor(row_factory=record_row(LeadView)) as cur:
         rows = cur.execute(
-            """
-            SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
-                   l.attributes, l.status, l.rejection_reason, l.created_at, l.confirmed_at,
-                   l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts,
-                   l.phone_e164, l.email_normalized, l.duplicate_of, l.consent, l.erased_at
-            FROM leads l JOIN niches n ON n.id = l.niche_id
-            WHERE (%(status)s::text IS NULL OR l.status = %(status)s)
-              AND (%(niche)s::uuid IS NULL OR l.niche_id = %(niche)s)
-            ORDER BY l.created_at DESC, l.id
-            LIMIT %(limit)s OFFSET %(offset)s
-            """,
+            _SELECT
+            + _FILTERS
+            + " ORDER BY l.created_at DESC, l.id LIMIT %(limit)s OFFSET %(offset)s",
             params,
         ).fetchall()
     return int(total_row["n"]), rows
