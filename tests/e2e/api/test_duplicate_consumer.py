@@ -26,8 +26,8 @@ def _two_niches(market: Marketplace) -> tuple[dict[str, Any], dict[str, Any], di
     a = market.niche("movers", levels=[("Gold", 2, 1000)])
     b = market.niche("cleaners", levels=[("Gold", 2, 1000)])
     levels = [a["levels"][0]["id"], b["levels"][0]["id"]]
-    p = market.provider("P", balance_cents=100_000, levels=levels)
-    other = market.provider("Other", balance_cents=100_000, levels=[levels[1]])
+    p = market.provider("P", balance_cents=100_000, levels=levels, dedupe_days=30)
+    other = market.provider("Other", balance_cents=100_000, levels=[levels[1]], dedupe_days=30)
     return p, other, b
 
 
