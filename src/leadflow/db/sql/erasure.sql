@@ -33,19 +33,21 @@ mails AS (
     UPDATE email_outbox m
     SET to_address = CASE WHEN c.to_consumer THEN %(marker)s ELSE m.to_address END,
         subject = CASE WHEN c.to_consumer THEN %(marker)s ELSE replace(replace(replace(
-            m.subject, COALESCE(old.email, ''), %(marker)s), COALESCE(old.phone, ''), %(marker)s),
-            COALESCE(old.phone_e164, ''), %(marker)s) END,
+            m.subject, COALESCE(c.email, ''), %(marker)s), COALESCE(c.phone, ''), %(marker)s),
+            COALESCE(c.phone_e164, ''), %(marker)s) END,
         body_text = CASE WHEN c.to_consumer THEN %(marker)s ELSE replace(replace(replace(
-            m.body_text, COALESCE(old.email, ''), %(marker)s), COALESCE(old.phone, ''),
-            %(marker)s), COALESCE(old.phone_e164, ''), %(marker)s) END,
+            m.body_text, COALESCE(c.email, ''), %(marker)s), COALESCE(c.phone, ''),
+            %(marker)s), COALESCE(c.phone_e164, ''), %(marker)s) END,
         status = CASE WHEN m.status = 'pending' AND c.to_consumer THEN 'failed' ELSE m.status END,
         last_error = CASE WHEN m.status = 'pending' AND c.to_consumer THEN 'lead erased'
                           ELSE m.last_error END
-    FROM old CROSS JOIN LATERAL (
-        SELECT lower(btrim(m.to_address)) = lower(btrim(old.email))
-               OR m.template = 'lead_confirmation' AS to_consumer
+    FROM (
+        SELECT e.id AS mail_id, o.email, o.phone, o.phone_e164,
+               lower(btrim(e.to_address)) = lower(btrim(o.email))
+               OR e.template = 'lead_confirmation' AS to_consumer
+        FROM email_outbox e JOIN old o ON e.lead_id = o.id
     ) c
-    WHERE m.lead_id = old.id
+    WHERE m.id = c.mail_id
     RETURNING m.id
 ),
 hooks AS (
