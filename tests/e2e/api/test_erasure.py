@@ -196,3 +196,22 @@ def test_after_erasure_a_pg_dump_holds_the_consumer_in_no_form(
 
 def _holds(text: str) -> bool:
     return any(form.lower() in text.lower() for form in FORMS)
+
+
+def test_leadflow_leads_erase_erases_through_the_same_service(
+    market: Marketplace, db_url: str
+) -> None:
+    from tests.e2e.api.test_cli import leadflow
+
+    market.niche(levels=[("Gold", 1, 1000)])
+    lead = _erased_lead(market)
+    first = leadflow(db_url, "leads", "erase", lead["id"], "--operator", "ops")
+    assert first.returncode == 0, first.stderr
+    assert '"already_erased": false' in first.stdout
+    assert market.get(f"/admin/leads/{lead['id']}")["email"] == MARKER
+    [row] = market.get("/admin/audit-log", action="lead.erased")["items"]
+    assert row["actor_id"] == "cli:ops"
+    again = leadflow(db_url, "leads", "erase", lead["id"])
+    assert again.returncode == 0 and '"already_erased": true' in again.stdout
+    unknown = leadflow(db_url, "leads", "erase", "00000000-0000-4000-8000-000000000000")
+    assert unknown.returncode == 1
