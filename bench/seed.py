@@ -95,16 +95,20 @@ def seed_leads(
     status: str = "approved",
 ) -> list[Any]:
     """``count`` approved leads spread round-robin over the niches (lead i in niche i % n);
-    postal codes random among ``postal_codes`` five-digit codes, else all ``10001``.
+    postal codes random among ``postal_codes`` five-digit codes, else all ``10001``; each a
+    different consumer (its own normalized phone and e-mail, as intake would store them).
     Returned in that round-robin order."""
     rows = conn.execute(
         """
-        INSERT INTO leads (niche_id, name, email, phone, postal_code, status, approved_at)
+        INSERT INTO leads (niche_id, name, email, phone, postal_code, status, approved_at,
+                           email_normalized, phone_e164)
         SELECT (%(niches)s::uuid[])[1 + (g - 1) %% cardinality(%(niches)s::uuid[])],
-               'Bench Lead ' || g, 'lead' || g || '@bench.test', '+15555550100',
+               'Bench Lead ' || g, 'lead' || g || '@bench.test',
+               '+1555' || lpad(g::text, 7, '0'),
                CASE WHEN %(codes)s::int IS NULL THEN '10001'
                     ELSE lpad(floor(random() * %(codes)s::int)::int::text, 5, '0') END,
-               %(status)s, CASE WHEN %(status)s = 'approved' THEN now() END
+               %(status)s, CASE WHEN %(status)s = 'approved' THEN now() END,
+               'lead' || g || '@bench.test', '+1555' || lpad(g::text, 7, '0')
         FROM generate_series(1, %(n)s) g
         RETURNING id, name
         """,

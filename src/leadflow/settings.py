@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # (10 s), so only a worker that died mid-delivery leaves one to be sent again.
     webhook_lease_seconds: int = Field(default=60, ge=15, le=3600)
 
+    # Erasure (SPEC §11): leads older than this many days are erased by the maintenance task,
+    # a bounded batch per tick; unset keeps them.
+    pii_retention_days: int | None = Field(default=None, ge=1)
+
     log_level: str = "INFO"
     log_format: Literal["auto", "console", "json"] = Field(
         default="auto",

@@ -124,6 +124,20 @@ CHECKS: dict[str, str] = {
                           WHERE t.delivery_id = d.id AND t.outcome = d.status
                             AND (t.status_code BETWEEN 200 AND 299 OR t.status_code = 409))
     """,
+    # SPEC §11 / invariant 7: within a provider's dedupe_days (0 = off), never two active
+    # assignments of one consumer (the same non-null phone_e164 or email_normalized). Read
+    # with the dedupe_days of now: a test that changes it after the sales asks for trouble.
+    "no provider has one consumer twice within its dedupe_days (inv. 7)": """
+        SELECT a1.id FROM lead_assignments a1
+        JOIN leads l1 ON l1.id = a1.lead_id
+        JOIN providers p ON p.id = a1.provider_id
+        JOIN lead_assignments a2 ON a2.provider_id = a1.provider_id AND a2.id <> a1.id
+             AND a2.status = 'active' AND a2.assigned_at <= a1.assigned_at
+        JOIN leads l2 ON l2.id = a2.lead_id AND l2.id <> l1.id
+        WHERE a1.status = 'active' AND p.dedupe_days > 0
+          AND (l1.phone_e164 = l2.phone_e164 OR l1.email_normalized = l2.email_normalized)
+          AND a1.assigned_at - a2.assigned_at < make_interval(days => p.dedupe_days)
+    """,
 }
 
 

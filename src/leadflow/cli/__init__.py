@@ -17,6 +17,6 @@ def _root() -> None:
 def main() -> None:
     """Entry point of the ``leadflow`` script."""
     # Importing the command modules registers their commands on ``app``.
-    from leadflow.cli import database, demo, returns, serve, worker  # noqa: F401
+    from leadflow.cli import database, demo, leads, returns, serve, worker  # noqa: F401
 
     app()

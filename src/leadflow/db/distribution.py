@@ -84,13 +84,17 @@ class LockedLead:
     # lead's code normalized by SQL, which the engine compares with its own normalization.
     candidates: dict[UUID, list[CandidateRow]]
     postal_code_key: str | None
+    # Providers that bought the lead's consumer within their ``dedupe_days`` (read unlocked: the
+    # sale's guard, or the careful path's read after the provider locks, confirms it).
+    consumer_buyers: frozenset[UUID] = frozenset()
 
 
 def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
     """Lock the lead, then (only if it is approved) its niche, and read the niche's levels and
     each active level's first candidates: statements that, on a connection in pipeline mode, go
     out in one round trip; the server runs them one after the other, so the lock order stays
-    lead -> niche and the levels and candidates are read after the niche lock is held."""
+    lead -> niche and the levels and candidates are read after the niche lock is held. The
+    providers that bought the lead's consumer come in the same round trip."""
     # Generic plans are as good as custom ones for the engine's statements (the candidate query
     # is shaped for that) and far cheaper to make: custom planning of the candidate query cost
     # more than running it. Only for this transaction.
@@ -111,6 +115,8 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
             "extra": EXTRA_CANDIDATES,
         },
     )
+    consumer_cur = conn.cursor()
+    consumer_cur.execute(_SQL["consumer_buyers"], {"lead_id": lead_id, "provider_ids": None})
     row = lead_cur.fetchone()
     key = row.pop("postal_code_key") if row is not None else None
     lead = rows.record(LeadRecord, row) if row is not None else None
@@ -128,7 +134,8 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
     found: dict[UUID, list[CandidateRow]] = {lv.id: [] for lv in levels if lv.is_active}
     for candidate in candidates_cur.fetchall():
         found[candidate.level_id].append(candidate)
-    return LockedLead(lead, niche, levels, found, key)
+    consumer = frozenset(r["provider_id"] for r in consumer_cur.fetchall())
+    return LockedLead(lead, niche, levels, found, key, consumer)
 
 
 _NICHE_FIELDS = tuple(NicheState.__dataclass_fields__)
@@ -175,4 +182,16 @@ def lock_providers(conn: Connection, provider_ids: Sequence[UUID]) -> dict[UUID,
 def buyers(conn: Connection, lead_id: UUID) -> frozenset[UUID]:
     """The providers that already bought the lead: its resale excludes them."""
     rows = conn.execute(_SQL["buyers"], (lead_id,)).fetchall()
+    return frozenset(row["provider_id"] for row in rows)
+
+
+def consumer_buyers(
+    conn: Connection, lead_id: UUID, provider_ids: Sequence[UUID] | None = None
+) -> frozenset[UUID]:
+    """The providers (of ``provider_ids``, if given) that bought the lead's consumer, in any
+    niche, within their ``dedupe_days``: never sold it again (``duplicate_consumer``)."""
+    rows = conn.execute(
+        _SQL["consumer_buyers"],
+        {"lead_id": lead_id, "provider_ids": None if provider_ids is None else list(provider_ids)},
+    ).fetchall()
     return frozenset(row["provider_id"] for row in rows)

@@ -49,6 +49,9 @@ class SaleGuard:
     lru_counter: int
     pointer: int
     balances: Mapping[UUID, int]
+    # The lead whose consumer none of those providers may have bought since the plan's read
+    # (``duplicate_consumer``); None when the lead has no duplicate key to match.
+    consumer_lead_id: UUID | None = None
 
 
 def write_sale(conn: Connection, draft: SaleDraft, guard: SaleGuard | None) -> None:
@@ -68,6 +71,11 @@ def write_sale(conn: Connection, draft: SaleDraft, guard: SaleGuard | None) -> N
                 "pointer": guard.pointer,
             },
         )
+        if guard.consumer_lead_id is not None and guard.balances:
+            conn.execute(
+                _SQL["guard_consumer"],
+                {"lead_id": guard.consumer_lead_id, "ids": list(guard.balances)},
+            )
     conn.execute(_SQL["write_sale"], {"r": Jsonb(document(draft))})
     if draft.postings:
         ledger.send_postings(conn, draft.postings)

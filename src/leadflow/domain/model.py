@@ -89,6 +89,7 @@ class RunTrigger(StrEnum):
 
 class SkipReason(StrEnum):
     DUPLICATE = "duplicate"
+    DUPLICATE_CONSUMER = "duplicate_consumer"
     CAP_REACHED = "cap_reached"
     ELIGIBILITY_ERROR = "eligibility_error"
     INSUFFICIENT_BALANCE = "insufficient_balance"

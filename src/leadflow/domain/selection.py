@@ -101,15 +101,18 @@ def plan_distribution(
     mode: DistributionMode = DistributionMode.ALL_LEVELS,
     truncated: frozenset[UUID] = frozenset(),
     bought: frozenset[UUID] = frozenset(),
+    consumer_buyers: frozenset[UUID] = frozenset(),
 ) -> Plan:
     """Walk each level's candidates (already in LRU order) until it has ``max_recipients`` sales.
 
     Subscriptions whose rules do not match are not candidates. A candidate that matches but
     is not sold is skipped with a reason and keeps its place: ``eligibility_error``,
-    ``duplicate`` (sold this lead at an earlier level), ``cap_reached``, or
+    ``duplicate`` (sold this lead at an earlier level), ``duplicate_consumer``, ``cap_reached``, or
     ``insufficient_balance`` (the level goes on to the next candidate). In ``first_level``
     mode the traversal stops after the first level that sold. ``bought``: providers that
     bought the lead before (a resale): never sold it again, skipped as ``duplicate``.
+    ``consumer_buyers``: providers that bought the lead's consumer (another lead with the same
+    phone or e-mail, any niche) within their ``dedupe_days``: skipped as ``duplicate_consumer``.
     """
     remaining = dict(balances)
     sold_to: set[UUID] = set(bought)
@@ -124,7 +127,7 @@ def plan_distribution(
                 break
             if candidate.eligibility is Eligibility.NO_MATCH:
                 continue
-            reason = _skip_reason(candidate, level, sold_to, remaining)
+            reason = _skip_reason(candidate, level, sold_to, consumer_buyers, remaining)
             if reason is not None:
                 skips.append(
                     Skip(candidate.provider_id, candidate.subscription_id, level.id, reason)
@@ -145,12 +148,18 @@ def plan_distribution(
 
 
 def _skip_reason(
-    candidate: Candidate, level: Level, sold_to: set[UUID], balances: Mapping[UUID, int]
+    candidate: Candidate,
+    level: Level,
+    sold_to: set[UUID],
+    consumer_buyers: frozenset[UUID],
+    balances: Mapping[UUID, int],
 ) -> SkipReason | None:
     if candidate.eligibility is Eligibility.ERROR:
         return SkipReason.ELIGIBILITY_ERROR
     if candidate.provider_id in sold_to:
         return SkipReason.DUPLICATE
+    if candidate.provider_id in consumer_buyers:
+        return SkipReason.DUPLICATE_CONSUMER
     if candidate.cap_reached:
         return SkipReason.CAP_REACHED
     if not affords(balances.get(candidate.provider_id, 0), level.price_cents):

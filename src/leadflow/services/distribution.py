@@ -111,6 +111,9 @@ def preview_distribution(tx: Connection, *, lead_id: UUID) -> Preview:
         lead.postal_code,
         lead.attributes,
         bought=distribution.buyers(tx, lead_id) if lead.resold_at else frozenset(),
+        consumer_buyers=distribution.consumer_buyers(tx, lead_id)
+        if planning.has_consumer_keys(lead)
+        else frozenset(),
     )
     return Preview(
         lead_id=lead_id,
@@ -197,6 +200,7 @@ def _distribute(
         lead.attributes,
         first_read=first.candidates if usable else None,
         bought=distribution.buyers(conn, attempt.lead_id) if resale else frozenset(),
+        consumer_buyers=first.consumer_buyers,
     )
     guard: sale.SaleGuard | None = None
     if guarded:
@@ -205,11 +209,10 @@ def _distribute(
             lru_counter=niche.lru_counter,
             pointer=niche.next_start_level_order_position,
             balances={pid: snapshot.balances[pid] for pid in plan.balance_provider_ids},
+            consumer_lead_id=lead.id if planning.has_consumer_keys(lead) else None,
         )
     else:
-        snapshot, plan = planning.plan_with_locks(
-            conn, snapshot, niche, level_rows, lead.postal_code, lead.attributes
-        )
+        snapshot, plan = planning.plan_with_locks(conn, snapshot, niche, level_rows, lead)
     draft = draft_sale(
         plan,
         snapshot.rotation,

@@ -9,11 +9,12 @@ plan, in id order, and plans again with what it found.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from leadflow.db import catalog, distribution
 from leadflow.db.connection import Connection
+from leadflow.db.leads import LeadRecord
 from leadflow.domain.eligibility import cap_reached, evaluate_stored, normalize_postal_code
 from leadflow.domain.model import DistributionMode
 from leadflow.domain.rotation import Level, Rotation, plan_rotation
@@ -40,6 +41,9 @@ class Snapshot:
     limits: dict[UUID, int]
     # Providers that already bought the lead (a resale): never candidates to buy it again.
     bought: frozenset[UUID] = frozenset()
+    # Providers that bought the lead's consumer within their dedupe_days: skipped as
+    # ``duplicate_consumer``.
+    consumer_buyers: frozenset[UUID] = frozenset()
 
 
 def read_snapshot(
@@ -52,6 +56,7 @@ def read_snapshot(
     limits: dict[UUID, int] | None = None,
     first_read: dict[UUID, list[distribution.CandidateRow]] | None = None,
     bought: frozenset[UUID] = frozenset(),
+    consumer_buyers: frozenset[UUID] = frozenset(),
 ) -> tuple[Snapshot, Plan]:
     """Read each level's candidates, enough of them for the plan made from the snapshot's
     balances; returns the snapshot with that plan. ``first_read``, the candidates read with the
@@ -99,6 +104,7 @@ def read_snapshot(
             ),
             limits=dict(limits),
             bought=bought,
+            consumer_buyers=consumer_buyers,
         )
         made = _plan_with(snapshot, snapshot.balances)
         if not made.needs_more:
@@ -136,6 +142,7 @@ def _plan_with(
         mode=snapshot.mode,
         truncated=snapshot.truncated,
         bought=snapshot.bought,
+        consumer_buyers=snapshot.consumer_buyers,
     )
 
 
@@ -174,26 +181,43 @@ def plan_with_locks(
     snapshot: Snapshot,
     niche: distribution.NicheState,
     level_rows: Sequence[catalog.LevelRecord],
-    postal_code: str,
-    attributes: Mapping[str, object],
+    lead: LeadRecord,
 ) -> tuple[Snapshot, Plan]:
     """The careful path's plan: made with the providers whose balances decide it locked. When
     exact balances make a level's walk go deeper than the candidates read, read more (the
-    locks released to their savepoint) and lock again."""
-    plan = lock_and_plan(conn, snapshot)
-    while plan.needs_more:
-        conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
-        snapshot, _ = read_snapshot(
-            conn,
-            niche,
-            level_rows,
-            postal_code,
-            attributes,
-            limits={
-                lid: lim * (4 if lid in plan.needs_more else 1)
-                for lid, lim in snapshot.limits.items()
-            },
-            bought=snapshot.bought,
-        )
+    locks released to their savepoint) and lock again. Once the plan's providers are locked,
+    whether they bought the lead's consumer is read again (a sale to them in another niche
+    may have committed since the first read); if one did, it is excluded and the plan made
+    again."""
+    while True:
         plan = lock_and_plan(conn, snapshot)
-    return snapshot, plan
+        while plan.needs_more:
+            conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
+            snapshot, _ = read_snapshot(
+                conn,
+                niche,
+                level_rows,
+                lead.postal_code,
+                lead.attributes,
+                limits={
+                    lid: lim * (4 if lid in plan.needs_more else 1)
+                    for lid, lim in snapshot.limits.items()
+                },
+                bought=snapshot.bought,
+                consumer_buyers=snapshot.consumer_buyers,
+            )
+            plan = lock_and_plan(conn, snapshot)
+        if not has_consumer_keys(lead) or not plan.balance_provider_ids:
+            return snapshot, plan
+        fresh = distribution.consumer_buyers(conn, lead.id, sorted(plan.balance_provider_ids))
+        if not fresh:
+            return snapshot, plan
+        # Release the locks (locking a provider the new plan needs could break the id order)
+        # and plan again without the ones that bought the consumer meanwhile.
+        conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
+        snapshot = replace(snapshot, consumer_buyers=snapshot.consumer_buyers | fresh)
+
+
+def has_consumer_keys(lead: LeadRecord) -> bool:
+    """Whether the lead has a duplicate key another lead of its consumer could share."""
+    return lead.phone_e164 is not None or lead.email_normalized is not None

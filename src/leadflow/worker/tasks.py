@@ -23,7 +23,7 @@ from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import LeadNotApproved, NotFound
 from leadflow.domain.model import Actor, ActorRole
 from leadflow.domain.results import DistributionResult
-from leadflow.services import auth, deliveries, dispatch, distribution, intake
+from leadflow.services import auth, deliveries, dispatch, distribution, erasure, intake
 from leadflow.services import jobs as job_services
 from leadflow.settings import Settings
 from leadflow.worker import mailer
@@ -145,7 +145,8 @@ async def deliver_webhooks(context: JobContext) -> dict[str, int]:
 
 
 async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int]:
-    """Requeue the jobs of dead workers; queue a delivery when mails or webhooks are due."""
+    """Requeue the jobs of dead workers; queue a delivery when mails or webhooks are due; erase
+    leads past ``LEADFLOW_PII_RETENTION_DAYS`` (a bounded batch per tick)."""
     runtime = runtime_of(context)
     manager = context.app.job_manager
     requeued = 0
@@ -167,7 +168,15 @@ async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int
     webhooks = 0
     if runtime.webhooks is not None and await asyncio.to_thread(deliveries.has_due, runtime.pool):
         webhooks = int(await asyncio.to_thread(_defer_webhooks, runtime) is not None)
-    return {"requeued": requeued, "delivery_queued": delivery, "webhooks_queued": webhooks}
+    erased = await asyncio.to_thread(
+        erasure.erase_expired, runtime.pool, retention_days=runtime.settings.pii_retention_days
+    )
+    return {
+        "requeued": requeued,
+        "delivery_queued": delivery,
+        "webhooks_queued": webhooks,
+        "erased": erased,
+    }
 
 
 async def cleanup_jobs(context: JobContext, timestamp: int) -> None:

@@ -169,10 +169,18 @@ class Marketplace:
         balance_cents: int = 0,
         levels: list[str] = (),
         password: str | None = None,
+        dedupe_days: int = 0,
         **sub: Any,
     ) -> dict[str, Any]:
-        """A provider with a deposit and subscriptions to the named level ids."""
-        body: dict[str, Any] = {"name": name, "email": f"{name.lower()}-{next(_seq)}@example.com"}
+        """A provider with a deposit and subscriptions to the named level ids.
+
+        Its ``duplicate_consumer`` check is off unless ``dedupe_days`` is given: most tests
+        post one consumer (``lead``'s defaults) many times and mean many leads."""
+        body: dict[str, Any] = {
+            "name": name,
+            "email": f"{name.lower()}-{next(_seq)}@example.com",
+            "dedupe_days": dedupe_days,
+        }
         if password:
             body["password"] = password
         provider = self.post("/admin/providers", body)

@@ -140,6 +140,10 @@ ADMIN_ROUTES: dict[tuple[str, str], tuple[Request, int]] = {
         lambda w: (f"/api/v1/admin/leads/{w.distributed_lead}/assignments", None),
         200,
     ),
+    ("POST", "/api/v1/admin/leads/{lead_id}/erase"): (
+        lambda w: (f"/api/v1/admin/leads/{w.pending_lead}/erase", None),
+        200,
+    ),
     ("POST", "/api/v1/admin/leads/{lead_id}/distribution-preview"): (
         lambda w: (f"/api/v1/admin/leads/{w.approved_lead}/distribution-preview", None),
         200,

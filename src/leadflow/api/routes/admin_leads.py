@@ -16,6 +16,7 @@ from leadflow.api.schemas.leads import (
     AuditOut,
     DistributeOut,
     DistributionStatusOut,
+    ErasureOut,
     JobOut,
     JobStatus,
     LeadOut,
@@ -28,7 +29,7 @@ from leadflow.api.schemas.leads import (
 from leadflow.db.lead_views import AssignmentView
 from leadflow.domain.model import LeadStatus
 from leadflow.domain.money import cents_to_dollars
-from leadflow.services import distribution, jobs, lead_admin, leads
+from leadflow.services import distribution, erasure, jobs, lead_admin, leads
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_admin)])
 
@@ -76,6 +77,13 @@ def reject_lead(lead_id: UUID, body: RejectIn, admin: CurrentAdmin, tx: Tx) -> R
     """Reject a lead that is not distributed yet."""
     lead = leads.reject_lead(tx, actor=admin, lead_id=lead_id, reason=body.reason)
     return RejectionOut.model_validate(lead)
+
+
+@router.post("/leads/{lead_id}/erase", response_model=ErasureOut, tags=["admin: leads"])
+def erase_lead(lead_id: UUID, admin: CurrentAdmin, tx: Tx) -> ErasureOut:
+    """Erase the lead's personal data everywhere it is stored (SPEC §11); idempotent."""
+    result = erasure.erase_lead(tx, actor=admin, lead_id=lead_id)
+    return ErasureOut(id=result.lead_id, erased_at=result.erased_at)
 
 
 @router.post(

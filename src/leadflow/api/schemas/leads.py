@@ -213,6 +213,11 @@ class RejectionOut(Out):
     rejected_at: datetime | None
 
 
+class ErasureOut(Out):
+    id: UUID
+    erased_at: datetime
+
+
 # --- distribution, jobs, audit --------------------------------------------------------------
 
 

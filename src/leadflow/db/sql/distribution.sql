@@ -115,3 +115,25 @@ WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE
 -- buyers --
 -- The providers that already bought the lead (a resale never sells to them again).
 SELECT provider_id FROM lead_assignments WHERE lead_id = %s
+
+-- consumer_buyers --
+-- The providers that bought the lead's consumer (another lead with the same ``phone_e164`` or
+-- ``email_normalized``, in any niche; an erased lead has neither) within their ``dedupe_days``
+-- (0 = off), in an active assignment: never sold the consumer again (``duplicate_consumer``).
+-- Each key leads its ``(key, niche_id, created_at)`` index, so each is one index range; the
+-- lead is read by id in a fenced subquery. ``provider_ids``, when not NULL, limits the answer
+-- to those providers (the sale's guard, after their locks).
+SELECT DISTINCT a.provider_id
+FROM (SELECT id, phone_e164, email_normalized FROM leads WHERE id = %(lead_id)s OFFSET 0) me
+CROSS JOIN LATERAL (
+    SELECT o.id FROM leads o
+    WHERE o.phone_e164 = me.phone_e164 AND o.phone_e164 IS NOT NULL AND o.id <> me.id
+    UNION
+    SELECT o.id FROM leads o
+    WHERE o.email_normalized = me.email_normalized AND o.email_normalized IS NOT NULL
+      AND o.id <> me.id
+) other
+JOIN lead_assignments a ON a.lead_id = other.id AND a.status = 'active'
+JOIN providers p ON p.id = a.provider_id
+WHERE p.dedupe_days > 0 AND a.assigned_at > now() - make_interval(days => p.dedupe_days)
+  AND (%(provider_ids)s::uuid[] IS NULL OR a.provider_id = ANY(%(provider_ids)s::uuid[]))

@@ -1,5 +1,5 @@
 -- Statements of a sale (``db/sale.py``). A sale sends them in this order, in one round trip
--- with its COMMIT: [guard_sale], write_sale, ledger.sql's post_entries, pause_unaffordable,
+-- with its COMMIT: [guard_sale, guard_consumer], write_sale, ledger.sql's post_entries, pause_unaffordable,
 -- then the run's events (events.sql) and audit rows. The pauses write their own events and
 -- audit rows: what they are comes from the pause itself, known only to the server then.
 
@@ -24,6 +24,29 @@ SELECT leadflow_expect(
          WHERE p.balance_cents = e.balance AND p.status = 'active')
         = (SELECT count(*) FROM expect),
     'plan_changed') AS held
+
+-- guard_consumer --
+-- After ``guard_sale`` (its own statement, so its snapshot is taken once those provider locks
+-- are held, and every sale to them since is seen): abort the transaction like the guard
+-- unless none of the providers ``ids`` bought the lead's consumer within its ``dedupe_days``
+-- (the engine's ``consumer_buyers``, read before the locks, may be outdated by a sale of the
+-- same consumer in another niche committed meanwhile).
+SELECT leadflow_expect(NOT EXISTS (
+    SELECT 1
+    FROM (SELECT id, phone_e164, email_normalized FROM leads WHERE id = %(lead_id)s OFFSET 0) me
+    CROSS JOIN LATERAL (
+        SELECT o.id FROM leads o
+        WHERE o.phone_e164 = me.phone_e164 AND o.phone_e164 IS NOT NULL AND o.id <> me.id
+        UNION ALL
+        SELECT o.id FROM leads o
+        WHERE o.email_normalized = me.email_normalized AND o.email_normalized IS NOT NULL
+          AND o.id <> me.id
+    ) other
+    JOIN lead_assignments a ON a.lead_id = other.id AND a.status = 'active'
+    JOIN providers p ON p.id = a.provider_id
+    WHERE a.provider_id = ANY(%(ids)s::uuid[]) AND p.dedupe_days > 0
+      AND a.assigned_at > now() - make_interval(days => p.dedupe_days)
+), 'plan_changed') AS held
 
 -- write_sale --
 -- The run and what it changes besides money: its record, the assignments, one webhook
