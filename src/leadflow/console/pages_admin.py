@@ -14,7 +14,7 @@ from leadflow.console.forms import PAGE_SIZE, Filter, PageNo, Text
 from leadflow.console.render import keyset_pager, pager, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.model import LeadStatus
-from leadflow.services import catalog_admin, jobs, lead_admin, leads, reports, runs
+from leadflow.services import catalog_admin, erasure, jobs, lead_admin, leads, reports, runs
 from leadflow.services.pages import Cursor, PageRequest
 
 router = APIRouter(prefix="/console")
@@ -114,6 +114,17 @@ def reject(lead_id: UUID, viewer: AdminViewer, tx: Tx, reason: Text = "") -> Res
         lambda: leads.reject_lead(tx, actor=viewer.actor, lead_id=lead_id, reason=reason),
         to=f"/console/leads/{lead_id}",
         flash="Lead rejected",
+    )
+
+
+@router.post("/leads/{lead_id}/erase", dependencies=[web.Csrf])
+def erase(lead_id: UUID, viewer: AdminViewer, tx: Tx) -> Response:
+    """The consumer's right to erasure (SPEC §11): the same use case as the API's."""
+    return forms.submit(
+        tx,
+        lambda: erasure.erase_lead(tx, actor=viewer.actor, lead_id=lead_id),
+        to=f"/console/leads/{lead_id}",
+        flash="Personal data erased",
     )
 
 

@@ -367,3 +367,23 @@ def test_returns_queue_approves_with_a_refund_and_denies_with_a_reason(
     assert market.get(f"/admin/providers/{provider.id}")["balance_cents"] == 100_000 - 4900
     again = web.post(f"/console/returns/{returned[0]}/approve", data={"csrf_token": csrf})
     assert "flash error" in again.text
+
+
+def test_erase_from_the_lead_page_needs_the_csrf_token_and_redacts_the_lead(
+    admin_web: tuple[TestClient, str], market: Marketplace
+) -> None:
+    web, csrf = admin_web
+    _market(market)
+    lead = market.lead(email="erase.me@example.com")
+    page = f"/console/leads/{lead['id']}"
+    assert "Erase personal data" in web.get(page).text
+    erase = f"{page}/erase"
+    assert web.post(erase, data={}, follow_redirects=False).status_code == 403
+    assert market.get(f"/admin/leads/{lead['id']}")["email"] == "erase.me@example.com"
+
+    done = web.post(erase, data={"csrf_token": csrf}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == page
+    shown = web.get(page).text
+    assert "Personal data erased" in shown
+    assert "erase.me@example.com" not in shown
+    assert market.get(f"/admin/leads/{lead['id']}")["erased_at"] is not None
