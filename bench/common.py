@@ -16,7 +16,6 @@ import os
 import platform
 import re
 import resource
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -34,7 +33,7 @@ from psycopg_pool import ConnectionPool
 
 from leadflow.db import migrate
 from leadflow.db.connection import Connection, connect_kwargs
-from leadflow.db.server import embedded_server
+from leadflow.db.server import embedded_server, postgres_program
 from leadflow.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,17 +186,7 @@ def machine_facts() -> dict[str, Any]:
 
 
 def pgbench_binary() -> str:
-    """pgbench from the pgserver wheel, else from PATH."""
-    with contextlib.suppress(ImportError):
-        import pgserver
-
-        shipped = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
-        if shipped.exists():
-            return str(shipped)
-    found = shutil.which("pgbench")
-    if not found:
-        raise RuntimeError("pgbench not found (it ships in the pgserver wheel)")
-    return found
+    return postgres_program("pgbench")
 
 
 def _pg_env(url: str) -> dict[str, str]:

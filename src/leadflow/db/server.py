@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,20 @@ log = structlog.get_logger(__name__)
 
 class EmbeddedServerError(RuntimeError):
     """The embedded PostgreSQL could not start."""
+
+
+def postgres_program(name: str) -> str:
+    """The path of a PostgreSQL client program (``pg_dump``, ``pgbench``): the one shipped in
+    the ``pgserver`` wheel (the embedded server's own version), else the one on ``PATH``."""
+    import pgserver
+
+    shipped = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+    if shipped.exists():
+        return str(shipped)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found (it ships in the pgserver wheel)")
+    return found
 
 
 @contextlib.contextmanager

@@ -3,16 +3,15 @@ sweep; a real ``pg_dump`` of the database holds the erased e-mail and phone in n
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from leadflow.db.server import postgres_program
 from leadflow.services import erasure
 from leadflow.settings import Settings
 from tests.e2e.api.conftest import Marketplace
@@ -37,22 +36,6 @@ CONSENT = {
     "ip": "198.51.100.77",
     "user_agent": "Mozilla/5.0 ZeldaBrowser",
 }
-
-
-def pg_dump_binary() -> str:
-    """pg_dump from the pgserver wheel (the server's own version), else from PATH."""
-    try:
-        import pgserver
-
-        shipped = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
-        if shipped.exists():
-            return str(shipped)
-    except ImportError:
-        pass
-    found = shutil.which("pg_dump")
-    if found is None:
-        pytest.skip("pg_dump not found (it ships in the pgserver wheel)")
-    return found
 
 
 def _erased_lead(market: Marketplace, **extra: Any) -> dict[str, Any]:
@@ -180,7 +163,7 @@ def test_after_erasure_a_pg_dump_holds_the_consumer_in_no_form(
     later = receiver.received("acme")[sent_before:]
     assert not any(_holds(r.body.decode()) for r in later)
     dump = subprocess.run(
-        [pg_dump_binary(), "--no-owner", "--dbname", db_url],
+        [postgres_program("pg_dump"), "--no-owner", "--dbname", db_url],
         capture_output=True,
         text=True,
         check=True,
