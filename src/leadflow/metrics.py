@@ -64,6 +64,13 @@ webhook_delivery_seconds = Histogram(
 webhook_queue_depth = Gauge(
     "webhook_queue_depth", "Pending webhook deliveries of active endpoints."
 )
+leads_expired_total = Counter(
+    "leads_expired_total", "Unsold leads expired by their niche's lead_ttl_hours (SPEC §11)."
+)
+leads_resale_queued_total = Counter(
+    "leads_resale_queued_total",
+    "Unsold leads queued for another distribution when capacity may have returned (SPEC §11).",
+)
 http_request_duration_seconds = Histogram(
     "http_request_duration_seconds",
     "HTTP request latency by route and status.",

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # Erasure (SPEC §11): leads older than this many days are erased by the maintenance task,
     # a bounded batch per tick; unset keeps them.
     pii_retention_days: int | None = Field(default=None, ge=1)
+    # Unsold leads (SPEC §11): a waiting lead is offered again no sooner than this many seconds
+    # after its last run, however often capacity returns.
+    resale_min_interval: int = Field(default=60, ge=0, le=86400)
 
     log_level: str = "INFO"
     log_format: Literal["auto", "console", "json"] = Field(

@@ -57,16 +57,17 @@ CHECKS: dict[str, str] = {
            OR (rt.id IS NOT NULL AND (e.kind <> 'refund' OR e.assignment_id <> a.id))
     """,
     # Invariant 3 as Part II reads it (SPEC §9): the sale, and ONE more after a return.
-    "a lead has at most one run with sales per trigger (sale, resale)": """
+    "a lead has at most one run with sales per sale round (sale, after a return)": """
         SELECT lead_id FROM distribution_runs WHERE assignments_created > 0
-        GROUP BY lead_id, trigger HAVING count(*) > 1
+        GROUP BY lead_id, sale_round HAVING count(*) > 1
     """,
-    "a resale run is only for a lead put back for resale, after its sale": """
+    "a second sale round is only for a lead put back for resale, after its first sale": """
         SELECT r.lead_id FROM distribution_runs r JOIN leads l ON l.id = r.lead_id
-        WHERE r.trigger = 'resale' AND r.assignments_created > 0
-          AND (l.resold_at IS NULL OR NOT EXISTS (
+        WHERE r.sale_round = 2
+          AND (l.resold_at IS NULL OR r.trigger <> 'resale' OR NOT EXISTS (
                    SELECT 1 FROM distribution_runs s WHERE s.lead_id = r.lead_id
-                   AND s.trigger = 'distribution' AND s.assignments_created > 0))
+                   AND s.sale_round = 1 AND s.assignments_created > 0))
+           OR (r.sale_round = 1 AND l.resold_at IS NOT NULL AND r.started_at > l.resold_at)
     """,
     "assignments of a lead all come from its one selling run": """
         SELECT a.lead_id FROM lead_assignments a
@@ -77,6 +78,12 @@ CHECKS: dict[str, str] = {
     "a duplicate or expired lead has no assignment (inv. 7)": """
         SELECT l.id FROM leads l JOIN lead_assignments a ON a.lead_id = l.id
         WHERE l.status IN ('duplicate', 'expired')
+    """,
+    "only an approved lead waits unsold, and an expired one expired while it waited": """
+        SELECT id FROM leads
+        WHERE (unsold_at IS NOT NULL AND status NOT IN ('approved', 'expired'))
+           OR ((status = 'expired') <> (expired_at IS NOT NULL))
+           OR (status = 'expired' AND unsold_at IS NULL)
     """,
     "a duplicate names a lead of its own niche": """
         SELECT l.id FROM leads l JOIN leads o ON o.id = l.duplicate_of
@@ -95,8 +102,7 @@ CHECKS: dict[str, str] = {
                   SELECT 1 FROM lead_assignments a
                   JOIN distribution_runs r ON r.id = a.distribution_run_id
                   WHERE a.lead_id = l.id
-                    AND r.trigger = CASE WHEN l.resold_at IS NULL THEN 'distribution'
-                                         ELSE 'resale' END)
+                    AND r.sale_round = CASE WHEN l.resold_at IS NULL THEN 1 ELSE 2 END)
            OR (l.status <> 'distributed' AND l.resold_at IS NULL
                AND EXISTS (SELECT 1 FROM lead_assignments a WHERE a.lead_id = l.id))
            OR (l.status = 'distributed') <> (l.distributed_at IS NOT NULL)

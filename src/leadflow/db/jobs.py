@@ -27,7 +27,7 @@ from psycopg import sql
 
 from leadflow.db.connection import Connection
 from leadflow.db.rows import record_row
-from leadflow.domain.model import Actor, RunStatus
+from leadflow.domain.model import Actor, RunStatus, RunTrigger
 
 # What this adapter was written against: pyproject pins the same version.
 PROCRASTINATE_VERSION = "3.10.0"
@@ -117,13 +117,64 @@ def defer_distribution(
 
     The payload is the seed's ``DistributionJob``: lead, triggering actor and role, requested-at.
     """
-    args = {
-        "lead_id": str(lead_id),
+    [job_id] = defer_distributions(
+        conn,
+        lead_ids=[lead_id],
+        niche_id=niche_id,
+        actor=actor,
+        requested_at=requested_at,
+        trigger=RunTrigger.DISTRIBUTION,
+    )
+    return job_id
+
+
+def defer_distributions(
+    conn: Connection,
+    *,
+    lead_ids: Sequence[UUID],
+    niche_id: UUID,
+    actor: Actor,
+    requested_at: datetime,
+    trigger: RunTrigger,
+) -> list[int]:
+    """Enqueue a ``distribute_lead`` job per lead of one niche, in that order and in one
+    statement, in the caller's transaction; their ids, ascending (the order they run in)."""
+    base: dict[str, Any] = {
         "actor_id": actor.id,
         "actor_role": str(actor.role),
         "requested_at": requested_at.isoformat(),
     }
-    return _defer(conn, DISTRIBUTE_QUEUE, DISTRIBUTE_TASK, niche_lock(niche_id), args)
+    if trigger != RunTrigger.DISTRIBUTION:
+        base["trigger"] = str(trigger)
+    lock = niche_lock(niche_id)
+    return _defer(
+        conn,
+        DISTRIBUTE_QUEUE,
+        DISTRIBUTE_TASK,
+        [(lock, {"lead_id": str(lead_id), **base}) for lead_id in lead_ids],
+    )
+
+
+def active_job_ids(conn: Connection, job_ids: Sequence[int]) -> set[int]:
+    """Those of ``job_ids`` still queued or running."""
+    rows = conn.execute(
+        "SELECT id FROM procrastinate_jobs WHERE id = ANY(%s) AND status IN ('todo', 'doing')",
+        (list(job_ids),),
+    ).fetchall()
+    return {int(row["id"]) for row in rows}
+
+
+def leads_with_active_jobs(conn: Connection, lead_ids: Sequence[UUID]) -> set[UUID]:
+    """Those of ``lead_ids`` with a queued or running ``distribute_lead`` job."""
+    rows = conn.execute(
+        """
+        SELECT DISTINCT (args->>'lead_id')::uuid AS lead_id FROM procrastinate_jobs
+        WHERE task_name = 'distribute_lead' AND (args->>'lead_id') = ANY(%s)
+          AND status IN ('todo', 'doing')
+        """,
+        ([str(lead_id) for lead_id in lead_ids],),
+    ).fetchall()
+    return {row["lead_id"] for row in rows}
 
 
 def defer_mail_delivery(conn: Connection) -> int | None:
@@ -164,17 +215,29 @@ def _defer_batch_run(conn: Connection, queue: str, task: str, when: sql.SQL) -> 
     return None if row is None else int(row["id"])
 
 
-def _defer(conn: Connection, queue: str, task: str, lock: str | None, args: dict[str, Any]) -> int:
-    row = conn.execute(
+def _defer(
+    conn: Connection, queue: str, task: str, jobs: Sequence[tuple[str | None, dict[str, Any]]]
+) -> list[int]:
+    """Jobs of ``task`` with these locks and arguments, in one statement; ids ascending."""
+    if not jobs:
+        return []
+    rows = conn.execute(
         """
-        SELECT unnest(procrastinate_defer_jobs_v1(
-                   ARRAY[ROW(%s, %s, 0, %s, NULL, %s::jsonb, NULL)]::procrastinate_job_to_defer_v1[]
-               )) AS id
+        SELECT unnest(procrastinate_defer_jobs_v1(ARRAY(
+                   SELECT ROW(%(queue)s, %(task)s, 0, j.lock, NULL, j.args, NULL)
+                          ::procrastinate_job_to_defer_v1
+                   FROM unnest(%(locks)s::text[], %(args)s::jsonb[]) WITH ORDINALITY
+                        AS j(lock, args, n)
+                   ORDER BY j.n))) AS id
         """,
-        (queue, task, lock, json.dumps(args)),
-    ).fetchone()
-    assert row is not None
-    return int(row["id"])
+        {
+            "queue": queue,
+            "task": task,
+            "locks": [lock for lock, _ in jobs],
+            "args": [json.dumps(args) for _, args in jobs],
+        },
+    ).fetchall()
+    return sorted(int(row["id"]) for row in rows)
 
 
 def active_distribution_job(conn: Connection, lead_id: UUID) -> JobRow | None:

@@ -224,6 +224,8 @@ class LeadView:
     duplicate_of: UUID | None
     consent: dict[str, Any] | None
     erased_at: datetime | None
+    unsold_at: datetime | None
+    expired_at: datetime | None
 
 
 # A ``LeadView``'s columns, for every read of one.
@@ -231,7 +233,8 @@ _SELECT = """
     SELECT l.id, l.niche_id, n.slug AS niche, l.name, l.email, l.phone, l.postal_code,
            l.attributes, l.status, l.rejection_reason, l.created_at, l.confirmed_at,
            l.approved_at, l.rejected_at, l.distributed_at, l.distribution_attempts,
-           l.phone_e164, l.email_normalized, l.duplicate_of, l.consent, l.erased_at
+           l.phone_e164, l.email_normalized, l.duplicate_of, l.consent, l.erased_at,
+           l.unsold_at, l.expired_at
     FROM leads l JOIN niches n ON n.id = l.niche_id
 """
 

@@ -38,6 +38,8 @@ class LeadRecord:
     duplicate_of: UUID | None
     consent: dict[str, Any] | None
     erased_at: datetime | None
+    unsold_at: datetime | None
+    expired_at: datetime | None
 
 
 def insert_lead(

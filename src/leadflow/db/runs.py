@@ -9,7 +9,7 @@ from uuid import UUID
 
 from leadflow.db.connection import Connection
 from leadflow.db.rows import record_row
-from leadflow.domain.model import RunStatus
+from leadflow.domain.model import RunStatus, RunTrigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,17 @@ class RunRow:
     finished_at: datetime | None
     duration_ms: int | None
     error: str | None
+    trigger: RunTrigger
+    sale_round: int
+
+
+# A ``RunRow``'s columns, for every read of one.
+_SELECT = """
+    SELECT id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role, job_id, status,
+           start_level_order_position, traversal_order, assignments_created, skipped,
+           skipped_total, started_at, finished_at, duration_ms, error, trigger, sale_round
+    FROM distribution_runs
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +57,7 @@ class RunSale:
 def get_run(conn: Connection, run_id: UUID) -> RunRow | None:
     with conn.cursor(row_factory=record_row(RunRow)) as cur:
         return cur.execute(
-            """
-            SELECT id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role, job_id, status,
-                   start_level_order_position, traversal_order, assignments_created, skipped,
-                   skipped_total, started_at, finished_at, duration_ms, error
-            FROM distribution_runs WHERE id = %s
-            """,
+            _SELECT + "WHERE id = %s",
             (run_id,),
         ).fetchone()
 
@@ -60,13 +66,8 @@ def lead_runs(conn: Connection, lead_id: UUID, *, limit: int) -> list[RunRow]:
     """The lead's runs, newest first."""
     with conn.cursor(row_factory=record_row(RunRow)) as cur:
         return cur.execute(
-            """
-            SELECT id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role, job_id, status,
-                   start_level_order_position, traversal_order, assignments_created, skipped,
-                   skipped_total, started_at, finished_at, duration_ms, error
-            FROM distribution_runs WHERE lead_id = %s
-            ORDER BY started_at DESC, finished_at DESC NULLS LAST LIMIT %s
-            """,
+            _SELECT
+            + "WHERE lead_id = %s ORDER BY started_at DESC, finished_at DESC NULLS LAST LIMIT %s",
             (lead_id, limit),
         ).fetchall()
 

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from leadflow.db import audit, events, ledger, queries
 from leadflow.db.connection import Connection
-from leadflow.domain.model import Actor
+from leadflow.domain.model import Actor, RunTrigger
 from leadflow.domain.sale import SaleDraft, skip_json
 
 _SQL = queries.load("sale.sql")
@@ -136,6 +136,7 @@ def record_failed_run(
     job_id: int | None,
     duration_ms: int,
     error: str,
+    trigger: RunTrigger,
 ) -> bool:
     """In its own transaction after a rollback: the ``failed`` run and the attempt count.
     Only while the lead is still ``approved``; returns whether anything was written."""
@@ -149,6 +150,7 @@ def record_failed_run(
             "job_id": job_id,
             "duration_ms": duration_ms,
             "error": error,
+            "trigger": str(trigger),
         },
     ).fetchone()
     return row is not None

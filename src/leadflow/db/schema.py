@@ -13,6 +13,8 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
     UniqueConstraint,
@@ -205,6 +207,9 @@ leads = Table(
     # TCPA-style proof, immutable (trigger ``leads_consent_immutable``, migration 0014).
     Column("consent", JSONB, nullable=True),
     Column("erased_at", TZ, nullable=True),
+    # Set by a run that sold nothing, cleared by a sale: since when the lead waits (SPEC §11).
+    Column("unsold_at", TZ, nullable=True),
+    Column("expired_at", TZ, nullable=True),
     CheckConstraint(
         "status IN ('pending_confirmation', 'pending_approval', 'approved', 'distributed',"
         " 'rejected', 'duplicate', 'expired')",
@@ -221,6 +226,14 @@ Index("ix_leads_niche_id_created_at", leads.c.niche_id, leads.c.created_at)
 # The lead lists' order (newest first, ties by id), so a page is read, not sorted.
 Index("ix_leads_created_at_id", leads.c.created_at.desc(), leads.c.id)
 Index("ix_leads_status_created_at_id", leads.c.status, leads.c.created_at.desc(), leads.c.id)
+# The leads waiting for a buyer, per niche and oldest first: what resale and expiry read.
+Index(
+    "ix_leads_unsold",
+    leads.c.niche_id,
+    leads.c.created_at,
+    leads.c.id,
+    postgresql_where=text("status = 'approved' AND unsold_at IS NOT NULL"),
+)
 # One index per duplicate key, the key first: intake's check (key and niche equal, created_at in
 # the window) and the engine's cross-niche check (the key alone) are each one range of it.
 Index(
@@ -255,6 +268,20 @@ intake_idempotency = Table(
 Index("ix_intake_idempotency_created_at", intake_idempotency.c.created_at)
 Index("ix_intake_idempotency_lead_id", intake_idempotency.c.lead_id)
 
+# Niches where capacity may have returned while leads wait (SPEC §11): the worker offers those
+# leads again in bounded batches, ``last_job_id`` the last job of the batch in flight.
+unsold_wakeups = Table(
+    "unsold_wakeups",
+    metadata,
+    _fk("niche_id", "niches.id", ondelete="CASCADE"),
+    Column("requested_at", TZ, nullable=False, server_default=text("now()")),
+    Column("reason", Text, nullable=False),
+    # When the worker began serving the latest request: leads whose last run is older are due.
+    Column("pass_at", TZ, nullable=True),
+    Column("last_job_id", BigInteger, nullable=True),
+    PrimaryKeyConstraint("niche_id"),
+)
+
 distribution_runs = Table(
     "distribution_runs",
     metadata,
@@ -279,13 +306,17 @@ distribution_runs = Table(
     Column("finished_at", TZ, nullable=True),
     Column("duration_ms", Integer, nullable=True),
     Column("error", Text, nullable=True),
-    # What the run sells: the lead after its approval, or its one resale after a return.
+    # What started the run: the lead's approval (or an operator), or a resale: a re-run of an
+    # unsold lead when capacity may have returned, or the one more sale after a return.
     Column("trigger", Text, nullable=False, server_default=text("'distribution'")),
+    # Which sale of the lead the run is: 1, or 2 after a return put it back (``resold_at``).
+    Column("sale_round", SmallInteger, nullable=False, server_default=text("1")),
     CheckConstraint(
         "status IN ('queued', 'running', 'success', 'partial', 'no_eligible', 'failed')",
         name="status",
     ),
     CheckConstraint("trigger IN ('distribution', 'resale')", name="trigger"),
+    CheckConstraint("sale_round IN (1, 2)", name="sale_round"),
 )
 Index(
     "ix_distribution_runs_lead_id_started_at",
@@ -293,11 +324,11 @@ Index(
     distribution_runs.c.started_at,
 )
 # Invariant 3 (as Part II reads it), enforced by the database: at most one run with sales per
-# lead and trigger: the sale, and at most one resale after a return.
+# lead and sale round: the sale, and at most one more after a return.
 Index(
-    "uq_distribution_runs_lead_id_trigger_sold",
+    "uq_distribution_runs_lead_id_sale_round_sold",
     distribution_runs.c.lead_id,
-    distribution_runs.c.trigger,
+    distribution_runs.c.sale_round,
     unique=True,
     postgresql_where=text("assignments_created > 0"),
 )

@@ -81,7 +81,8 @@ class RunStatus(StrEnum):
 
 
 class RunTrigger(StrEnum):
-    """What a run sells: the lead after its approval, or its one resale after a return."""
+    """What started a run: the lead's approval or an operator (``distribution``), or a resale:
+    an unsold lead offered again when capacity may have returned, or the sale after a return."""
 
     DISTRIBUTION = "distribution"
     RESALE = "resale"

@@ -12,6 +12,7 @@ from leadflow.domain.errors import IdempotencyConflict, InsufficientBalance, Inv
 from leadflow.domain.facts import Posting
 from leadflow.domain.model import Actor, LedgerKind
 from leadflow.domain.money import MAX_ADJUSTMENT_CENTS, MAX_DEPOSIT_CENTS
+from leadflow.services import unsold
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 MAX_REASON_LENGTH = 1000
@@ -130,7 +131,7 @@ def _post(
             )
         ],
     )
-    resumed = catalog.resume_affordable(tx, provider_id) if amount_cents > 0 else []
+    resumed = unsold.resume_covered(tx, provider_id, reason=str(kind)) if amount_cents > 0 else []
     audit.record(
         tx,
         actor,

@@ -31,6 +31,7 @@ from leadflow.domain.returns import (
     clean_rate,
     clean_reasons,
 )
+from leadflow.services import unsold
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 MAX_NAME = 200
@@ -207,4 +208,8 @@ def create_subscription(
             subscription.id,
             {"provider_id": str(provider_id), "competition_level_id": str(competition_level_id)},
         )
+        if subscription.status == SubscriptionStatus.ACTIVE:
+            unsold.capacity_may_have_returned(
+                tx, reason="subscription_created", level_ids=[competition_level_id]
+            )
         return subscription

@@ -26,7 +26,7 @@ from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
 from leadflow.domain.money import affords
 from leadflow.domain.returns import check_window_hours, clean_rate, clean_reasons
-from leadflow.services import auth
+from leadflow.services import auth, unsold
 from leadflow.services.catalog import check_cap, clean_postal_codes, require_name
 from leadflow.services.pages import Page, PageRequest
 
@@ -98,6 +98,8 @@ def update_niche(
         )
         if niche is None:
             raise NotFound("niche", niche_id)
+        if niche.is_active and changes.keys() & {"is_active", "distribution_mode"}:
+            unsold.capacity_may_have_returned(tx, reason="niche_updated", niche_ids=[niche_id])
         audit.record(tx, actor, "niche.updated", "niche", niche_id, {"changes": _jsonable(changes)})
         return NicheDetail(niche=niche, levels=catalog.list_levels(tx, niche_id))
 
@@ -126,6 +128,12 @@ def update_level(
         )
         if level is None:
             raise NotFound("competition level", level_id)
+        if level.is_active and changes.keys() & {
+            "is_active",
+            "max_recipients",
+            "price_per_lead_cents",
+        }:
+            unsold.capacity_may_have_returned(tx, reason="level_updated", level_ids=[level_id])
         audit.record(
             tx,
             actor,
@@ -211,7 +219,8 @@ def update_provider(
     if "status" in changes and changes["status"] not in set(ProviderStatus):
         raise InvalidInput("status must be active or suspended")
     with translated():
-        if catalog.get_provider(tx, provider_id, lock=True) is None:
+        before = catalog.get_provider(tx, provider_id, lock=True)
+        if before is None:
             raise NotFound("provider", provider_id)
         provider = (
             db.update(tx, "providers", provider_id, changes, catalog.ProviderRecord)
@@ -223,6 +232,10 @@ def update_provider(
         revoked = 0
         if provider.status == ProviderStatus.SUSPENDED:
             revoked = auth_db.revoke_provider_sessions(tx, provider_id)
+        elif before.status == ProviderStatus.SUSPENDED:
+            unsold.capacity_may_have_returned(
+                tx, reason="provider_reactivated", provider_ids=[provider_id]
+            )
         audit.record(
             tx,
             actor,
@@ -284,6 +297,12 @@ def update_subscription(
             else current
         )
         assert subscription is not None
+        if subscription.status == SubscriptionStatus.ACTIVE and (
+            current.status != SubscriptionStatus.ACTIVE or changes.keys() & _WIDENING
+        ):
+            unsold.capacity_may_have_returned(
+                tx, reason="subscription_updated", subscription_ids=[subscription_id]
+            )
         audit.record(
             tx,
             actor,
@@ -293,6 +312,10 @@ def update_subscription(
             {"changes": _jsonable(changes)},
         )
         return subscription
+
+
+# Edits of an active subscription that may let it take leads it could not take before.
+_WIDENING = frozenset({"postal_codes", "filters", "daily_cap", "monthly_cap"})
 
 
 def _no_nulls(changes: Mapping[str, Any], *fields: str) -> None:

@@ -57,13 +57,16 @@ def distribute_lead(
     lead_id: UUID,
     triggered_by: Actor,
     job_id: int | None = None,
+    trigger: RunTrigger = RunTrigger.DISTRIBUTION,
 ) -> DistributionResult:
     """Distribute one approved lead (SPEC §3). Idempotent: a distributed lead returns its result.
+    ``trigger`` says why (a resale of an unsold lead is ``resale``); a lead a return put back is
+    always a ``resale``.
 
     Raises ``NotFound`` and ``LeadNotApproved`` without writing anything. Any other error rolls
     the attempt back, records its ``failed`` run in a second transaction, and is re-raised.
     """
-    attempt = _Attempt(lead_id, triggered_by, job_id, time.perf_counter())
+    attempt = _Attempt(lead_id, triggered_by, job_id, trigger, time.perf_counter())
     guarded = True
     retries = 0
     while True:
@@ -137,6 +140,7 @@ class _Attempt:
     lead_id: UUID
     actor: Actor
     job_id: int | None
+    trigger: RunTrigger
     started: float
 
     def elapsed_ms(self) -> int:
@@ -223,7 +227,7 @@ def _distribute(
         actor=attempt.actor,
         job_id=attempt.job_id,
         duration_ms=attempt.elapsed_ms(),
-        trigger=RunTrigger.RESALE if resale else RunTrigger.DISTRIBUTION,
+        trigger=RunTrigger.RESALE if resale else attempt.trigger,
     )
     sale.write_sale(conn, draft, guard)
     return draft.result(), draft
@@ -273,6 +277,7 @@ def _fail(pool: ConnectionPool[Connection], attempt: _Attempt, exc: BaseExceptio
                 job_id=job_id,
                 duration_ms=duration_ms,
                 error=error,
+                trigger=attempt.trigger,
             )
             if recorded:
                 audit.record(

@@ -29,6 +29,7 @@ from leadflow.domain.errors import AlreadyDecided, InvalidInput, InvalidState, N
 from leadflow.domain.facts import RETURN_DECIDED, Event, Posting
 from leadflow.domain.model import Actor, AssignmentStatus, LedgerKind, ReturnStatus
 from leadflow.domain.returns import AUTO_APPROVAL_PERIOD, auto_approvable, within_window
+from leadflow.services import unsold
 from leadflow.services.pages import Page, PageRequest
 
 MAX_TEXT = 1000
@@ -258,7 +259,7 @@ def _approve(
             )
         ],
     )
-    resumed = catalog.resume_affordable(tx, record.provider_id)
+    resumed = unsold.resume_covered(tx, record.provider_id, reason=str(LedgerKind.REFUND))
     decided = db.decide(
         tx,
         record.id,

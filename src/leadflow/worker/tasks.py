@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,9 +22,9 @@ from leadflow import metrics
 from leadflow.db import events, jobs, mail
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import LeadNotApproved, NotFound
-from leadflow.domain.model import Actor, ActorRole
+from leadflow.domain.model import Actor, ActorRole, RunTrigger
 from leadflow.domain.results import DistributionResult
-from leadflow.services import auth, deliveries, dispatch, distribution, erasure, intake
+from leadflow.services import auth, deliveries, dispatch, distribution, erasure, intake, unsold
 from leadflow.services import jobs as job_services
 from leadflow.settings import Settings
 from leadflow.worker import mailer
@@ -88,6 +89,13 @@ def register(app: App, settings: Settings) -> None:
         priority=jobs.MAINTENANCE_PRIORITY,
     )(cleanup_jobs)
     app.periodic(cron="17 * * * *")(cleanup)
+    windows = app.task(
+        name="wake_rolled_cap_windows",
+        queue=jobs.MAINTENANCE_QUEUE,
+        pass_context=True,
+        priority=jobs.MAINTENANCE_PRIORITY,
+    )(wake_rolled_cap_windows)
+    app.periodic(cron="*/15 * * * *")(windows)
 
 
 async def distribute_lead(
@@ -97,15 +105,18 @@ async def distribute_lead(
     actor_role: str,
     actor_id: str | None = None,
     requested_at: str | None = None,
+    trigger: str = RunTrigger.DISTRIBUTION,
 ) -> dict[str, Any]:
-    """Run the engine for one lead. Not approved / unknown / already distributed are results,
-    never retried; any other error propagates, and the retry strategy takes over."""
+    """Run the engine for one lead (``trigger`` ``resale``: an unsold lead offered again). Not
+    approved / unknown / already distributed are results, never retried; any other error
+    propagates, and the retry strategy takes over."""
     runtime = runtime_of(context)
     job = context.job
     assert job.id is not None
     actor = Actor(role=ActorRole(actor_role), id=actor_id)
+    why = RunTrigger(trigger)
     try:
-        result = await asyncio.to_thread(_distribute, runtime, UUID(lead_id), actor, job.id)
+        result = await asyncio.to_thread(_distribute, runtime, UUID(lead_id), actor, job.id, why)
     except (NotFound, LeadNotApproved) as exc:
         log.info("distribution_not_applicable", lead_id=lead_id, job_id=job.id, reason=exc.detail)
         return {"outcome": "not_applicable", "reason": exc.detail}
@@ -145,8 +156,10 @@ async def deliver_webhooks(context: JobContext) -> dict[str, int]:
 
 
 async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int]:
-    """Requeue the jobs of dead workers; queue a delivery when mails or webhooks are due; erase
-    leads past ``LEADFLOW_PII_RETENTION_DAYS`` (a bounded batch per tick)."""
+    """Requeue the jobs of dead workers; queue a delivery when mails or webhooks are due; queue
+    the unsold leads where capacity may have returned and expire those past their niche's
+    ``lead_ttl_hours``; erase leads past ``LEADFLOW_PII_RETENTION_DAYS`` (each a bounded batch
+    per tick)."""
     runtime = runtime_of(context)
     manager = context.app.job_manager
     requeued = 0
@@ -168,6 +181,10 @@ async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int
     webhooks = 0
     if runtime.webhooks is not None and await asyncio.to_thread(deliveries.has_due, runtime.pool):
         webhooks = int(await asyncio.to_thread(_defer_webhooks, runtime) is not None)
+    resale = await asyncio.to_thread(
+        unsold.resell_due, runtime.pool, min_interval=runtime.settings.resale_min_interval
+    )
+    expired = await asyncio.to_thread(unsold.expire_due, runtime.pool)
     erased = await asyncio.to_thread(
         erasure.erase_expired, runtime.pool, retention_days=runtime.settings.pii_retention_days
     )
@@ -175,8 +192,19 @@ async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int
         "requeued": requeued,
         "delivery_queued": delivery,
         "webhooks_queued": webhooks,
+        "resale_queued": resale,
+        "expired": expired,
         "erased": erased,
     }
+
+
+async def wake_rolled_cap_windows(context: JobContext, timestamp: int) -> dict[str, int]:
+    """At every quarter hour: a cap window that rolled over may take unsold leads again."""
+    until = datetime.fromtimestamp(timestamp, UTC)
+    woken = await asyncio.to_thread(
+        unsold.wake_rolled_cap_windows, runtime_of(context).pool, until=until
+    )
+    return {"niches_woken": woken}
 
 
 async def cleanup_jobs(context: JobContext, timestamp: int) -> None:
@@ -230,11 +258,13 @@ def _prune(pool: ConnectionPool[Connection]) -> None:
         intake.prune(tx)
 
 
-def _distribute(runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int) -> DistributionResult:
+def _distribute(
+    runtime: Runtime, lead_id: UUID, actor: Actor, job_id: int, trigger: RunTrigger
+) -> DistributionResult:
     """The engine, then the nudge for the mails the run wrote, in one hop to a thread: each hop
     waits for the GIL behind whatever else the worker runs."""
     result = distribution.distribute_lead(
-        runtime.pool, lead_id=lead_id, triggered_by=actor, job_id=job_id
+        runtime.pool, lead_id=lead_id, triggered_by=actor, job_id=job_id, trigger=trigger
     )
     if not result.already_distributed:
         # The run may have recorded events (sales, low-balance pauses): make and send their

@@ -55,6 +55,8 @@ def _run(trace: runs.RunTrace) -> RunOut:
         lead_id=r.lead_id,
         niche_id=r.niche_id,
         status=str(r.status),
+        trigger=r.trigger,
+        sale_round=r.sale_round,
         triggered_by_role=r.triggered_by_role,
         triggered_by_actor_id=r.triggered_by_actor_id,
         job_id=r.job_id,

@@ -190,6 +190,8 @@ class LeadOut(Out):
     duplicate_of: UUID | None
     consent: dict[str, Any] | None
     erased_at: datetime | None
+    unsold_at: datetime | None
+    expired_at: datetime | None
 
 
 class ApprovalOut(Out):

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from leadflow.api.schemas.base import Out
+from leadflow.domain.model import RunTrigger
 
 
 class TraceEntryOut(Out):
@@ -30,6 +31,8 @@ class RunOut(Out):
     lead_id: UUID
     niche_id: UUID
     status: str
+    trigger: RunTrigger
+    sale_round: int
     triggered_by_role: str
     triggered_by_actor_id: str | None
     job_id: int | None

@@ -71,11 +71,12 @@ run AS (
                                    triggered_by_role, job_id, status,
                                    start_level_order_position, traversal_order,
                                    assignments_created, skipped, skipped_total, finished_at,
-                                   duration_ms, trigger)
-    SELECT id, lead_id, niche_id, actor_id, actor_role, job_id, status, start,
+                                   duration_ms, trigger, sale_round)
+    SELECT d.id, d.lead_id, d.niche_id, actor_id, actor_role, job_id, d.status, start,
            ARRAY(SELECT jsonb_array_elements_text(%(r)s->'traversal')::uuid), sold, skipped,
-           skipped_total, clock_timestamp(), duration_ms, trigger
-    FROM d
+           skipped_total, clock_timestamp(), duration_ms, trigger,
+           CASE WHEN l.resold_at IS NULL THEN 1 ELSE 2 END
+    FROM d JOIN leads l ON l.id = d.lead_id
     RETURNING id
 ),
 assigned AS (
@@ -103,7 +104,8 @@ served AS (
 lead AS (
     UPDATE leads SET distribution_attempts = distribution_attempts + 1,
                      status = CASE WHEN d.sold > 0 THEN 'distributed' ELSE leads.status END,
-                     distributed_at = CASE WHEN d.sold > 0 THEN now() ELSE distributed_at END
+                     distributed_at = CASE WHEN d.sold > 0 THEN now() ELSE distributed_at END,
+                     unsold_at = CASE WHEN d.sold > 0 THEN NULL ELSE now() END
     FROM d WHERE leads.id = d.lead_id
 )
 UPDATE niches SET next_start_level_order_position = d.next_pointer, lru_counter = d.lru_counter
@@ -139,18 +141,22 @@ FROM facts
 
 -- record_failed_run --
 -- In its own transaction after a rollback: the ``failed`` run and the attempt count, only
--- while the lead is still ``approved``.
+-- while the lead is still ``approved``. Its trigger is the attempt's, or ``resale`` for a lead
+-- a return put back. A waiting unsold lead counts the failed attempt as its offer (it is
+-- offered again at the next change, not at every tick).
 WITH lead AS (
-    UPDATE leads SET distribution_attempts = distribution_attempts + 1
+    UPDATE leads SET distribution_attempts = distribution_attempts + 1,
+                     unsold_at = CASE WHEN unsold_at IS NULL THEN NULL ELSE now() END
     WHERE id = %(lead_id)s AND status = 'approved'
     RETURNING id, niche_id, resold_at
 )
 INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role,
                                job_id, status, start_level_order_position, finished_at,
-                               duration_ms, error, trigger)
+                               duration_ms, error, trigger, sale_round)
 SELECT %(run_id)s, lead.id, lead.niche_id, %(actor_id)s, %(actor_role)s, %(job_id)s, 'failed',
        NULL, clock_timestamp(), %(duration_ms)s, %(error)s,
-       CASE WHEN lead.resold_at IS NULL THEN 'distribution' ELSE 'resale' END
+       CASE WHEN lead.resold_at IS NULL THEN %(trigger)s ELSE 'resale' END,
+       CASE WHEN lead.resold_at IS NULL THEN 1 ELSE 2 END
 FROM lead
 RETURNING id
 
