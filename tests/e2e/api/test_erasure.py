@@ -151,6 +151,20 @@ def test_after_erasure_a_pg_dump_holds_the_consumer_in_no_form(
     assert _db(db_url, "SELECT status FROM webhook_deliveries") == [{"status": "pending"}]
     assert _db(db_url, "SELECT 1 FROM email_outbox WHERE status = 'pending'")
 
+    # People copy the consumer into free text: the buyer's return note, the operator's decision.
+    [sale] = market.get(f"/admin/leads/{lead['id']}/assignments")["items"]
+    returned = market.client.post(
+        f"/api/v1/provider/assignments/{sale['assignment_id']}/return",
+        json={"reason": "bad_contact", "note": f"Zelda Erasable: {EMAIL.lower()} / 6465550199"},
+        headers=login.headers,
+    )
+    assert returned.status_code == 201, returned.text
+    market.post(
+        f"/admin/returns/{returned.json()['return_id']}/deny",
+        {"reason": f"we reached {PHONE} fine"},
+        expect=200,
+    )
+
     sent_before = len(receiver.received("acme"))
     market.post(f"/admin/leads/{lead['id']}/erase", {}, expect=200)
 

@@ -8,12 +8,24 @@
 -- every stored copy: its mails (a mail to the consumer is redacted whole, and an unsent one not
 -- sent any more; in the others, its e-mail and phone wherever they appear), its webhook bodies
 -- (a pending one is built again from the redacted lead at its next attempt), the buyer replies
--- stored with them, and its Idempotency-Key's body hash. Returns nothing for an unknown or
--- already erased lead.
+-- stored with them, and its Idempotency-Key's body hash. In the free text people typed about
+-- the lead (its rejection reason, its returns' notes and decisions, the audit rows of both) the
+-- consumer's name, e-mail and phone (as typed, in E.164, as bare digits, as its national
+-- number) become the marker.
+-- Returns nothing for an unknown or already erased lead.
 WITH old AS MATERIALIZED (
-    SELECT id, name, email, phone, phone_e164, email_normalized FROM leads
+    SELECT id, name, email, phone, phone_e164, email_normalized,
+           ARRAY[name, email, email_normalized, phone, phone_e164, ltrim(phone_e164, '+'),
+                 regexp_replace(phone, '\D', '', 'g'),
+                 -- The national number: the E.164 digits without a 1- to 3-digit country code.
+                 substr(phone_e164, 3), substr(phone_e164, 4), substr(phone_e164, 5)] AS needles
+    FROM leads
     WHERE id = %(lead_id)s AND erased_at IS NULL
     FOR UPDATE
+),
+lead_returns_of AS MATERIALIZED (
+    SELECT r.id FROM lead_returns r JOIN lead_assignments a ON a.id = r.assignment_id
+    JOIN old ON a.lead_id = old.id
 ),
 lead AS (
     UPDATE leads l
@@ -25,9 +37,26 @@ lead AS (
             SELECT COALESCE(jsonb_object_agg(f, to_jsonb(%(marker)s::text)), '{}'::jsonb)
             FROM unnest(ARRAY['ip', 'user_agent', 'page_url', 'certificate_url']) f
             WHERE l.consent ? f AND l.consent -> f <> 'null'::jsonb) END,
-        phone_e164 = NULL, email_normalized = NULL, erased_at = now()
+        phone_e164 = NULL, email_normalized = NULL, erased_at = now(),
+        rejection_reason = leadflow_redact(l.rejection_reason, old.needles, %(marker)s)
     FROM old WHERE l.id = old.id
     RETURNING l.id
+),
+notes AS (
+    UPDATE lead_returns r
+    SET note = leadflow_redact(r.note, old.needles, %(marker)s),
+        decision_reason = leadflow_redact(r.decision_reason, old.needles, %(marker)s)
+    FROM old, lead_returns_of o
+    WHERE r.id = o.id AND (r.note IS NOT NULL OR r.decision_reason IS NOT NULL)
+),
+audit AS (
+    UPDATE audit_log g
+    SET metadata = leadflow_redact(g.metadata::text, old.needles, %(marker)s)::jsonb
+    FROM old
+    WHERE ((g.entity_type = 'lead' AND g.entity_id = old.id::text)
+           OR (g.entity_type = 'lead_return'
+               AND g.entity_id = ANY(ARRAY(SELECT id::text FROM lead_returns_of))))
+      AND leadflow_redact(g.metadata::text, old.needles, %(marker)s) <> g.metadata::text
 ),
 mails AS (
     UPDATE email_outbox m

@@ -14,6 +14,10 @@
   back (``leads.resold_at``). The unique index of selling runs moves from ``(lead_id,
   trigger)`` to ``(lead_id, sale_round)``: an unsold lead's re-runs are runs with trigger
   ``resale`` too, and one may sell it before a return puts it back for its second sale.
+- ``leadflow_redact(text, needles, marker)``: ``text`` with every occurrence of each needle
+  (ignoring case) replaced by the marker. An erasure (SPEC §11) runs it over the free text that
+  people typed about the lead (a rejection reason, a return's note and decision, their audit
+  rows), where the consumer's e-mail or phone may have been copied.
 
 Revision ID: 0015_unsold_leads
 Revises: 0014_lead_quality
@@ -34,7 +38,37 @@ UUID = postgresql.UUID(as_uuid=True)
 TZ = postgresql.TIMESTAMP(timezone=True)
 
 
+REDACT_FUNCTION = """
+CREATE FUNCTION leadflow_redact(t text, needles text[], marker text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    needle text;
+    start int;
+    pos int;
+BEGIN
+    IF t IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOREACH needle IN ARRAY needles LOOP
+        CONTINUE WHEN needle IS NULL OR length(needle) < 3;
+        -- Literal matches ignoring case, each searched after the marker put in for the last.
+        start := 1;
+        LOOP
+            pos := strpos(lower(substr(t, start)), lower(needle));
+            EXIT WHEN pos = 0;
+            pos := start + pos - 1;
+            t := overlay(t PLACING marker FROM pos FOR length(needle));
+            start := pos + length(marker);
+        END LOOP;
+    END LOOP;
+    RETURN t;
+END
+$$
+"""
+
+
 def upgrade() -> None:
+    op.execute(REDACT_FUNCTION)
     op.add_column("leads", sa.Column("unsold_at", TZ, nullable=True))
     op.add_column("leads", sa.Column("expired_at", TZ, nullable=True))
     # Leads approved and waiting after a run that sold nothing (none yet: the column is new).
@@ -84,6 +118,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION leadflow_redact(text, text[], text)")
     op.create_index(
         "uq_distribution_runs_lead_id_trigger_sold",
         "distribution_runs",
