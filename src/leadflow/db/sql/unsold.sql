@@ -2,13 +2,13 @@
 -- returned, the resale batches that serve them, and the expiry of leads that waited too long.
 
 -- niches_of --
--- The niches of the given subscriptions, levels and providers (their subscriptions' levels).
-SELECT DISTINCT l.niche_id
-FROM competition_levels l
-LEFT JOIN subscriptions s ON s.competition_level_id = l.id
-WHERE l.id = ANY(%(level_ids)s::uuid[])
-   OR s.id = ANY(%(subscription_ids)s::uuid[])
-   OR s.provider_id = ANY(%(provider_ids)s::uuid[])
+-- The niches of the given levels, subscriptions and providers (their subscriptions' levels):
+-- index lookups each (a bitmap OR of the subscriptions' primary key and provider index).
+SELECT niche_id FROM competition_levels WHERE id = ANY(%(level_ids)s::uuid[])
+UNION
+SELECT l.niche_id
+FROM subscriptions s JOIN competition_levels l ON l.id = s.competition_level_id
+WHERE s.id = ANY(%(subscription_ids)s::uuid[]) OR s.provider_id = ANY(%(provider_ids)s::uuid[])
 
 -- wake --
 -- Capacity may have returned in these niches: ask the worker to offer their unsold leads again.
