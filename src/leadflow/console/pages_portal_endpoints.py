@@ -2,23 +2,24 @@
 or disable, delete, rotate the secret) and one delivery with its attempts, through
 ``services.webhooks`` with the provider's id: another provider's endpoint or delivery is 404.
 
-A new secret is shown once, on the page answering the POST that made it (see
-``pages_endpoints``)."""
+The forms are the shared ``endpoint_forms``, scoped to the provider."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
 from leadflow.api.deps import Context, Tx
-from leadflow.console import forms, web
+from leadflow.console import endpoint_forms, forms, web
+from leadflow.console.endpoint_forms import Scope, Url
 from leadflow.console.forms import Text
-from leadflow.console.pages_endpoints import ENDPOINT_FIELDS, Url
 from leadflow.console.pages_portal import provider_of
 from leadflow.console.render import render
 from leadflow.console.web import ProviderViewer
+from leadflow.db.webhooks import EndpointRecord
 from leadflow.services import portal, webhooks
 from leadflow.services.pages import PageRequest
 
@@ -64,6 +65,14 @@ def my_endpoints(request: Request, viewer: ProviderViewer, tx: Tx) -> Response:
     return _endpoints_page(request, viewer, tx)
 
 
+def _scope(viewer: ProviderViewer, context: Context) -> Scope:
+    return Scope(viewer.actor, context.webhook_policy, provider_of(viewer))
+
+
+def _home(_: EndpointRecord) -> str:
+    return HOME
+
+
 @router.post("/endpoints", dependencies=[web.Csrf])
 def add_endpoint(
     request: Request,
@@ -73,25 +82,13 @@ def add_endpoint(
     url: Url = "",
     niche_id: Text = "",
 ) -> Response:
-    return forms.submit(
+    return endpoint_forms.add(
         tx,
-        lambda: webhooks.create_endpoint(
-            tx,
-            actor=viewer.actor,
-            policy=context.webhook_policy,
-            provider_id=provider_of(viewer),
-            url=url,
-            niche_id=forms.optional_uuid(niche_id),
-        ),
-        shown=lambda made: _endpoints_page(request, viewer, tx, new_secret=made),
-        failed=lambda error: _endpoints_page(
-            request,
-            viewer,
-            tx,
-            endpoint_errors=forms.field_errors(error, ENDPOINT_FIELDS),
-            endpoint_url=url,
-            endpoint_niche=niche_id,
-        ),
+        _scope(viewer, context),
+        provider_id=provider_of(viewer),
+        url=url,
+        niche_id=niche_id,
+        page=partial(_endpoints_page, request, viewer, tx),
     )
 
 
@@ -99,52 +96,26 @@ def add_endpoint(
 def set_active(
     endpoint_id: UUID, viewer: ProviderViewer, context: Context, tx: Tx, active: Text = ""
 ) -> Response:
-    endpoint = webhooks.get_endpoint(tx, endpoint_id=endpoint_id, provider_id=provider_of(viewer))
-    on = active == "1"
-    return forms.submit(
-        tx,
-        lambda: webhooks.update_endpoint(
-            tx,
-            actor=viewer.actor,
-            policy=context.webhook_policy,
-            endpoint_id=endpoint_id,
-            provider_id=provider_of(viewer),
-            changes={"is_active": on},
-        ),
-        to=HOME,
-        flash=f"Endpoint {endpoint.url} {'enabled' if on else 'disabled'}",
+    return endpoint_forms.set_active(
+        tx, _scope(viewer, context), endpoint_id, active=active, back=_home
     )
 
 
 @router.post("/endpoints/{endpoint_id}/delete", dependencies=[web.Csrf])
-def delete(endpoint_id: UUID, viewer: ProviderViewer, tx: Tx) -> Response:
-    endpoint = webhooks.get_endpoint(tx, endpoint_id=endpoint_id, provider_id=provider_of(viewer))
-    return forms.submit(
-        tx,
-        lambda: webhooks.delete_endpoint(
-            tx, actor=viewer.actor, endpoint_id=endpoint_id, provider_id=provider_of(viewer)
-        ),
-        to=HOME,
-        flash=f"Endpoint {endpoint.url} deleted",
-    )
+def delete(endpoint_id: UUID, viewer: ProviderViewer, context: Context, tx: Tx) -> Response:
+    return endpoint_forms.delete(tx, _scope(viewer, context), endpoint_id, back=_home)
 
 
 @router.post("/endpoints/{endpoint_id}/rotate", dependencies=[web.Csrf])
 def rotate(
     request: Request, endpoint_id: UUID, viewer: ProviderViewer, context: Context, tx: Tx
 ) -> Response:
-    webhooks.get_endpoint(tx, endpoint_id=endpoint_id, provider_id=provider_of(viewer))
-    return forms.submit(
+    return endpoint_forms.rotate(
         tx,
-        lambda: webhooks.rotate_secret(
-            tx,
-            actor=viewer.actor,
-            policy=context.webhook_policy,
-            endpoint_id=endpoint_id,
-            provider_id=provider_of(viewer),
-        ),
-        to=HOME,
-        shown=lambda made: _endpoints_page(request, viewer, tx, new_secret=made),
+        _scope(viewer, context),
+        endpoint_id,
+        back=_home,
+        page=lambda _: partial(_endpoints_page, request, viewer, tx),
     )
 
 
