@@ -178,24 +178,26 @@ def audit_page(
     request: Request,
     viewer: AdminViewer,
     tx: Tx,
-    page: PageNo = 1,
+    cursor: Filter = None,
     entity_type: Filter = None,
     entity_id: Filter = None,
     action: Filter = None,
 ) -> Response:
-    result = lead_admin.list_audit(
+    """Newest first, by keyset: a deep page of a long log costs what the first one does."""
+    result = lead_admin.audit_from(
         tx,
         entity_type=entity_type or None,
         entity_id=entity_id or None,
         action=action or None,
-        page=PageRequest(page=page, limit=PAGE_SIZE),
+        cursor=Cursor.decode(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     return render(
         request,
         "audit.html",
         viewer=viewer,
         rows=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
         entity_type=entity_type or "",
         entity_id=entity_id or "",
         action=action or "",

@@ -9,7 +9,7 @@ from leadflow.db import lead_views as db
 from leadflow.db.connection import Connection
 from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import LeadStatus
-from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, keyset_page
 
 
 def list_leads(
@@ -38,29 +38,20 @@ def leads_from(
     """The leads list by keyset (newest first): the page next to ``cursor``, or the first."""
     if status is not None and status not in set(LeadStatus):
         raise InvalidInput(f"status must be one of {', '.join(LeadStatus)}")
-    PageRequest(limit=limit)  # the same bounds as every list
-    rows = db.lead_views_from(
-        tx,
-        status=status,
-        niche_id=niche_id,
-        at=None if cursor is None else cursor.created_at,
-        after_id=None if cursor is None else cursor.id,
-        newer=cursor is not None and cursor.newer,
-        limit=limit + 1,  # one more tells whether there is a page beyond
-    )
-    beyond = len(rows) > limit
-    if cursor is not None and cursor.newer:
-        items = rows[-limit:] if beyond else rows
-        more_newer, more_older = beyond, bool(items)
-    else:
-        items = rows[:limit]
-        more_newer, more_older = cursor is not None and bool(items), beyond
-    return KeysetPage(
-        items=items,
+    return keyset_page(
+        cursor,
+        limit,
+        lambda at, after_id, newer, n: db.lead_views_from(
+            tx,
+            status=status,
+            niche_id=niche_id,
+            at=at,
+            after_id=after_id,
+            newer=newer,
+            limit=n,
+        ),
+        key=lambda lead: (lead.created_at, lead.id),
         total=db.count_lead_views(tx, status=status, niche_id=niche_id),
-        limit=limit,
-        newer=Cursor(items[0].created_at, items[0].id, newer=True) if more_newer else None,
-        older=Cursor(items[-1].created_at, items[-1].id) if more_older else None,
     )
 
 
@@ -95,3 +86,25 @@ def list_audit(
         offset=page.offset,
     )
     return Page.of(page, total, items)
+
+
+def audit_from(
+    tx: Connection,
+    *,
+    entity_type: str | None,
+    entity_id: str | None,
+    action: str | None,
+    cursor: Cursor | None,
+    limit: int,
+) -> KeysetPage[audit_views.AuditRow]:
+    """The audit log by keyset (newest first): the page next to ``cursor``, or the first."""
+    filters = {"entity_type": entity_type, "entity_id": entity_id, "action": action}
+    return keyset_page(
+        cursor,
+        limit,
+        lambda at, after_id, newer, n: audit_views.entries_from(
+            tx, **filters, at=at, after_id=after_id, newer=newer, limit=n
+        ),
+        key=lambda row: (row.at, row.id),
+        total=audit_views.count_entries(tx, **filters),
+    )

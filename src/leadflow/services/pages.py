@@ -3,6 +3,7 @@ from a ``Cursor`` (a row's ``created_at`` and ``id``), for lists read newest fir
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -79,3 +80,42 @@ class KeysetPage(Generic[T]):
     limit: int
     newer: Cursor | None
     older: Cursor | None
+
+
+# Reads up to ``limit`` rows next to a position (``at``, ``after_id``; None: from the newest),
+# older rows or, ``newer``, newer ones, in the list's order either way.
+KeysetRead = Callable[[datetime | None, UUID | None, bool, int], list[T]]
+
+
+def keyset_page(
+    cursor: Cursor | None,
+    limit: int,
+    read: KeysetRead[T],
+    *,
+    key: Callable[[T], tuple[datetime, UUID]],
+    total: int,
+) -> KeysetPage[T]:
+    """The page next to ``cursor`` (or the first) of a list ordered newest first, with the
+    cursors of the pages around it; ``key`` is a row's position."""
+    PageRequest(limit=limit)  # the same bounds as every list
+    newer = cursor is not None and cursor.newer
+    rows = read(
+        None if cursor is None else cursor.created_at,
+        None if cursor is None else cursor.id,
+        newer,
+        limit + 1,  # one more tells whether there is a page beyond
+    )
+    beyond = len(rows) > limit
+    if newer:
+        items = rows[-limit:] if beyond else rows
+        more_newer, more_older = beyond, bool(items)
+    else:
+        items = rows[:limit]
+        more_newer, more_older = cursor is not None and bool(items), beyond
+    return KeysetPage(
+        items=items,
+        total=total,
+        limit=limit,
+        newer=Cursor(*key(items[0]), newer=True) if more_newer else None,
+        older=Cursor(*key(items[-1])) if more_older else None,
+    )

@@ -67,3 +67,46 @@ def test_the_leads_list_pages_by_keyset_through_ties(
     first = web.get(f"/console/leads?niche_id={niche_id}").text
     assert 'rel="prev"' not in first
     assert web.get("/console/leads?cursor=nonsense").status_code == 422
+
+
+_AUDIT_ROW = re.compile(r'data-audit-id="([0-9a-f-]{36})"')
+
+
+def test_the_audit_log_pages_by_keyset_with_its_filters(
+    admin_web: tuple[TestClient, str], market: Marketplace, pool: ConnectionPool[Connection]
+) -> None:
+    web, _ = admin_web
+    market.niche("movers", levels=[("Gold", 1, 100)])
+    for i in range(60):
+        market.post("/admin/providers", {"name": f"P{i}", "email": f"p{i}@example.com"})
+    with pool.connection() as conn:
+        # Twenty entries share one instant, across the first page boundary.
+        conn.execute(
+            """
+            UPDATE audit_log SET at = '2026-01-02T03:04:05.123456+00'
+            WHERE id IN (SELECT id FROM audit_log WHERE action = 'provider.created'
+                         ORDER BY at DESC, id OFFSET 40 LIMIT 20)
+            """
+        )
+        expected = [
+            str(r["id"])
+            for r in conn.execute(
+                "SELECT id FROM audit_log WHERE action = 'provider.created' ORDER BY at DESC, id"
+            ).fetchall()
+        ]
+    start = "/console/audit?action=provider.created"
+    pages, path = [], start
+    while True:
+        page = web.get(path)
+        assert page.status_code == 200, page.text[:300]
+        pages.append(_AUDIT_ROW.findall(page.text))
+        found = _NEXT.search(page.text)
+        if found is None:
+            break
+        path = html.unescape(found.group(1))
+    assert [len(p) for p in pages] == [50, 10]
+    assert [i for p in pages for i in p] == expected
+    assert "action=provider.created" in path and "60 in all" in web.get(path).text
+    back = _PREV.search(web.get(path).text)
+    assert back is not None
+    assert _AUDIT_ROW.findall(web.get(html.unescape(back.group(1))).text) == pages[0]
