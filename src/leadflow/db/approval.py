@@ -20,11 +20,13 @@ def approve(conn: Connection, lead_id: UUID) -> LeadRecord:
 
 
 def reject(conn: Connection, lead_id: UUID, reason: str) -> LeadRecord:
-    """Mark a (locked) lead ``rejected`` now, with the operator's reason."""
+    """Mark a (locked) lead ``rejected`` now, with the operator's reason; an unsold lead stops
+    waiting."""
     return _update(
         conn,
         """
-        UPDATE leads SET status = 'rejected', rejected_at = now(), rejection_reason = %s
+        UPDATE leads SET status = 'rejected', rejected_at = now(), rejection_reason = %s,
+                         unsold_at = NULL
         WHERE id = %s RETURNING *
         """,
         (reason, lead_id),

@@ -14,7 +14,16 @@ from leadflow import metrics
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.errors import LeadNotApproved
 from leadflow.domain.model import Actor, ActorRole, RunTrigger
-from leadflow.services import billing, catalog, catalog_admin, distribution, jobs, returns, unsold
+from leadflow.services import (
+    billing,
+    catalog,
+    catalog_admin,
+    distribution,
+    jobs,
+    leads,
+    returns,
+    unsold,
+)
 from tests.integration.jobs import factories
 from tests.integration.jobs.factories import ADMIN
 from tests.support import queries
@@ -424,3 +433,17 @@ def test_a_lead_sold_by_its_resale_can_still_be_returned_and_sold_once_more(pool
         )
     ] == [("distribution", 1, 0), ("resale", 1, 1), ("resale", 2, 1)]
     assert queries.lead(pool, lead_id)["status"] == "distributed"
+
+
+def test_a_rejected_lead_stops_waiting(pool: Pool) -> None:
+    market = unfunded_market(pool)
+    [lead_id] = waiting_leads(pool, market.niche_id, 1)
+    committed(pool, leads.reject_lead, actor=ADMIN, lead_id=lead_id, reason="spam")
+    assert queries.lead(pool, lead_id)["unsold_at"] is None
+    committed(pool, unsold.capacity_may_have_returned, reason="test", niche_ids=[market.niche_id])
+    assert resell(pool) == 0
+    with transaction(pool) as conn:
+        conn.execute(
+            "UPDATE leads SET created_at = now() - interval '100 hours' WHERE id = %s", (lead_id,)
+        )
+    assert unsold.expire_due(pool) == 0
