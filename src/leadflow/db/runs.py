@@ -30,6 +30,8 @@ class RunRow:
     finished_at: datetime | None
     duration_ms: int | None
     error: str | None
+    # Per level that used weighted order or switched order (SPEC §12): level_id, order, switched.
+    level_rules: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ def get_run(conn: Connection, run_id: UUID) -> RunRow | None:
             """
             SELECT id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role, job_id, status,
                    start_level_order_position, traversal_order, assignments_created, skipped,
-                   skipped_total, started_at, finished_at, duration_ms, error
+                   skipped_total, started_at, finished_at, duration_ms, error, level_rules
             FROM distribution_runs WHERE id = %s
             """,
             (run_id,),
@@ -63,7 +65,7 @@ def lead_runs(conn: Connection, lead_id: UUID, *, limit: int) -> list[RunRow]:
             """
             SELECT id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role, job_id, status,
                    start_level_order_position, traversal_order, assignments_created, skipped,
-                   skipped_total, started_at, finished_at, duration_ms, error
+                   skipped_total, started_at, finished_at, duration_ms, error, level_rules
             FROM distribution_runs WHERE lead_id = %s
             ORDER BY started_at DESC, finished_at DESC NULLS LAST LIMIT %s
             """,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
+
+from pydantic import Field
 
 from leadflow.api.schemas.base import Out
 
@@ -23,6 +25,12 @@ class LevelTraceOut(Out):
     level_name: str
     order_position: int | None
     entries: list[TraceEntryOut]
+    order: Literal["lru", "weighted"] = Field(
+        default="lru", description="How the level ordered its candidates (SPEC §12)."
+    )
+    note: str | None = Field(
+        default=None, description="Why, when the level is weighted or switched order."
+    )
 
 
 class RunOut(Out):
