@@ -90,6 +90,11 @@ def current(key: int, value: int, now_key: int) -> int:
     return value if key >= now_key else 0
 
 
+def over_cap(count: int, cap: int | None) -> bool:
+    """The one cap rule: a window that already has ``cap`` sales takes no more (None: no cap)."""
+    return cap is not None and count >= cap
+
+
 def limit_reached(
     limits: Limits, tally: Tally, windows: Windows, price_cents: int
 ) -> SkipReason | None:
@@ -101,7 +106,7 @@ def limit_reached(
         (limits.weekly_cap, current(tally.week_key, tally.week_count, windows.week)),
         (limits.monthly_cap, current(tally.month_key, tally.month_count, windows.month)),
     )
-    if any(cap is not None and count >= cap for cap, count in caps):
+    if any(over_cap(count, cap) for cap, count in caps):
         return SkipReason.CAP_REACHED
     budgets = (
         (limits.daily_budget_cents, current(tally.day_key, tally.day_spend, windows.day)),

@@ -92,8 +92,9 @@ assigned AS (
     FROM sale, run, d
 ),
 hooks AS (
-    INSERT INTO webhook_deliveries (endpoint_id, provider_id, lead_id, assignment_id, event)
-    SELECT e.id, sale.provider_id, d.lead_id, sale.assignment_id, 'lead.assigned'
+    INSERT INTO webhook_deliveries (endpoint_id, provider_id, lead_id, assignment_id, event,
+                                    created_at)
+    SELECT e.id, sale.provider_id, d.lead_id, sale.assignment_id, 'lead.assigned', d.now
     FROM sale CROSS JOIN d
     JOIN webhook_endpoints e ON e.provider_id = sale.provider_id
     WHERE e.is_active AND (e.niche_id IS NULL OR e.niche_id = d.niche_id)
