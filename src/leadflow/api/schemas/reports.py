@@ -68,6 +68,12 @@ class SubscriptionViewOut(Out):
     daily_cap: int | None
     monthly_cap: int | None
     created_at: datetime
+    schedule: dict[str, Any] | None
+    hourly_cap: int | None
+    weekly_cap: int | None
+    daily_budget_cents: int | None
+    monthly_budget_cents: int | None
+    weight: int
 
 
 class DayOut(Out):
