@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from leadflow import metrics
 from leadflow.db.connection import Connection
 from leadflow.domain.model import Actor, RunStatus, SkipReason
 from leadflow.services import catalog_admin, runs
@@ -308,3 +309,35 @@ def test_sales_are_recorded_at_the_runs_instant(pool: Pool) -> None:
         < row["assigned_at"]
         < datetime.now(UTC) + timedelta(seconds=5)
     )
+
+
+def _skipped_metric(reason: str) -> float:
+    return sum(
+        sample.value
+        for family in metrics.distribution_skipped_total.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels.get("reason") == reason
+    )
+
+
+def test_metrics_count_the_new_skip_reasons(pool: Pool) -> None:
+    m = market(pool, [("Gold", 3, 100)])
+    m.add_provider(
+        "closed",
+        balance_cents=10_000,
+        levels=[1],
+        schedule={"timezone": "UTC", "hours": {"sat": [["09:00", "10:00"]]}},
+    )
+    m.add_provider("capped", balance_cents=10_000, levels=[1], hourly_cap=1)
+    m.add_provider("budget", balance_cents=10_000, levels=[1], daily_budget_cents=100)
+    now = local("2026-12-07T12:30:00+00:00")  # a Monday
+    distribute(m, now)
+    before = {r: _skipped_metric(r) for r in ("outside_schedule", "cap_reached", "budget_reached")}
+
+    distribute(m, now)
+
+    assert {r: _skipped_metric(r) - n for r, n in before.items()} == {
+        "outside_schedule": 1,
+        "cap_reached": 1,
+        "budget_reached": 1,
+    }
