@@ -20,10 +20,12 @@ BENCHMARKS = {
     "P2": "bench.p2_hot_niche",
     "P3": "bench.p3_queue",
     "P4": "bench.p4_scale",
+    "P4R": "bench.p4_scale:run_with_rules",
     "P5": "bench.p5_intake",
     "P6": "bench.p6_webhooks",
     "P7": "bench.p7_intake_dedupe",
     "P8": "bench.p8_console",
+    "P1WT": "bench.p1_weights",
 }
 
 

@@ -7,11 +7,17 @@ Target: median at 100,000 subscriptions + 1,000,000 assignments ≤ 1.5 x the re
 
 Leads are distributed one at a time, the three cases interleaved so that noise on a shared machine
 falls on all of them alike.
+
+P4R (``run_with_rules``), the same with delivery rules (SPEC §12): 30 % of the subscriptions have a
+schedule (weekdays 08:00-20:00 and Saturday morning, in one of four US zones), 10 % hourly and
+weekly caps and daily and monthly budgets. Target: the same ratio, ≤ 1.5 x its 100-subscription
+case. Every subscription with a cap or budget has a tally row (the engine reads it by primary key).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
@@ -27,14 +33,20 @@ PRICE_CENTS = 1000
 BALANCE_CENTS = 10**12
 
 
-def run(server_url: str, *, quick: bool = False) -> common.Row:
+def run_with_rules(server_url: str, *, quick: bool = False) -> common.Row:
+    """P4R: P4 with schedules on 30 % and more caps and budgets on 10 % of the subscriptions."""
+    return run(server_url, quick=quick, rules=True)
+
+
+def run(server_url: str, *, quick: bool = False, rules: bool = False) -> common.Row:
     sizes = [100, 1_000, 3_000] if quick else [100, 10_000, 100_000]
     leads_per_case = 20 if quick else 200
+    name = "P4R" if rules else "P4"
 
-    url = common.fresh_database(server_url, "bench_p4")
+    url = common.fresh_database(server_url, "bench_p4r" if rules else "bench_p4")
     started = time.perf_counter()
     with psycopg.connect(url) as conn:
-        niches = _build(conn, sizes)
+        niches = _build(conn, sizes, rules=rules)
         conn.commit()
         conn.autocommit = True
         seed.settle(conn)
@@ -66,10 +78,11 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         for size in sizes
     }
     row = common.Row(
-        id="P4",
+        id=name,
         workload=(
             f"distribution latency, median of {leads_per_case}, at {sizes[-1]:,} subscriptions + "
             f"{sizes[-1] * ASSIGNMENTS_PER_SUBSCRIPTION:,} past assignments"
+            + (", 30 % scheduled, 10 % with hourly/weekly caps and budgets" if rules else "")
         ),
         figure=largest,
         unit="ms",
@@ -89,7 +102,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         extra={"cases": cases},
     )
     common.write_result(
-        "p4",
+        name.lower(),
         {
             "quick": quick,
             "row": common.row_dict(row),
@@ -105,7 +118,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     return row
 
 
-def _build(conn: psycopg.Connection[Any], sizes: list[int]) -> dict[int, Any]:
+def _build(conn: psycopg.Connection[Any], sizes: list[int], *, rules: bool) -> dict[int, Any]:
     """One niche per size with one level; providers shared (provider k subscribes in every niche
     of size ≥ k); ``10 x size`` past assignments per niche, 10 per lead, over the last year."""
     # The data is consistent by construction; skipping FK triggers makes the load much faster.
@@ -152,11 +165,21 @@ def _build(conn: psycopg.Connection[Any], sizes: list[int]) -> dict[int, Any]:
             (niche_id, MAX_RECIPIENTS, PRICE_CENTS),
         ).fetchone()[0]  # type: ignore[index]
         niches[size] = niche_id
-        _build_level(conn, niche_id, level_id, size)
+        _build_level(conn, niche_id, level_id, size, rules=rules)
     return niches
 
 
-def _build_level(conn: psycopg.Connection[Any], niche_id: Any, level_id: Any, size: int) -> None:
+# P4R's schedules: weekdays 08:00-20:00, Saturday 09:00-13:00, in one of these zones.
+ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"]
+OFFICE_HOURS = {
+    **{day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+    "sat": [["09:00", "13:00"]],
+}
+
+
+def _build_level(
+    conn: psycopg.Connection[Any], niche_id: Any, level_id: Any, size: int, *, rules: bool
+) -> None:
     n_leads = size * ASSIGNMENTS_PER_SUBSCRIPTION // 10
     conn.execute("DROP TABLE IF EXISTS seed_sub, seed_lead")
     conn.execute(
@@ -165,11 +188,36 @@ def _build_level(conn: psycopg.Connection[Any], niche_id: Any, level_id: Any, si
         SELECT gen_random_uuid() AS id, p.id AS provider_id, p.k,
                ARRAY(SELECT lpad(floor(random() * %(codes)s)::int::text, 5, '0')
                      FROM generate_series(1, %(per)s) WHERE p.k > 0) AS postal_codes,
-               CASE WHEN random() < 0.1 THEN 1 + floor(random() * 5)::int END AS daily_cap
+               CASE WHEN random() < 0.1 THEN 1 + floor(random() * 5)::int END AS daily_cap,
+               random() AS r_schedule, random() AS r_limits, floor(random() * 4)::int AS zone
         FROM seed_provider p WHERE p.k <= %(size)s
         """,
         {"codes": POSTAL_CODES, "per": CODES_PER_SUBSCRIPTION, "size": size},
     )
+    conn.execute(
+        """
+        ALTER TABLE seed_sub ADD COLUMN schedule jsonb, ADD COLUMN hourly_cap int,
+            ADD COLUMN weekly_cap int, ADD COLUMN daily_budget_cents bigint,
+            ADD COLUMN monthly_budget_cents bigint
+        """
+    )
+    if rules:
+        conn.execute(
+            """
+            UPDATE seed_sub SET
+                schedule = CASE WHEN r_schedule < 0.3 THEN jsonb_build_object(
+                    'timezone', (%(zones)s::text[])[zone + 1], 'hours', %(hours)s::jsonb) END,
+                hourly_cap = CASE WHEN r_limits < 0.1 THEN 2 + zone END,
+                weekly_cap = CASE WHEN r_limits < 0.1 THEN 20 + zone END,
+                daily_budget_cents = CASE WHEN r_limits < 0.1 THEN %(price)s * (5 + zone) END,
+                monthly_budget_cents = CASE WHEN r_limits < 0.1 THEN %(price)s * (100 + zone) END
+            """,
+            {
+                "zones": ZONES,
+                "hours": json.dumps(OFFICE_HOURS),
+                "price": PRICE_CENTS,
+            },
+        )
     conn.execute(
         """
         CREATE TEMP TABLE seed_lead AS
@@ -214,15 +262,29 @@ def _build_level(conn: psycopg.Connection[Any], niche_id: Any, level_id: Any, si
     conn.execute(
         """
         INSERT INTO subscriptions (id, provider_id, competition_level_id, postal_codes, daily_cap,
-                                   last_received_at, lru_order)
+                                   last_received_at, lru_order, schedule, hourly_cap, weekly_cap,
+                                   daily_budget_cents, monthly_budget_cents)
         SELECT s.id, s.provider_id, %(level)s, s.postal_codes, s.daily_cap, last.at,
-               row_number() OVER (ORDER BY last.at, s.id)
+               row_number() OVER (ORDER BY last.at, s.id), s.schedule, s.hourly_cap,
+               s.weekly_cap, s.daily_budget_cents, s.monthly_budget_cents
         FROM seed_sub s
         LEFT JOIN LATERAL (
             SELECT max(a.assigned_at) AS at FROM lead_assignments a WHERE a.subscription_id = s.id
         ) last ON true
         """,
         {"level": level_id},
+    )
+    # Past sales left a tally for every subscription with a cap or budget (of windows long
+    # gone: the past assignments are spread over a year), which the engine reads by key.
+    conn.execute(
+        """
+        INSERT INTO subscription_tallies (subscription_id, hour_count, day_count, day_spend,
+                                          week_count, month_count, month_spend)
+        SELECT id, 1, 1, %(price)s, 1, 1, %(price)s FROM seed_sub
+        WHERE num_nonnulls(daily_cap, hourly_cap, weekly_cap, daily_budget_cents,
+                           monthly_budget_cents) > 0
+        """,
+        {"price": PRICE_CENTS},
     )
     conn.execute("UPDATE niches SET lru_counter = %s WHERE id = %s", (size, niche_id))
 

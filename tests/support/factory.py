@@ -44,7 +44,10 @@ class Market:
         filters: list[Any] | None = None,
         daily_cap: int | None = None,
         monthly_cap: int | None = None,
+        **rules: Any,
     ) -> UUID:
+        """Add (or reuse) a provider and subscribe it to ``levels``; ``rules``: the delivery
+        rules of its subscriptions (SPEC §12: ``schedule``, ``weight``, more caps, budgets)."""
         provider_id = self.providers.get(name)
         if provider_id is None:
             provider = committed(
@@ -74,6 +77,7 @@ class Market:
                 filters=filters,
                 daily_cap=daily_cap,
                 monthly_cap=monthly_cap,
+                **rules,
             )
             self.subscriptions[(name, position)] = sub.id
         return provider_id

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from typing import Annotated, Protocol, TypeVar, cast
+from typing import Annotated, Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 from fastapi import Form, Query, Response
@@ -111,6 +111,45 @@ def optional_uuid(value: str | None) -> UUID | None:
 def codes(value: str) -> list[str]:
     """Postal codes typed with commas, spaces or new lines between them."""
     return [c for c in value.replace(",", " ").split() if c]
+
+
+def schedule(timezone: str, hours: str) -> dict[str, Any] | None:
+    """A schedule typed as a zone and ``mon 09:00-12:00 13:00-17:00; sat 10:00-14:00`` (days
+    separated by ``;`` or new lines); both empty: none. The service validates the result."""
+    timezone, hours = timezone.strip(), hours.strip()
+    if not timezone and not hours:
+        return None
+    days: dict[str, list[list[str]]] = {}
+    for part in hours.replace("\n", ";").split(";"):
+        words = part.split()
+        if not words:
+            continue
+        day, intervals = words[0].lower(), words[1:]
+        if day in days:
+            raise InvalidInput(f"schedule: {day} is listed twice")
+        spans = [interval.split("-") for interval in intervals]
+        if not spans or any(len(span) != 2 for span in spans):
+            raise InvalidInput(f"schedule: write {day}'s hours as HH:MM-HH:MM, e.g. 09:00-17:00")
+        days[day] = spans
+    return {"timezone": timezone or "UTC", "hours": days}
+
+
+def price_overrides(value: str) -> list[dict[str, Any]]:
+    """Price overrides typed as ``100=59.00, 10001=65`` (postal prefix = dollars)."""
+    found = []
+    for item in value.replace("\n", ",").split(","):
+        if not item.strip():
+            continue
+        prefix, sep, price = item.partition("=")
+        if not sep:
+            raise InvalidInput("price overrides: write them as prefix=price, e.g. 100=59.00")
+        found.append(
+            {
+                "postal_prefix": prefix.strip(),
+                "price_cents": dollars_to_cents(price, f"the price of prefix {prefix.strip()}"),
+            }
+        )
+    return found
 
 
 class _InNiche(Protocol):

@@ -161,6 +161,7 @@ def update_level(
     max_recipients: Text = "",
     price: Text = "",
     is_active: Text = "",
+    price_overrides: Text = "",
 ) -> Response:
     target = f"/console/niches/{forms.optional_uuid(niche_id)}" if niche_id else "/console/niches"
     return forms.submit(
@@ -174,6 +175,7 @@ def update_level(
                 "max_recipients": forms.integer(max_recipients, "max recipients"),
                 "price_per_lead_cents": forms.dollars_to_cents(price, "price"),
                 "is_active": bool(is_active),
+                "price_overrides": forms.price_overrides(price_overrides),
             },
         ),
         to=target,

@@ -1,4 +1,5 @@
-"""Catalog pages: subscriptions (filter, create, pause, cancel, resume)."""
+"""Catalog pages: subscriptions (filter, create, pause, cancel, resume) and a subscription's
+delivery rules (SPEC §12: schedule, caps, budgets, weight)."""
 
 from __future__ import annotations
 
@@ -93,20 +94,37 @@ def create_subscription(
     postal_codes: Text = "",
     daily_cap: Text = "",
     monthly_cap: Text = "",
+    hourly_cap: Text = "",
+    weekly_cap: Text = "",
+    daily_budget: Text = "",
+    monthly_budget: Text = "",
+    weight: Text = "",
+    timezone: Text = "",
+    hours: Text = "",
 ) -> Response:
     def create() -> object:
         provider = forms.optional_uuid(provider_id)
         level = forms.optional_uuid(competition_level_id)
         if provider is None or level is None:
             raise InvalidInput("choose a provider and a level")
+        rules = _rules(
+            hourly_cap,
+            daily_cap,
+            weekly_cap,
+            monthly_cap,
+            daily_budget,
+            monthly_budget,
+            weight,
+            timezone,
+            hours,
+        )
         return catalog.create_subscription(
             tx,
             actor=viewer.actor,
             provider_id=provider,
             competition_level_id=level,
             postal_codes=forms.codes(postal_codes),
-            daily_cap=forms.integer(daily_cap, "daily cap", required=False),
-            monthly_cap=forms.integer(monthly_cap, "monthly cap", required=False),
+            **rules,
         )
 
     return forms.submit(
@@ -128,6 +146,110 @@ def create_subscription(
             postal_codes=postal_codes,
             daily_cap=daily_cap,
             monthly_cap=monthly_cap,
+            hourly_cap=hourly_cap,
+            weekly_cap=weekly_cap,
+            daily_budget=daily_budget,
+            monthly_budget=monthly_budget,
+            weight=weight,
+            timezone=timezone,
+            hours=hours,
+        ),
+    )
+
+
+def _rules(
+    hourly_cap: str,
+    daily_cap: str,
+    weekly_cap: str,
+    monthly_cap: str,
+    daily_budget: str,
+    monthly_budget: str,
+    weight: str,
+    timezone: str,
+    hours: str,
+) -> dict[str, Any]:
+    """A subscription's caps, budgets (typed in dollars), weight and schedule as typed in a
+    form: empty means none (weight: 1)."""
+    return {
+        "hourly_cap": forms.integer(hourly_cap, "hourly cap", required=False),
+        "daily_cap": forms.integer(daily_cap, "daily cap", required=False),
+        "weekly_cap": forms.integer(weekly_cap, "weekly cap", required=False),
+        "monthly_cap": forms.integer(monthly_cap, "monthly cap", required=False),
+        "daily_budget_cents": _cents(daily_budget, "daily budget"),
+        "monthly_budget_cents": _cents(monthly_budget, "monthly budget"),
+        "weight": forms.integer(weight, "weight", required=False) or 1,
+        "schedule": forms.schedule(timezone, hours),
+    }
+
+
+def _cents(value: str, name: str) -> int | None:
+    return forms.dollars_to_cents(value, name) if value.strip() else None
+
+
+def _subscription_page(
+    request: Request,
+    viewer: web.Viewer,
+    tx: Tx,
+    subscription_id: UUID,
+    **form: Any,
+) -> Response:
+    subscription = catalog_admin.get_subscription(tx, subscription_id=subscription_id)
+    return render(
+        request,
+        "subscription.html",
+        viewer=viewer,
+        status_code=422 if form.get("error") else 200,
+        s=subscription,
+        provider=catalog_admin.get_provider(tx, provider_id=subscription.provider_id).provider,
+        form=form,
+    )
+
+
+@router.get("/subscriptions/{subscription_id}")
+def subscription(request: Request, viewer: AdminViewer, tx: Tx, subscription_id: UUID) -> Response:
+    """One subscription's delivery rules, with a form to change them."""
+    return _subscription_page(request, viewer, tx, subscription_id)
+
+
+@router.post("/subscriptions/{subscription_id}", dependencies=[web.Csrf])
+def update_subscription_rules(
+    request: Request,
+    viewer: AdminViewer,
+    tx: Tx,
+    subscription_id: UUID,
+    daily_cap: Text = "",
+    monthly_cap: Text = "",
+    hourly_cap: Text = "",
+    weekly_cap: Text = "",
+    daily_budget: Text = "",
+    monthly_budget: Text = "",
+    weight: Text = "",
+    timezone: Text = "",
+    hours: Text = "",
+) -> Response:
+    typed = {
+        "hourly_cap": hourly_cap,
+        "daily_cap": daily_cap,
+        "weekly_cap": weekly_cap,
+        "monthly_cap": monthly_cap,
+        "daily_budget": daily_budget,
+        "monthly_budget": monthly_budget,
+        "weight": weight,
+        "timezone": timezone,
+        "hours": hours,
+    }
+    return forms.submit(
+        tx,
+        lambda: catalog_admin.update_subscription(
+            tx,
+            actor=viewer.actor,
+            subscription_id=subscription_id,
+            changes=_rules(**typed),
+        ),
+        to=f"/console/subscriptions/{subscription_id}",
+        flash="Delivery rules saved",
+        failed=lambda error: _subscription_page(
+            request, viewer, tx, subscription_id, error=error, **typed
         ),
     )
 

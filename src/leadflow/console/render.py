@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,30 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def schedule_text(value: Mapping[str, Any] | None) -> str:
+    """A stored schedule's hours the way ``forms.schedule`` reads them."""
+    if not value:
+        return ""
+    return "; ".join(
+        f"{day} " + " ".join(f"{start}-{end}" for start, end in spans)
+        for day, spans in value.get("hours", {}).items()
+    )
+
+
+def price_overrides_text(value: Iterable[Mapping[str, Any]]) -> str:
+    """Stored price overrides the way ``forms.price_overrides`` reads them."""
+    return ", ".join(
+        f"{o['postal_prefix']}={o['price_cents'] // 100}.{o['price_cents'] % 100:02d}"
+        for o in value
+    )
+
+
 env.filters["cents"] = cents
 env.filters["when"] = when
 env.filters["label"] = lambda value: str(value).replace("_", " ")
 env.filters["choices"] = lambda values: [(v, str(v).replace("_", " ")) for v in values]
+env.filters["hours"] = schedule_text
+env.filters["overrides"] = price_overrides_text
 env.filters["pairs"] = lambda items, key, label: [
     (getattr(i, key), getattr(i, label)) for i in items
 ]

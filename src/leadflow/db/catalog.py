@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -49,6 +49,7 @@ class LevelRecord:
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    price_overrides: list[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,12 @@ class SubscriptionRecord:
     monthly_cap: int | None
     created_at: datetime
     updated_at: datetime
+    schedule: dict[str, Any] | None
+    hourly_cap: int | None
+    weekly_cap: int | None
+    daily_budget_cents: int | None
+    monthly_budget_cents: int | None
+    weight: int
 
 
 def insert_niche(
@@ -146,14 +153,24 @@ def insert_level(
     max_recipients: int,
     price_per_lead_cents: int,
     is_active: bool,
+    price_overrides: list[Any] | None = None,
 ) -> LevelRecord:
     with conn.cursor(row_factory=record_row(LevelRecord)) as cur:
         cur.execute(
             """
-            INSERT INTO competition_levels (niche_id, name, order_position, max_recipients, price_per_lead_cents, is_active)
-            VALUES (%s, %s, %s, %s, %s, %s) RETURNING *
+            INSERT INTO competition_levels (niche_id, name, order_position, max_recipients,
+                                            price_per_lead_cents, is_active, price_overrides)
+            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *
             """,
-            (niche_id, name, order_position, max_recipients, price_per_lead_cents, is_active),
+            (
+                niche_id,
+                name,
+                order_position,
+                max_recipients,
+                price_per_lead_cents,
+                is_active,
+                Jsonb(price_overrides or []),
+            ),
         )
         row = cur.fetchone()
     assert row is not None
@@ -212,13 +229,19 @@ def insert_subscription(
     filters: list[Any],
     daily_cap: int | None,
     monthly_cap: int | None,
+    rules: Mapping[str, Any] | None = None,
 ) -> SubscriptionRecord:
+    """Insert a subscription; ``rules``: its delivery rules (SPEC §12) by column, validated."""
+    rules = dict(rules or {})
+    schedule = rules.get("schedule")
     with conn.cursor(row_factory=record_row(SubscriptionRecord)) as cur:
         cur.execute(
             """
-            INSERT INTO subscriptions (provider_id, competition_level_id, status, postal_codes, filters,
-                                       daily_cap, monthly_cap)
-            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *
+            INSERT INTO subscriptions (provider_id, competition_level_id, status, postal_codes,
+                                       filters, daily_cap, monthly_cap, schedule, hourly_cap,
+                                       weekly_cap, daily_budget_cents, monthly_budget_cents,
+                                       weight)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *
             """,
             (
                 provider_id,
@@ -228,6 +251,12 @@ def insert_subscription(
                 Jsonb(filters),
                 daily_cap,
                 monthly_cap,
+                None if schedule is None else Jsonb(schedule),
+                rules.get("hourly_cap"),
+                rules.get("weekly_cap"),
+                rules.get("daily_budget_cents"),
+                rules.get("monthly_budget_cents"),
+                rules.get("weight", 1),
             ),
         )
         row = cur.fetchone()

@@ -35,11 +35,36 @@ UPDATABLE: Mapping[str, frozenset[str]] = {
         }
     ),
     "competition_levels": frozenset(
-        {"name", "order_position", "max_recipients", "price_per_lead_cents", "is_active"}
+        {
+            "name",
+            "order_position",
+            "max_recipients",
+            "price_per_lead_cents",
+            "is_active",
+            "price_overrides",
+        }
     ),
     "providers": frozenset({"name", "email", "status", "dedupe_days"}),
-    "subscriptions": frozenset({"status", "postal_codes", "filters", "daily_cap", "monthly_cap"}),
+    "subscriptions": frozenset(
+        {
+            "status",
+            "postal_codes",
+            "filters",
+            "daily_cap",
+            "monthly_cap",
+            "schedule",
+            "hourly_cap",
+            "weekly_cap",
+            "daily_budget_cents",
+            "monthly_budget_cents",
+            "weight",
+        }
+    ),
 }
+
+
+# Columns whose values are JSON documents (sent as jsonb).
+_JSON_COLUMNS = frozenset({"filters", "price_overrides", "schedule"})
 
 
 def update(
@@ -50,7 +75,9 @@ def update(
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"not updatable on {table}: {sorted(unknown)}")
-    values = {k: Jsonb(v) if k == "filters" else v for k, v in changes.items()}
+    values = {
+        k: Jsonb(v) if k in _JSON_COLUMNS and v is not None else v for k, v in changes.items()
+    }
     assignments: list[sql.Composable] = [
         sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in values
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -41,10 +42,65 @@ class CandidateRow:
     # The stored filter rules; None when there are none (most subscriptions: no JSON to parse).
     filters: Any
     balance_cents: int
+    weight: int
+    schedule: Any  # the stored schedule (None: always open)
+    hourly_cap: int | None
     daily_cap: int | None
-    daily_count: int
+    weekly_cap: int | None
     monthly_cap: int | None
-    monthly_count: int
+    daily_budget_cents: int | None
+    monthly_budget_cents: int | None
+    # The subscription's tally (SPEC §12), read only when it has a cap or budget; else None.
+    hour_key: int | None
+    hour_count: int | None
+    day_key: int | None
+    day_count: int | None
+    day_spend: int | None
+    week_key: int | None
+    week_count: int | None
+    month_key: int | None
+    month_count: int | None
+    month_spend: int | None
+    # Its weighted round-robin credit and that credit's epoch, read in weighted levels only.
+    credit: int | None
+    credit_epoch: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRotation:
+    """A level's weighting as the engine reads it with the niche locked (SPEC §12)."""
+
+    level_id: UUID
+    weighted: bool  # its active weights differ now
+    was_weighted: bool  # its last run used weighted order
+    credit_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRules:
+    """The database's clock when the niche was locked, and the weighting of its active levels."""
+
+    now: datetime
+    rotations: dict[UUID, LevelRotation]
+
+
+def _level_rules(row: dict[str, Any]) -> LevelRules:
+    return LevelRules(
+        now=row["now"],
+        rotations={
+            UUID(r["level_id"]): LevelRotation(
+                UUID(r["level_id"]), r["weighted"], r["was_weighted"], r["credit_epoch"]
+            )
+            for r in row["levels"]
+        },
+    )
+
+
+def level_rules(conn: Connection, lead_id: UUID) -> LevelRules:
+    """The clock and the levels' weighting for the lead's niche (the preview's read)."""
+    row = conn.execute(_SQL["level_rules"], {"lead_id": lead_id}).fetchone()
+    assert row is not None, "the statement always answers one row"
+    return _level_rules(row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +143,7 @@ class LockedLead:
     # Providers that bought the lead's consumer within their ``dedupe_days`` (read unlocked: the
     # sale's guard, or the careful path's read after the provider locks, confirms it).
     consumer_buyers: frozenset[UUID] = frozenset()
+    rules: LevelRules | None = None
 
 
 def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
@@ -109,6 +166,7 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
         {
             "level_ids": [],
             "limits": [],
+            "weighted": [],
             "postal_code": None,
             "lead_id": lead_id,
             "per_seat": CANDIDATES_PER_SEAT,
@@ -117,6 +175,8 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
     )
     consumer_cur = conn.cursor()
     consumer_cur.execute(_SQL["consumer_buyers"], {"lead_id": lead_id, "provider_ids": None})
+    rules_cur = conn.cursor()
+    rules_cur.execute(_SQL["level_rules"], {"lead_id": lead_id})
     row = lead_cur.fetchone()
     key = row.pop("postal_code_key") if row is not None else None
     lead = rows.record(LeadRecord, row) if row is not None else None
@@ -135,7 +195,9 @@ def lock_and_read(conn: Connection, lead_id: UUID) -> LockedLead:
     for candidate in candidates_cur.fetchall():
         found[candidate.level_id].append(candidate)
     consumer = frozenset(r["provider_id"] for r in consumer_cur.fetchall())
-    return LockedLead(lead, niche, levels, found, key, consumer)
+    rules_row = rules_cur.fetchone()
+    rules = _level_rules(rules_row) if rules_row is not None else None
+    return LockedLead(lead, niche, levels, found, key, consumer, rules)
 
 
 _NICHE_FIELDS = tuple(NicheState.__dataclass_fields__)
@@ -143,7 +205,11 @@ _LEVEL_FIELDS = tuple(LevelRecord.__dataclass_fields__)
 
 
 def candidates(
-    conn: Connection, *, level_limits: Mapping[UUID, int], postal_code: str
+    conn: Connection,
+    *,
+    level_limits: Mapping[UUID, int],
+    postal_code: str,
+    weighted: frozenset[UUID] = frozenset(),
 ) -> dict[UUID, list[CandidateRow]]:
     """The first ``limit`` candidates of each level in LRU order: active subscriptions of active
     providers covering the postal code, with the balance and cap counts the plan needs.
@@ -151,7 +217,7 @@ def candidates(
     The two kinds of subscription (everywhere, or listing the code) are disjoint; the first
     ``limit`` of their union are the first ``limit`` of the first ``limit`` of each, so each is
     read from the index that suits it and the work stays flat as a level grows.
-    Cap counts come from the (subscription_id, assigned_at) index, only for capped rows.
+    Tallies come by primary key for rows with a cap or budget; credits for ``weighted`` levels.
     """
     if not level_limits:
         return {}
@@ -161,6 +227,7 @@ def candidates(
             {
                 "level_ids": list(level_limits),
                 "limits": list(level_limits.values()),
+                "weighted": [level_id in weighted for level_id in level_limits],
                 "postal_code": postal_code,
                 "lead_id": None,
                 "per_seat": CANDIDATES_PER_SEAT,

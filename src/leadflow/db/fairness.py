@@ -20,6 +20,7 @@ class SubscriptionSales:
     provider_name: str
     status: SubscriptionStatus
     sales: int
+    weight: int
 
 
 def subscription_sales(
@@ -36,7 +37,8 @@ def subscription_sales(
                        ((%(until)s::date) + 1)::timestamp AT TIME ZONE 'UTC' AS hi
             )
             SELECT s.competition_level_id AS level_id, s.id AS subscription_id, s.provider_id,
-                   p.name AS provider_name, s.status, c.n AS sales
+                   p.name AS provider_name, s.status, c.n AS sales,
+                   s.weight
             FROM bounds, competition_levels cl
             JOIN subscriptions s ON s.competition_level_id = cl.id
             JOIN providers p ON p.id = s.provider_id

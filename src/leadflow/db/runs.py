@@ -32,13 +32,16 @@ class RunRow:
     error: str | None
     trigger: RunTrigger
     sale_round: int
+    # Per level that used weighted order or switched order (SPEC §12): level_id, order, switched.
+    level_rules: list[dict[str, Any]]
 
 
 # A ``RunRow``'s columns, for every read of one.
 _SELECT = """
     SELECT id, lead_id, niche_id, triggered_by_actor_id, triggered_by_role, job_id, status,
            start_level_order_position, traversal_order, assignments_created, skipped,
-           skipped_total, started_at, finished_at, duration_ms, error, trigger, sale_round
+           skipped_total, started_at, finished_at, duration_ms, error, trigger, sale_round,
+           level_rules
     FROM distribution_runs
 """
 

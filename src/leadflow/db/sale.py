@@ -94,7 +94,8 @@ def write_sale(conn: Connection, draft: SaleDraft, guard: SaleGuard | None) -> N
 
 
 def document(draft: SaleDraft) -> dict[str, Any]:
-    """The ``%(r)s`` parameter of ``write_sale``: the run and its sales."""
+    """The ``%(r)s`` parameter of ``write_sale``: the run, its sales with the windows their
+    tallies count in, the changed credits and the levels that switched order."""
     run = draft.run
     return {
         "id": str(run.id),
@@ -113,6 +114,8 @@ def document(draft: SaleDraft) -> dict[str, Any]:
         "trigger": str(run.trigger),
         "next_pointer": draft.next_pointer,
         "lru_counter": draft.lru_counter,
+        "now": draft.now.isoformat(),
+        "level_rules": [rule.as_json() for rule in run.level_rules],
         "sales": [
             {
                 "assignment_id": str(s.assignment_id),
@@ -121,8 +124,21 @@ def document(draft: SaleDraft) -> dict[str, Any]:
                 "level_id": str(s.level_id),
                 "price": s.price_cents,
                 "lru_order": s.lru_order,
+                "hour_key": s.windows.hour,
+                "day_key": s.windows.day,
+                "week_key": s.windows.week,
+                "month_key": s.windows.month,
             }
             for s in draft.sales
+        ],
+        # SPEC §12: the weighted credits the picks changed, and the levels whose order switched.
+        "credits": [
+            {"subscription_id": str(c.subscription_id), "credit": c.credit, "epoch": c.epoch}
+            for c in draft.credits
+        ],
+        "rotations": [
+            {"level_id": str(r.level_id), "weighted": r.weighted, "epoch": r.credit_epoch}
+            for r in draft.switched_levels
         ],
     }
 

@@ -113,10 +113,13 @@ competition_levels = Table(
     Column("is_active", Boolean, nullable=False, server_default=text("true")),
     _created_at(),
     _updated_at(),
+    # Prices by geography (SPEC §12): ``[{postal_prefix, price_cents}]``, the longest prefix wins.
+    Column("price_overrides", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     UniqueConstraint("niche_id", "order_position"),
     CheckConstraint("order_position >= 1", name="order_position_positive"),
     CheckConstraint("max_recipients >= 1", name="max_recipients_positive"),
     CheckConstraint("price_per_lead_cents >= 0", name="price_not_negative"),
+    CheckConstraint("jsonb_typeof(price_overrides) = 'array'", name="price_overrides_array"),
 )
 
 providers = Table(
@@ -152,6 +155,14 @@ subscriptions = Table(
     Column("monthly_cap", Integer, nullable=True),
     _created_at(),
     _updated_at(),
+    # Delivery rules (SPEC §12, migration 0016): business hours in a time zone, more caps,
+    # budgets in spend, and the weight of weighted rotation.
+    Column("schedule", JSONB, nullable=True),
+    Column("hourly_cap", Integer, nullable=True),
+    Column("weekly_cap", Integer, nullable=True),
+    Column("daily_budget_cents", BigInteger, nullable=True),
+    Column("monthly_budget_cents", BigInteger, nullable=True),
+    Column("weight", Integer, nullable=False, server_default=text("1")),
     UniqueConstraint("provider_id", "competition_level_id"),
     CheckConstraint(
         "status IN ('active', 'paused', 'paused_low_balance', 'cancelled')", name="status"
@@ -159,6 +170,19 @@ subscriptions = Table(
     CheckConstraint("daily_cap IS NULL OR daily_cap >= 1", name="daily_cap_positive"),
     CheckConstraint("monthly_cap IS NULL OR monthly_cap >= 1", name="monthly_cap_positive"),
     CheckConstraint("jsonb_typeof(filters) = 'array'", name="filters_array"),
+    CheckConstraint("hourly_cap IS NULL OR hourly_cap >= 1", name="hourly_cap_positive"),
+    CheckConstraint("weekly_cap IS NULL OR weekly_cap >= 1", name="weekly_cap_positive"),
+    CheckConstraint(
+        "daily_budget_cents IS NULL OR daily_budget_cents >= 1", name="daily_budget_cents_positive"
+    ),
+    CheckConstraint(
+        "monthly_budget_cents IS NULL OR monthly_budget_cents >= 1",
+        name="monthly_budget_cents_positive",
+    ),
+    CheckConstraint("weight BETWEEN 1 AND 100", name="weight_range"),
+    CheckConstraint(
+        "schedule IS NULL OR jsonb_typeof(schedule) = 'object'", name="schedule_object"
+    ),
 )
 # The fairness order, for subscriptions that cover every postal code: active ones of a level in
 # LRU order (never served first). With the GIN index below (for those listing the lead's code) a
@@ -170,6 +194,14 @@ Index(
     text("COALESCE(lru_order, 0)"),
     subscriptions.c.provider_id,
     postgresql_where=text("status = 'active' AND postal_codes = '{}'::text[]"),
+)
+# A level's smallest and largest active weight, each from one end: equal means Part I's LRU
+# order, different means weighted rotation (SPEC §12).
+Index(
+    "ix_subscriptions_level_weight",
+    subscriptions.c.competition_level_id,
+    subscriptions.c.weight,
+    postgresql_where=text("status = 'active'"),
 )
 Index(
     "ix_subscriptions_postal_codes",
@@ -311,6 +343,8 @@ distribution_runs = Table(
     Column("trigger", Text, nullable=False, server_default=text("'distribution'")),
     # Which sale of the lead the run is: 1, or 2 after a return put it back (``resold_at``).
     Column("sale_round", SmallInteger, nullable=False, server_default=text("1")),
+    # Per level: its order (``lru`` or ``weighted``) and whether it switched in this run.
+    Column("level_rules", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     CheckConstraint(
         "status IN ('queued', 'running', 'success', 'partial', 'no_eligible', 'failed')",
         name="status",
@@ -359,6 +393,45 @@ Index(
     "ix_lead_assignments_provider_id_assigned_at",
     lead_assignments.c.provider_id,
     lead_assignments.c.assigned_at,
+)
+
+# Sales and spend of a subscription in its current hour, day, week and month (its time zone's
+# calendar windows), each with its window's key; kept by the sale writer, read by the engine for
+# caps and budgets (SPEC §12): one primary-key lookup, however many sales there were.
+subscription_tallies = Table(
+    "subscription_tallies",
+    metadata,
+    Column("subscription_id", UUID(as_uuid=True), ForeignKey("subscriptions.id"), primary_key=True),
+    Column("hour_key", BigInteger, nullable=False, server_default=text("0")),
+    Column("hour_count", Integer, nullable=False, server_default=text("0")),
+    Column("day_key", Integer, nullable=False, server_default=text("0")),
+    Column("day_count", Integer, nullable=False, server_default=text("0")),
+    Column("day_spend", BigInteger, nullable=False, server_default=text("0")),
+    Column("week_key", Integer, nullable=False, server_default=text("0")),
+    Column("week_count", Integer, nullable=False, server_default=text("0")),
+    Column("month_key", Integer, nullable=False, server_default=text("0")),
+    Column("month_count", Integer, nullable=False, server_default=text("0")),
+    Column("month_spend", BigInteger, nullable=False, server_default=text("0")),
+)
+
+# Smooth weighted round-robin credits (SPEC §12), narrow and with no other index, so the sale's
+# updates of them are HOT. A credit of another epoch than its level's counts as 0.
+subscription_credits = Table(
+    "subscription_credits",
+    metadata,
+    Column("subscription_id", UUID(as_uuid=True), ForeignKey("subscriptions.id"), primary_key=True),
+    Column("credit", BigInteger, nullable=False, server_default=text("0")),
+    Column("epoch", Integer, nullable=False, server_default=text("0")),
+)
+
+# Per level, the order its last run used and its credit epoch (a switch to weighted order
+# starts a new one).
+level_rotations = Table(
+    "level_rotations",
+    metadata,
+    Column("level_id", UUID(as_uuid=True), ForeignKey("competition_levels.id"), primary_key=True),
+    Column("weighted", Boolean, nullable=False, server_default=text("false")),
+    Column("credit_epoch", Integer, nullable=False, server_default=text("0")),
 )
 
 ledger_entries = Table(

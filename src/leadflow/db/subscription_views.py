@@ -29,6 +29,13 @@ class SubscriptionView:
     daily_cap: int | None
     monthly_cap: int | None
     created_at: datetime
+    # Delivery rules (SPEC §12).
+    schedule: dict[str, Any] | None
+    hourly_cap: int | None
+    weekly_cap: int | None
+    daily_budget_cents: int | None
+    monthly_budget_cents: int | None
+    weight: int
 
 
 def list_subscription_views(
@@ -68,7 +75,9 @@ def list_subscription_views(
             SELECT s.id, s.provider_id, p.name AS provider_name, s.competition_level_id,
                    cl.name AS level_name, cl.niche_id, n.name AS niche_name,
                    cl.price_per_lead_cents, s.status, s.last_received_at, s.postal_codes,
-                   s.filters, s.daily_cap, s.monthly_cap, s.created_at
+                   s.filters, s.daily_cap, s.monthly_cap, s.created_at, s.schedule,
+                   s.hourly_cap, s.weekly_cap, s.daily_budget_cents, s.monthly_budget_cents,
+                   s.weight
             FROM subscriptions s
             JOIN providers p ON p.id = s.provider_id
             JOIN competition_levels cl ON cl.id = s.competition_level_id

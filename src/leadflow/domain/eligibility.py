@@ -1,4 +1,4 @@
-"""Eligibility rules of a subscription: postal codes, attribute filters and caps.
+"""Eligibility rules of a subscription: postal codes and attribute filters (caps: ``limits``).
 
 A filter is ``{"field": name, "op": "eq"|"in"|"gte"|"lte"|"between", "value": ...}``; all of a
 subscription's filters must match. A lead without the attribute does not match. ``eq``/``in``
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from leadflow.domain import limits
 from leadflow.domain.errors import InvalidInput
 
 OPERATORS = ("eq", "in", "gte", "lte", "between")
@@ -179,7 +180,7 @@ def evaluate_stored(
 def cap_reached(
     daily_count: int, daily_cap: int | None, monthly_count: int, monthly_cap: int | None
 ) -> bool:
-    """True when the subscription already has its day's or month's assignments."""
-    return (daily_cap is not None and daily_count >= daily_cap) or (
-        monthly_cap is not None and monthly_count >= monthly_cap
-    )
+    """True when the subscription already has its day's or month's assignments (the cap rule of
+    ``limits``, for counts at hand; the engine checks every cap and budget with
+    ``limits.limit_reached``)."""
+    return limits.over_cap(daily_count, daily_cap) or limits.over_cap(monthly_count, monthly_cap)

@@ -1,9 +1,8 @@
 """How fairly a level's sales were shared (SPEC §13 "Fairness"): each subscription's sales
 against its fair share, the largest deviation, the spread and Jain's index.
 
-A fair share is the level's sales split in proportion to the subscriptions' weights. Weights
-do not exist yet (every subscription weighs 1, so the split is equal); when they arrive (SPEC
-§12) the caller passes them and nothing here changes.
+A fair share is the level's sales split in proportion to the subscriptions' weights (SPEC §12;
+1 each by default, so the split is equal).
 """
 
 from __future__ import annotations

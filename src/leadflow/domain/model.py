@@ -92,6 +92,9 @@ class SkipReason(StrEnum):
     DUPLICATE = "duplicate"
     DUPLICATE_CONSUMER = "duplicate_consumer"
     CAP_REACHED = "cap_reached"
+    # SPEC §12: outside the subscription's schedule; past a daily or monthly budget.
+    OUTSIDE_SCHEDULE = "outside_schedule"
+    BUDGET_REACHED = "budget_reached"
     ELIGIBILITY_ERROR = "eligibility_error"
     INSUFFICIENT_BALANCE = "insufficient_balance"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from leadflow.domain.model import RunStatus, SkipReason
@@ -40,10 +41,29 @@ class DistributionResult:
     duration_ms: int
     # True when the lead was already distributed: this is its earlier result, nothing was written.
     already_distributed: bool = False
+    level_rules: tuple[LevelRule, ...] = ()
 
     @property
     def assignments_created(self) -> int:
         return len(self.assignments)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRule:
+    """How a level of the run ordered its candidates (SPEC §12), for the trace: ``weighted``
+    (smooth weighted round-robin) or ``lru``, and whether that changed since its last run."""
+
+    level_id: UUID
+    weighted: bool
+    switched: bool
+    credit_epoch: int
+
+    @property
+    def order(self) -> str:
+        return "weighted" if self.weighted else "lru"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"level_id": str(self.level_id), "order": self.order, "switched": self.switched}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +84,5 @@ class Preview:
     selections: tuple[Selection, ...]
     skipped: tuple[SkippedProvider, ...]
     status: RunStatus
+    # SPEC §12: the levels that would use weighted order or switch order (see ``LevelRule``).
+    level_rules: tuple[LevelRule, ...] = ()

@@ -15,8 +15,13 @@ class Level:
     name: str
     order_position: int
     max_recipients: int
-    price_cents: int
+    price_cents: int  # for the lead at hand: its price override, if one matches (SPEC §12)
     is_active: bool = True
+    # SPEC §12: served by smooth weighted round-robin (its active weights differ), whether that
+    # changed since its last run, and the credit epoch its credits belong to.
+    weighted: bool = False
+    switched: bool = False
+    credit_epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)

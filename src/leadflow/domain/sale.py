@@ -11,21 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from leadflow.domain.facts import LEAD_ASSIGNED, AuditEntry, Event, Posting
 from leadflow.domain.ids import uuid7
+from leadflow.domain.limits import Windows, window_keys
 from leadflow.domain.model import Actor, DistributionMode, LedgerKind, RunStatus, RunTrigger
 from leadflow.domain.outcome import classify
 from leadflow.domain.results import (
     MAX_STORED_SKIPS,
     AssignmentDetail,
     DistributionResult,
+    LevelRule,
     SkippedProvider,
 )
 from leadflow.domain.rotation import Rotation
-from leadflow.domain.selection import Plan
+from leadflow.domain.selection import Credit, LevelFill, Plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class SaleLine:
     price_cents: int
     lru_order: int
     first_time: bool  # the subscription had never been served
+    windows: Windows  # the windows its tally counts this sale in (its time zone's calendar)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class RunRecord:
     skipped: tuple[SkippedProvider, ...]
     duration_ms: int
     trigger: RunTrigger = RunTrigger.DISTRIBUTION
+    level_rules: tuple[LevelRule, ...] = ()
 
     @property
     def stored_skips(self) -> tuple[SkippedProvider, ...]:
@@ -75,6 +80,14 @@ class SaleDraft:
     # Providers whose subscriptions must be checked for a low-balance pause after the charges:
     # every provider charged or skipped for its balance (SPEC §8).
     review_provider_ids: tuple[UUID, ...]
+    # SPEC §12: the instant of the sale, the weighted credits the picks changed.
+    now: datetime
+    credits: tuple[Credit, ...] = ()
+
+    @property
+    def switched_levels(self) -> tuple[LevelRule, ...]:
+        """Levels whose order changed with this run (their rotation state is written)."""
+        return tuple(rule for rule in self.run.level_rules if rule.switched)
 
     def result(self) -> DistributionResult:
         return DistributionResult(
@@ -92,6 +105,7 @@ class SaleDraft:
             skipped=self.run.skipped,
             skipped_total=len(self.run.skipped),
             duration_ms=self.run.duration_ms,
+            level_rules=self.run.level_rules,
         )
 
 
@@ -116,10 +130,19 @@ def draft_sale(
     actor: Actor,
     job_id: int | None,
     duration_ms: int,
+    now: datetime,
     trigger: RunTrigger = RunTrigger.DISTRIBUTION,
     new_id: Callable[[], UUID] = uuid7,
 ) -> SaleDraft:
-    """The draft of the run that sells ``plan``; ``lru_counter`` is the niche's before it."""
+    """The draft of the run that sells ``plan``; ``lru_counter`` is the niche's before it,
+    ``now`` the instant the plan was decided at (the sale's time and its tally windows)."""
+    keys: dict[str, Windows] = {}
+
+    def windows_of(timezone: str) -> Windows:
+        if timezone not in keys:
+            keys[timezone] = window_keys(now, timezone)
+        return keys[timezone]
+
     sales = tuple(
         SaleLine(
             assignment_id=new_id(),
@@ -129,6 +152,7 @@ def draft_sale(
             price_cents=sale.price_cents,
             lru_order=lru_counter + index + 1,
             first_time=sale.candidate.lru_order is None,
+            windows=windows_of(sale.candidate.timezone),
         )
         for index, sale in enumerate(plan.sales)
     )
@@ -144,6 +168,7 @@ def draft_sale(
         skipped=skipped_providers(plan),
         duration_ms=duration_ms,
         trigger=trigger,
+        level_rules=level_rules(plan.fills),
     )
     return SaleDraft(
         run=run,
@@ -160,6 +185,18 @@ def draft_sale(
         ),
         audit=tuple(_audit_entries(run, sales)),
         review_provider_ids=tuple(sorted(plan.balance_provider_ids)),
+        now=now,
+        credits=plan.credits,
+    )
+
+
+def level_rules(fills: Sequence[LevelFill]) -> tuple[LevelRule, ...]:
+    """How each visited level ordered its candidates; only weighted levels and levels that
+    switched are worth a line (the rest kept Part I's LRU order, as always)."""
+    return tuple(
+        LevelRule(f.level.id, f.level.weighted, f.level.switched, f.level.credit_epoch)
+        for f in fills
+        if f.level.weighted or f.level.switched
     )
 
 

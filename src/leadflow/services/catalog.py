@@ -22,8 +22,10 @@ from leadflow.domain.contact import (
 )
 from leadflow.domain.eligibility import normalize_postal_code, parse_filters
 from leadflow.domain.errors import InvalidInput, NotFound, found
+from leadflow.domain.limits import check_limit
 from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, SubscriptionStatus
 from leadflow.domain.money import affords
+from leadflow.domain.pricing import parse_overrides
 from leadflow.domain.returns import (
     DEFAULT_RETURN_REASONS,
     DEFAULT_RETURN_WINDOW_HOURS,
@@ -31,6 +33,8 @@ from leadflow.domain.returns import (
     clean_rate,
     clean_reasons,
 )
+from leadflow.domain.schedule import parse_schedule
+from leadflow.domain.selection import DEFAULT_WEIGHT, check_weight
 from leadflow.services import unsold
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -60,6 +64,29 @@ def check_cap(value: int | None, what: str) -> int | None:
     if value is not None and (isinstance(value, bool) or value < 1):
         raise InvalidInput(f"{what} must be at least 1 (or absent for no cap)")
     return value
+
+
+# A subscription's delivery rules (SPEC §12) by column, and how each is validated.
+LIMIT_FIELDS = ("hourly_cap", "weekly_cap", "daily_budget_cents", "monthly_budget_cents")
+
+
+def clean_rules(changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate the delivery rules among ``changes`` (in place: a schedule in its stored form)
+    and return them; ``InvalidInput`` names the first bad one."""
+    if "schedule" in changes:
+        schedule = parse_schedule(changes["schedule"])
+        changes["schedule"] = None if schedule is None else schedule.as_json()
+    for name in LIMIT_FIELDS:
+        if name in changes:
+            check_limit(changes[name], name)
+    if "weight" in changes:
+        check_weight(changes["weight"])
+    return changes
+
+
+def clean_price_overrides(raw: object) -> list[dict[str, Any]]:
+    """Validated price overrides (SPEC §12) in their stored form: prefixes normalized."""
+    return [override.as_json() for override in parse_overrides(raw)]
 
 
 def create_niche(
@@ -115,7 +142,9 @@ def create_level(
     max_recipients: int,
     price_per_lead_cents: int,
     is_active: bool = True,
+    price_overrides: list[Any] | None = None,
 ) -> catalog.LevelRecord:
+    overrides = clean_price_overrides(price_overrides if price_overrides is not None else [])
     if order_position < 1:
         raise InvalidInput("order_position must be at least 1")
     if max_recipients < 1:
@@ -133,6 +162,7 @@ def create_level(
             max_recipients=max_recipients,
             price_per_lead_cents=price_per_lead_cents,
             is_active=is_active,
+            price_overrides=overrides,
         )
         audit.record(
             tx, actor, "level.created", "competition_level", level.id, {"niche_id": str(niche_id)}
@@ -175,13 +205,30 @@ def create_subscription(
     filters: list[Any] | None = None,
     daily_cap: int | None = None,
     monthly_cap: int | None = None,
+    schedule: dict[str, Any] | None = None,
+    hourly_cap: int | None = None,
+    weekly_cap: int | None = None,
+    daily_budget_cents: int | None = None,
+    monthly_budget_cents: int | None = None,
+    weight: int = DEFAULT_WEIGHT,
 ) -> catalog.SubscriptionRecord:
     """Subscribe a provider to a level; it starts ``paused_low_balance`` if the balance
-    does not cover the level's price (SPEC §8)."""
+    does not cover the level's price (SPEC §8). The delivery rules (SPEC §12) are validated
+    like everything else before anything is written."""
     rules = parse_filters(filters if filters is not None else [])
     codes = clean_postal_codes(postal_codes)
     check_cap(daily_cap, "daily_cap")
     check_cap(monthly_cap, "monthly_cap")
+    delivery = clean_rules(
+        {
+            "schedule": schedule,
+            "hourly_cap": hourly_cap,
+            "weekly_cap": weekly_cap,
+            "daily_budget_cents": daily_budget_cents,
+            "monthly_budget_cents": monthly_budget_cents,
+            "weight": weight,
+        }
+    )
     with translated():
         provider = found(catalog.get_provider(tx, provider_id, lock=True), "provider", provider_id)
         level = found(
@@ -199,6 +246,7 @@ def create_subscription(
             filters=[rule.as_json() for rule in rules],
             daily_cap=daily_cap,
             monthly_cap=monthly_cap,
+            rules=delivery,
         )
         audit.record(
             tx,

@@ -27,7 +27,13 @@ from leadflow.domain.model import Actor, DistributionMode, ProviderStatus, Subsc
 from leadflow.domain.money import affords
 from leadflow.domain.returns import check_window_hours, clean_rate, clean_reasons
 from leadflow.services import auth, unsold
-from leadflow.services.catalog import check_cap, clean_postal_codes, require_name
+from leadflow.services.catalog import (
+    check_cap,
+    clean_postal_codes,
+    clean_price_overrides,
+    clean_rules,
+    require_name,
+)
 from leadflow.services.pages import Page, PageRequest
 
 
@@ -110,8 +116,16 @@ def update_level(
     """Change a level. A new price does not re-evaluate subscriptions by itself (SPEC §8)."""
     changes = dict(changes)
     _no_nulls(
-        changes, "name", "order_position", "max_recipients", "price_per_lead_cents", "is_active"
+        changes,
+        "name",
+        "order_position",
+        "max_recipients",
+        "price_per_lead_cents",
+        "is_active",
+        "price_overrides",
     )
+    if "price_overrides" in changes:
+        changes["price_overrides"] = clean_price_overrides(changes["price_overrides"])
     if "name" in changes:
         changes["name"] = require_name(changes["name"])
     if changes.get("order_position", 1) < 1:
@@ -268,10 +282,12 @@ def update_subscription(
     subscription_id: UUID,
     changes: Mapping[str, Any],
 ) -> catalog.SubscriptionRecord:
-    """Change status, postal codes, filters or caps, validated as on create. Setting ``active``
-    on a subscription whose provider cannot pay the level's price gives ``paused_low_balance``."""
+    """Change status, postal codes, filters, caps or delivery rules (schedule, budgets, weight),
+    validated as on create. Setting ``active`` on a subscription whose provider cannot pay the
+    level's price gives ``paused_low_balance``."""
     changes = dict(changes)
-    _no_nulls(changes, "status", "postal_codes", "filters")
+    _no_nulls(changes, "status", "postal_codes", "filters", "weight")
+    clean_rules(changes)
     if "filters" in changes:
         changes["filters"] = [rule.as_json() for rule in parse_filters(changes["filters"])]
     if "postal_codes" in changes:

@@ -19,6 +19,7 @@ import contextlib
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import psycopg
@@ -41,7 +42,13 @@ from leadflow.domain.results import (
     Selection,
     SkippedProvider,
 )
-from leadflow.domain.sale import SaleDraft, draft_sale, skipped_providers, start_position
+from leadflow.domain.sale import (
+    SaleDraft,
+    draft_sale,
+    level_rules,
+    skipped_providers,
+    start_position,
+)
 from leadflow.services import planning, run_metrics
 
 log = structlog.get_logger(__name__)
@@ -58,15 +65,18 @@ def distribute_lead(
     triggered_by: Actor,
     job_id: int | None = None,
     trigger: RunTrigger = RunTrigger.DISTRIBUTION,
+    now: datetime | None = None,
 ) -> DistributionResult:
     """Distribute one approved lead (SPEC §3). Idempotent: a distributed lead returns its result.
     ``trigger`` says why (a resale of an unsold lead is ``resale``); a lead a return put back is
     always a ``resale``.
 
+    ``now`` is the instant schedules, caps and budgets are decided at and the sale is recorded
+    at (SPEC §12); by default the database's clock once the niche is locked.
     Raises ``NotFound`` and ``LeadNotApproved`` without writing anything. Any other error rolls
     the attempt back, records its ``failed`` run in a second transaction, and is re-raised.
     """
-    attempt = _Attempt(lead_id, triggered_by, job_id, trigger, time.perf_counter())
+    attempt = _Attempt(lead_id, triggered_by, job_id, trigger, time.perf_counter(), now)
     guarded = True
     retries = 0
     while True:
@@ -98,8 +108,9 @@ def distribute_lead(
         return result
 
 
-def preview_distribution(tx: Connection, *, lead_id: UUID) -> Preview:
-    """The selection a distribution would make now, without charging, writing or advancing."""
+def preview_distribution(tx: Connection, *, lead_id: UUID, now: datetime | None = None) -> Preview:
+    """The selection a distribution would make now (or at ``now``), without charging, writing
+    or advancing."""
     lead = found(leads.get_lead(tx, lead_id), "lead", lead_id)
     if lead.status == LeadStatus.DISTRIBUTED:
         raise LeadAlreadyDistributed(f"lead {lead_id} is already distributed")
@@ -107,12 +118,15 @@ def preview_distribution(tx: Connection, *, lead_id: UUID) -> Preview:
         raise LeadNotApproved(f"lead {lead_id} is rejected")
     niche = distribution.niche_state(tx, lead.niche_id)
     level_rows = catalog.list_levels(tx, niche.id)
+    rules = distribution.level_rules(tx, lead_id)
     snapshot, plan = planning.read_snapshot(
         tx,
         niche,
         level_rows,
         lead.postal_code,
         lead.attributes,
+        rules=rules,
+        now=now or rules.now,
         bought=distribution.buyers(tx, lead_id) if lead.resold_at else frozenset(),
         consumer_buyers=distribution.consumer_buyers(tx, lead_id)
         if planning.has_consumer_keys(lead)
@@ -130,6 +144,7 @@ def preview_distribution(tx: Connection, *, lead_id: UUID) -> Preview:
         ),
         skipped=skipped_providers(plan),
         status=classify(plan, snapshot.mode),
+        level_rules=level_rules(plan.fills),
     )
 
 
@@ -142,6 +157,7 @@ class _Attempt:
     job_id: int | None
     trigger: RunTrigger
     started: float
+    now: datetime | None = None  # the caller's instant, else the database's at the niche lock
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -196,12 +212,16 @@ def _distribute(
     # A resale (SPEC §9) is the lead's one more distribution: never to a provider that bought
     # it already. Only a resold lead pays for reading who that was (one more round trip).
     resale = lead.resold_at is not None
+    assert first.rules is not None, "the rules are read with an approved lead's niche"
+    now = attempt.now or first.rules.now
     snapshot, plan = planning.read_snapshot(
         conn,
         niche,
         level_rows,
         lead.postal_code,
         lead.attributes,
+        rules=first.rules,
+        now=now,
         first_read=first.candidates if usable else None,
         bought=distribution.buyers(conn, attempt.lead_id) if resale else frozenset(),
         consumer_buyers=first.consumer_buyers,
@@ -227,6 +247,7 @@ def _distribute(
         actor=attempt.actor,
         job_id=attempt.job_id,
         duration_ms=attempt.elapsed_ms(),
+        now=now,
         trigger=RunTrigger.RESALE if resale else attempt.trigger,
     )
     sale.write_sale(conn, draft, guard)

@@ -45,8 +45,8 @@ def level_fairness(
     until: date | None,
 ) -> FairnessReport:
     """Per level of the niche (or the one level), in order: every subscription that could
-    sell in the window (``db.fairness.subscription_sales``), weighing 1 each until weights
-    exist. The window is the daily report's (default the last 30 days, at most 366)."""
+    sell in the window (``db.fairness.subscription_sales``), its fair share in proportion to
+    its current weight (SPEC §12). The window is the daily report's (default the last 30 days, at most 366)."""
     niche = found(catalog.get_niche(tx, niche_id), "niche", niche_id)
     levels = catalog.list_levels(tx, niche_id)
     if level_id is not None:
@@ -58,7 +58,10 @@ def level_fairness(
     result = []
     for level in levels:
         subs = [r for r in rows if r.level_id == level.id]
-        figures = fairness.fairness({r.subscription_id: r.sales for r in subs})
+        figures = fairness.fairness(
+            {r.subscription_id: r.sales for r in subs},
+            {r.subscription_id: float(r.weight) for r in subs},
+        )
         result.append(
             LevelFairness(
                 level=level,

@@ -10,18 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from leadflow.db import catalog, distribution
 from leadflow.db.connection import Connection
 from leadflow.db.leads import LeadRecord
-from leadflow.domain.eligibility import cap_reached, evaluate_stored, normalize_postal_code
-from leadflow.domain.model import DistributionMode
+from leadflow.domain import limits as caps
+from leadflow.domain.eligibility import Eligibility, evaluate_stored, normalize_postal_code
+from leadflow.domain.errors import InvalidInput
+from leadflow.domain.model import DistributionMode, SkipReason
+from leadflow.domain.pricing import parse_overrides, price_for
 from leadflow.domain.rotation import Level, Rotation, plan_rotation
+from leadflow.domain.schedule import is_open, parse_schedule, timezone_of
 from leadflow.domain.selection import Candidate, Plan, plan_distribution
+
+T = TypeVar("T")
 
 # Rounds of lock-and-replan before giving up (each round learns exact balances).
 MAX_LOCK_ROUNDS = 8
+# A weighted level's read takes every candidate: each that can be sold gains its weight.
+WEIGHTED_LIMIT = 2_147_483_647
 
 
 class LockContention(RuntimeError):
@@ -44,6 +54,43 @@ class Snapshot:
     # Providers that bought the lead's consumer within their dedupe_days: skipped as
     # ``duplicate_consumer``.
     consumer_buyers: frozenset[UUID] = frozenset()
+    # The instant the run decides schedules, caps and budgets at, and the levels' weighting.
+    now: datetime | None = None
+    rules: distribution.LevelRules | None = None
+
+
+def levels_for_lead(
+    level_rows: Sequence[catalog.LevelRecord],
+    rules: distribution.LevelRules,
+    postal_code: str,
+) -> list[Level]:
+    """The levels as the engine sees them for one lead: each at its price for the lead's postal
+    code (SPEC §12), weighted or not, and whether that changed since its last run. A level that
+    becomes weighted starts a new credit epoch: every credit of the old one counts as 0."""
+    levels = []
+    for lv in level_rows:
+        rotation = rules.rotations.get(lv.id)
+        weighted = rotation is not None and rotation.weighted
+        was_weighted = rotation is not None and rotation.was_weighted
+        epoch = rotation.credit_epoch if rotation is not None else 0
+        try:
+            overrides = parse_overrides(lv.price_overrides)
+        except InvalidInput:
+            overrides = ()  # never stored (validated on write); the level's own price then
+        levels.append(
+            Level(
+                lv.id,
+                lv.name,
+                lv.order_position,
+                lv.max_recipients,
+                price_for(lv.price_per_lead_cents, overrides, postal_code),
+                lv.is_active,
+                weighted=weighted,
+                switched=weighted != was_weighted,
+                credit_epoch=epoch + 1 if weighted and not was_weighted else epoch,
+            )
+        )
+    return levels
 
 
 def read_snapshot(
@@ -53,6 +100,8 @@ def read_snapshot(
     postal_code: str,
     attributes: Mapping[str, object],
     *,
+    rules: distribution.LevelRules,
+    now: datetime,
     limits: dict[UUID, int] | None = None,
     first_read: dict[UUID, list[distribution.CandidateRow]] | None = None,
     bought: frozenset[UUID] = frozenset(),
@@ -60,41 +109,42 @@ def read_snapshot(
 ) -> tuple[Snapshot, Plan]:
     """Read each level's candidates, enough of them for the plan made from the snapshot's
     balances; returns the snapshot with that plan. ``first_read``, the candidates read with the
-    locks (``first_read_limit`` of each level), saves the first read."""
-    levels = [
-        Level(
-            lv.id,
-            lv.name,
-            lv.order_position,
-            lv.max_recipients,
-            lv.price_per_lead_cents,
-            lv.is_active,
-        )
-        for lv in level_rows
-    ]
+    locks (``first_read_limit`` of each level, every one in a weighted level), saves the first
+    read. ``now`` decides schedules, caps and budgets; ``rules`` the levels' weighting."""
+    levels = levels_for_lead(level_rows, rules, postal_code)
     rotation = plan_rotation(levels, niche.next_start_level_order_position)
     mode = niche.distribution_mode
     code = normalize_postal_code(postal_code)
+    weighted = frozenset(level.id for level in rotation.traversal if level.weighted)
     # Read a few more candidates than seats; read more only when skips eat through them.
     limits = dict(
         limits
         or {
-            level.id: distribution.first_read_limit(level.max_recipients)
+            level.id: WEIGHTED_LIMIT
+            if level.weighted
+            else distribution.first_read_limit(level.max_recipients)
             for level in rotation.traversal
         }
     )
+    by_id = {level.id: level for level in rotation.traversal}
+    windows: dict[str, caps.Windows] = {}
     while True:
         if first_read is not None:
             found, first_read = first_read, None
             assert found.keys() == limits.keys(), "the first read covers the active levels"
         else:
-            found = distribution.candidates(conn, level_limits=limits, postal_code=code)
+            found = distribution.candidates(
+                conn, level_limits=limits, postal_code=code, weighted=weighted
+            )
         rows = {row.subscription_id: row for level_rows in found.values() for row in level_rows}
         snapshot = Snapshot(
             rotation=rotation,
             mode=mode,
             candidates={
-                level_id: [_candidate(r, code, attributes) for r in found[level_id]]
+                level_id: [
+                    _candidate(r, by_id[level_id], code, attributes, now, windows)
+                    for r in found[level_id]
+                ]
                 for level_id in found
             },
             rows=rows,
@@ -105,6 +155,8 @@ def read_snapshot(
             limits=dict(limits),
             bought=bought,
             consumer_buyers=consumer_buyers,
+            now=now,
+            rules=rules,
         )
         made = _plan_with(snapshot, snapshot.balances)
         if not made.needs_more:
@@ -114,17 +166,70 @@ def read_snapshot(
 
 
 def _candidate(
-    row: distribution.CandidateRow, postal_code: str, attributes: Mapping[str, object]
+    row: distribution.CandidateRow,
+    level: Level,
+    postal_code: str,
+    attributes: Mapping[str, object],
+    now: datetime,
+    windows: dict[str, caps.Windows],
 ) -> Candidate:
+    """A candidate row as the planner sees it, with its delivery rules (SPEC §12) decided at
+    ``now``: schedule, caps and budgets (at the level's price for this lead), weight, credit."""
+    eligibility = evaluate_stored(
+        row.postal_codes, [] if row.filters is None else row.filters, postal_code, attributes
+    )
+    try:
+        schedule = parse_schedule(row.schedule)
+    except InvalidInput:
+        # Never stored (validated on write); fail-safe like a filter that cannot be read.
+        schedule, eligibility = None, Eligibility.ERROR
+    limit = None
+    zone = timezone_of(schedule)
+    limits = caps.Limits(
+        row.hourly_cap,
+        row.daily_cap,
+        row.weekly_cap,
+        row.monthly_cap,
+        row.daily_budget_cents,
+        row.monthly_budget_cents,
+    )
+    if limits.any:
+        keys = windows.get(zone)
+        if keys is None:
+            keys = windows[zone] = caps.window_keys(now, zone)
+        limit = caps.limit_reached(limits, _tally(row), keys, level.price_cents)
+    credit = 0
+    if level.weighted and not level.switched and row.credit_epoch == level.credit_epoch:
+        credit = row.credit or 0
     return Candidate(
         subscription_id=row.subscription_id,
         provider_id=row.provider_id,
         level_id=row.level_id,
         lru_order=row.lru_order,
-        eligibility=evaluate_stored(
-            row.postal_codes, [] if row.filters is None else row.filters, postal_code, attributes
-        ),
-        cap_reached=cap_reached(row.daily_count, row.daily_cap, row.monthly_count, row.monthly_cap),
+        eligibility=eligibility,
+        cap_reached=limit is SkipReason.CAP_REACHED,
+        outside_schedule=not is_open(schedule, now),
+        budget_reached=limit is SkipReason.BUDGET_REACHED,
+        weight=row.weight,
+        credit=credit,
+        timezone=zone,
+    )
+
+
+def _tally(row: distribution.CandidateRow) -> caps.Tally:
+    if row.hour_key is None:
+        return caps.Tally()
+    return caps.Tally(
+        row.hour_key,
+        row.hour_count or 0,
+        row.day_key or 0,
+        row.day_count or 0,
+        row.day_spend or 0,
+        row.week_key or 0,
+        row.week_count or 0,
+        row.month_key or 0,
+        row.month_count or 0,
+        row.month_spend or 0,
     )
 
 
@@ -205,6 +310,8 @@ def plan_with_locks(
                 },
                 bought=snapshot.bought,
                 consumer_buyers=snapshot.consumer_buyers,
+                rules=_known(snapshot.rules),
+                now=_known(snapshot.now),
             )
             plan = lock_and_plan(conn, snapshot)
         if not has_consumer_keys(lead) or not plan.balance_provider_ids:
@@ -216,6 +323,11 @@ def plan_with_locks(
         # and plan again without the ones that bought the consumer meanwhile.
         conn.execute("ROLLBACK TO SAVEPOINT provider_locks")
         snapshot = replace(snapshot, consumer_buyers=snapshot.consumer_buyers | fresh)
+
+
+def _known(value: T | None) -> T:
+    assert value is not None, "a snapshot read by read_snapshot has its rules and instant"
+    return value
 
 
 def has_consumer_keys(lead: LeadRecord) -> bool:

@@ -34,6 +34,24 @@ class LevelTrace:
     level_name: str
     order_position: int | None
     entries: list[TraceEntry]
+    # SPEC §12: how the level ordered its candidates (``lru`` or ``weighted``), and why, when
+    # that is worth saying (weighted, or switched since the level's previous run).
+    order: str = "lru"
+    note: str | None = None
+
+
+def order_note(weighted: bool, switched: bool) -> str | None:
+    """The trace's explanation of a level's order (SPEC §12)."""
+    if weighted and switched:
+        return (
+            "Weights now differ: smooth weighted round-robin from this run on; every credit "
+            "started at 0."
+        )
+    if weighted:
+        return "Weights differ: smooth weighted round-robin (highest credit first, ties by LRU)."
+    if switched:
+        return "Weights are equal again: least recently served first (LRU), credits unused."
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +118,11 @@ def _trace(
                 outcome=str(skip["reason"]),
             )
         )
-    return RunTrace(run=run, levels=_levels(entries, levels))
+    rules = {
+        UUID(r["level_id"]): (r["order"] == "weighted", bool(r["switched"]))
+        for r in run.level_rules
+    }
+    return RunTrace(run=run, levels=_levels(entries, levels, rules))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +159,14 @@ def preview(tx: Connection, *, lead_id: UUID) -> PreviewTrace:
                 outcome=str(skip.reason),
             )
         )
-    return PreviewTrace(preview=found, levels=_levels(entries, levels))
+    rules = {r.level_id: (r.weighted, r.switched) for r in found.level_rules}
+    return PreviewTrace(preview=found, levels=_levels(entries, levels, rules))
 
 
 def _levels(
-    entries: dict[UUID, list[TraceEntry]], levels: dict[UUID, tuple[str, int]]
+    entries: dict[UUID, list[TraceEntry]],
+    levels: dict[UUID, tuple[str, int]],
+    rules: dict[UUID, tuple[bool, bool]],
 ) -> list[LevelTrace]:
     return [
         LevelTrace(
@@ -149,6 +174,8 @@ def _levels(
             level_name=levels[level_id][0] if level_id in levels else str(level_id),
             order_position=levels[level_id][1] if level_id in levels else None,
             entries=items,
+            order="weighted" if rules.get(level_id, (False, False))[0] else "lru",
+            note=order_note(*rules.get(level_id, (False, False))),
         )
         for level_id, items in entries.items()
     ]

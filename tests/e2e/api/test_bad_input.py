@@ -519,6 +519,177 @@ CASES = [
         lambda i: f"/api/v1/admin/subscriptions/{i.subscription}",
         raw=b'{"filters": [{"field": "rooms", "op": "gte", "value": Infinity}]}',
     ),
+    # Delivery rules (SPEC §12).
+    *(
+        Case(
+            f"subscription: {what}",
+            "POST",
+            lambda i: "/api/v1/admin/subscriptions",
+            lambda i, rules=rules: {
+                "provider_id": i.provider,
+                "competition_level_id": i.level,
+                **rules,
+            },
+            names=names,
+        )
+        for what, rules, names in [
+            (
+                "unknown time zone",
+                {"schedule": {"timezone": "Mars/Olympus", "hours": {}}},
+                "timezone",
+            ),
+            (
+                "time zone path",
+                {"schedule": {"timezone": "../etc/passwd", "hours": {}}},
+                "timezone",
+            ),
+            (
+                "bad time",
+                {"schedule": {"timezone": "UTC", "hours": {"mon": [["9:00", "17:00"]]}}},
+                "schedule",
+            ),
+            (
+                "hour 25",
+                {"schedule": {"timezone": "UTC", "hours": {"mon": [["09:00", "25:00"]]}}},
+                "schedule",
+            ),
+            (
+                "start after end",
+                {"schedule": {"timezone": "UTC", "hours": {"mon": [["17:00", "09:00"]]}}},
+                "start must be before end",
+            ),
+            (
+                "start equals end",
+                {"schedule": {"timezone": "UTC", "hours": {"tue": [["09:00", "09:00"]]}}},
+                "start must be before end",
+            ),
+            (
+                "overlapping hours",
+                {
+                    "schedule": {
+                        "timezone": "UTC",
+                        "hours": {"mon": [["09:00", "12:00"], ["11:00", "13:00"]]},
+                    }
+                },
+                "overlap",
+            ),
+            (
+                "unknown day",
+                {"schedule": {"timezone": "UTC", "hours": {"monday": [["09:00", "17:00"]]}}},
+                "monday",
+            ),
+            (
+                "interval of one time",
+                {"schedule": {"timezone": "UTC", "hours": {"mon": [["09:00"]]}}},
+                "schedule",
+            ),
+            ("schedule without hours", {"schedule": {"timezone": "UTC"}}, "hours"),
+            ("weight 0", {"weight": 0}, "weight"),
+            ("weight 101", {"weight": 101}, "weight"),
+            ("weight as text", {"weight": "5"}, "weight"),
+            ("weight true", {"weight": True}, "weight"),
+            ("hourly cap 0", {"hourly_cap": 0}, "hourly_cap"),
+            ("weekly cap negative", {"weekly_cap": -1}, "weekly_cap"),
+            ("daily budget 0", {"daily_budget_cents": 0}, "daily_budget_cents"),
+            ("monthly budget text", {"monthly_budget_cents": "100"}, "monthly_budget_cents"),
+        ]
+    ),
+    Case(
+        "subscription: more than 7 days",
+        "POST",
+        lambda i: "/api/v1/admin/subscriptions",
+        lambda i: {
+            "provider_id": i.provider,
+            "competition_level_id": i.level,
+            "schedule": {
+                "timezone": "UTC",
+                "hours": {
+                    d: [["09:00", "10:00"]]
+                    for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun", "hol")
+                },
+            },
+        },
+        names="schedule",
+    ),
+    Case(
+        "subscription: weight null",
+        "PATCH",
+        lambda i: f"/api/v1/admin/subscriptions/{i.subscription}",
+        {"weight": None},
+        names="weight",
+    ),
+    Case(
+        "subscription: patch an overlapping schedule",
+        "PATCH",
+        lambda i: f"/api/v1/admin/subscriptions/{i.subscription}",
+        {
+            "schedule": {
+                "timezone": "Europe/Paris",
+                "hours": {"fri": [["08:00", "12:00"], ["10:00", "18:00"]]},
+            }
+        },
+        names="overlap",
+    ),
+    Case(
+        "subscription: patch an unknown zone",
+        "PATCH",
+        lambda i: f"/api/v1/admin/subscriptions/{i.subscription}",
+        {"schedule": {"timezone": "Europe/Atlantis", "hours": {}}},
+        names="timezone",
+    ),
+    Case(
+        "subscription: patch hourly cap 0",
+        "PATCH",
+        lambda i: f"/api/v1/admin/subscriptions/{i.subscription}",
+        {"hourly_cap": 0},
+        names="hourly_cap",
+    ),
+    Case(
+        "level: negative override price",
+        "POST",
+        lambda i: f"/api/v1/admin/niches/{i.niche}/levels",
+        {
+            "name": "Geo",
+            "order_position": 9,
+            "max_recipients": 1,
+            "price_per_lead_cents": 100,
+            "price_overrides": [{"postal_prefix": "100", "price_cents": -1}],
+        },
+        names="price_cents",
+    ),
+    Case(
+        "level: override prefix twice",
+        "PATCH",
+        lambda i: f"/api/v1/admin/levels/{i.level}",
+        {
+            "price_overrides": [
+                {"postal_prefix": "100", "price_cents": 1},
+                {"postal_prefix": " 100", "price_cents": 2},
+            ]
+        },
+        names="listed twice",
+    ),
+    Case(
+        "level: override prefix with a symbol",
+        "PATCH",
+        lambda i: f"/api/v1/admin/levels/{i.level}",
+        {"price_overrides": [{"postal_prefix": "1$", "price_cents": 1}]},
+        names="postal_prefix",
+    ),
+    Case(
+        "level: override without a price",
+        "PATCH",
+        lambda i: f"/api/v1/admin/levels/{i.level}",
+        {"price_overrides": [{"postal_prefix": "100"}]},
+        names="price_cents",
+    ),
+    Case(
+        "level: overrides null",
+        "PATCH",
+        lambda i: f"/api/v1/admin/levels/{i.level}",
+        {"price_overrides": None},
+        names="price_overrides",
+    ),
     # Leads, distribution, jobs, audit.
     Case("leads: limit over 200", "GET", lambda i: "/api/v1/admin/leads?limit=201"),
     Case("leads: page 0", "GET", lambda i: "/api/v1/admin/leads?page=0"),

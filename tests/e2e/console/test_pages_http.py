@@ -69,6 +69,7 @@ def test_every_admin_page_renders_with_security_headers(
         f"/console/providers/{m['rich']['id']}",
         "/console/subscriptions",
         f"/console/subscriptions?provider_id={m['poor']['id']}",
+        f"/console/subscriptions/{m['rich']['subscriptions'][0]['id']}",
         "/console/jobs",
         "/console/jobs?status=failed",
         "/console/deliveries",

@@ -22,13 +22,27 @@ def test_the_candidate_query_selects_the_row_fields_in_order(pool: Pool) -> None
     with pool.connection() as conn:
         first = conn.execute(
             statement,
-            {"level_ids": [], "limits": [], "postal_code": None, "lead_id": uuid.uuid4(), **common},
+            {
+                "level_ids": [],
+                "limits": [],
+                "weighted": [],
+                "postal_code": None,
+                "lead_id": uuid.uuid4(),
+                **common,
+            },
         )
         assert first.description is not None
         assert [c.name for c in first.description] == FIELDS
         again = conn.execute(
             statement,
-            {"level_ids": [], "limits": [], "postal_code": "10001", "lead_id": None, **common},
+            {
+                "level_ids": [],
+                "limits": [],
+                "weighted": [],
+                "postal_code": "10001",
+                "lead_id": None,
+                **common,
+            },
         )
         assert again.description is not None
         assert [c.name for c in again.description] == FIELDS

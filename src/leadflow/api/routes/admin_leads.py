@@ -20,6 +20,7 @@ from leadflow.api.schemas.leads import (
     JobOut,
     JobStatus,
     LeadOut,
+    LevelOrderOut,
     PreviewOut,
     RejectIn,
     RejectionOut,
@@ -29,7 +30,7 @@ from leadflow.api.schemas.leads import (
 from leadflow.db.lead_views import AssignmentView
 from leadflow.domain.model import LeadStatus
 from leadflow.domain.money import cents_to_dollars
-from leadflow.services import distribution, erasure, jobs, lead_admin, leads
+from leadflow.services import distribution, erasure, jobs, lead_admin, leads, runs
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin", dependencies=[Depends(current_admin)])
 
@@ -154,6 +155,15 @@ def distribution_preview(lead_id: UUID, tx: Tx) -> PreviewOut:
         selections=[SelectionOut.model_validate(s) for s in preview.selections],
         skipped=[SkipOut.model_validate(s) for s in preview.skipped],
         status=str(preview.status),
+        levels=[
+            LevelOrderOut(
+                level_id=r.level_id,
+                order="weighted" if r.weighted else "lru",
+                switched=r.switched,
+                note=runs.order_note(r.weighted, r.switched),
+            )
+            for r in preview.level_rules
+        ],
     )
 
 

@@ -74,6 +74,8 @@ def _run(trace: runs.RunTrace) -> RunOut:
                 level_name=lv.level_name,
                 order_position=lv.order_position,
                 entries=[TraceEntryOut.model_validate(e) for e in lv.entries],
+                order=lv.order,
+                note=lv.note,
             )
             for lv in trace.levels
         ],

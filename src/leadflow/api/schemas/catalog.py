@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -50,12 +51,15 @@ from leadflow.domain.model import (
     SubscriptionStatus,
 )
 from leadflow.domain.money import MAX_ADJUSTMENT_CENTS, MAX_DEPOSIT_CENTS
+from leadflow.domain.pricing import MAX_OVERRIDES, MAX_PREFIX_LENGTH, MAX_PRICE_CENTS
 from leadflow.domain.returns import (
     DEFAULT_RETURN_REASONS,
     DEFAULT_RETURN_WINDOW_HOURS,
     MAX_REASONS,
     MAX_RETURN_WINDOW_HOURS,
 )
+from leadflow.domain.schedule import DAYS, MAX_INTERVALS_PER_DAY
+from leadflow.domain.selection import DEFAULT_WEIGHT, MAX_WEIGHT, MIN_WEIGHT
 from leadflow.services.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from leadflow.services.billing import MAX_IDEMPOTENCY_KEY_LENGTH
 from leadflow.services.catalog import SLUG
@@ -109,6 +113,29 @@ Region = Annotated[
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 
 
+class PriceOverride(Body):
+    """The price of a lead whose postal code starts with ``postal_prefix`` (the longest wins)."""
+
+    postal_prefix: Annotated[
+        str,
+        StringConstraints(
+            min_length=1,
+            max_length=MAX_PREFIX_LENGTH,
+            pattern=r"^[A-Za-z0-9 -]*[A-Za-z0-9][A-Za-z0-9 -]*$",
+        ),
+    ]
+    price_cents: Annotated[StrictInt, Field(ge=0, le=MAX_PRICE_CENTS), INTEGRAL]
+
+
+PriceOverrides = Annotated[
+    list[PriceOverride],
+    Field(
+        max_length=MAX_OVERRIDES,
+        description="Prices by postal-code prefix; the longest matching prefix wins (SPEC §12).",
+    ),
+]
+
+
 class LevelOut(Out):
     id: UUID
     niche_id: UUID
@@ -117,6 +144,7 @@ class LevelOut(Out):
     max_recipients: int
     price_per_lead_cents: int
     is_active: bool
+    price_overrides: list[dict[str, Any]]
     created_at: datetime
     updated_at: datetime
 
@@ -200,6 +228,7 @@ class LevelIn(Body):
     max_recipients: Count
     price_per_lead_cents: Cents
     is_active: StrictBool = True
+    price_overrides: PriceOverrides = []
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -209,6 +238,7 @@ class LevelIn(Body):
                     "order_position": 1,
                     "max_recipients": 1,
                     "price_per_lead_cents": 4900,
+                    "price_overrides": [{"postal_prefix": "100", "price_cents": 5900}],
                 }
             ]
         },
@@ -221,6 +251,7 @@ class LevelPatch(Body):
     max_recipients: Omittable[Count] = None
     price_per_lead_cents: Omittable[Cents] = None
     is_active: Omittable[StrictBool] = None
+    price_overrides: Omittable[PriceOverrides] = None
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"price_per_lead_cents": 5900}]},
@@ -237,6 +268,12 @@ class SubscriptionOut(Out):
     filters: list[dict[str, Any]]
     daily_cap: int | None
     monthly_cap: int | None
+    schedule: dict[str, Any] | None
+    hourly_cap: int | None
+    weekly_cap: int | None
+    daily_budget_cents: int | None
+    monthly_budget_cents: int | None
+    weight: int
     created_at: datetime
     updated_at: datetime
 
@@ -419,6 +456,42 @@ FilterRule = Annotated[EqRule | InRule | BoundRule | BetweenRule, Field(discrimi
 Filters = Annotated[list[FilterRule], Field(max_length=MAX_FILTERS)]
 
 
+ClockTime = Annotated[
+    str,
+    StringConstraints(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"),
+    Field(description="Wall-clock time HH:MM in the schedule's zone; 24:00 ends a day."),
+]
+Interval = Annotated[
+    list[ClockTime],
+    Field(min_length=2, max_length=2, description="[start, end): start before end."),
+]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+assert typing.get_args(Day) == DAYS, "the API's days are the schedule's"
+
+
+class Schedule(Body):
+    """Business hours (SPEC §12): a lead is a candidate only within them, on the zone's clock;
+    a day not listed is closed. Intervals of a day must not overlap."""
+
+    timezone: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=64, pattern=NO_NUL),
+        Field(description="An IANA time zone, e.g. America/New_York."),
+    ]
+    hours: Annotated[
+        dict[Day, Annotated[list[Interval], Field(max_length=MAX_INTERVALS_PER_DAY)]],
+        Field(max_length=7),
+    ]
+
+
+Weight = Annotated[StrictInt, Field(ge=MIN_WEIGHT, le=MAX_WEIGHT), INTEGRAL]
+LimitCount = Annotated[Count | None, Field(description="null: no limit.")]
+LimitCents = Annotated[
+    Annotated[StrictInt, Field(ge=1, le=MAX_DEPOSIT_CENTS), INTEGRAL] | None,
+    Field(description="Spend in cents; null: no budget."),
+]
+
+
 class SubscriptionIn(Body):
     provider_id: UUID
     competition_level_id: UUID
@@ -426,6 +499,14 @@ class SubscriptionIn(Body):
     filters: Filters = []
     daily_cap: Count | None = Field(default=None, description="null: no daily cap.")
     monthly_cap: Count | None = Field(default=None, description="null: no monthly cap.")
+    schedule: Schedule | None = Field(default=None, description="null: always open.")
+    hourly_cap: LimitCount = None
+    weekly_cap: LimitCount = None
+    daily_budget_cents: LimitCents = None
+    monthly_budget_cents: LimitCents = None
+    weight: Weight = Field(
+        default=DEFAULT_WEIGHT, description="Share of the level's leads when weights differ."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -448,6 +529,12 @@ class SubscriptionPatch(Body):
     filters: Omittable[Filters] = None
     daily_cap: Count | None = Field(default=None, description="null removes the cap.")
     monthly_cap: Count | None = Field(default=None, description="null removes the cap.")
+    schedule: Schedule | None = Field(default=None, description="null removes the schedule.")
+    hourly_cap: LimitCount = None
+    weekly_cap: LimitCount = None
+    daily_budget_cents: LimitCents = None
+    monthly_budget_cents: LimitCents = None
+    weight: Omittable[Weight] = None
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"status": "paused", "daily_cap": 5}]},

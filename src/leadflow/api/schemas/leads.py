@@ -285,6 +285,15 @@ class SkipOut(Out):
     reason: SkipReason
 
 
+class LevelOrderOut(Out):
+    """A level that would use weighted order, or switch order (SPEC §12), and why."""
+
+    level_id: UUID
+    order: Literal["lru", "weighted"]
+    switched: bool
+    note: str | None
+
+
 class PreviewOut(Out):
     lead_id: UUID
     start_level_order_position: int | None
@@ -292,6 +301,9 @@ class PreviewOut(Out):
     selections: list[SelectionOut]
     skipped: list[SkipOut]
     status: str
+    levels: list[LevelOrderOut] = Field(
+        default=[], description="Levels that are weighted or would switch order (SPEC §12)."
+    )
 
 
 class AuditOut(Out):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
+
+from pydantic import Field
 
 from leadflow.api.schemas.base import Out
 from leadflow.domain.model import RunTrigger
@@ -24,6 +26,12 @@ class LevelTraceOut(Out):
     level_name: str
     order_position: int | None
     entries: list[TraceEntryOut]
+    order: Literal["lru", "weighted"] = Field(
+        default="lru", description="How the level ordered its candidates (SPEC §12)."
+    )
+    note: str | None = Field(
+        default=None, description="Why, when the level is weighted or switched order."
+    )
 
 
 class RunOut(Out):
@@ -63,6 +71,12 @@ class SubscriptionViewOut(Out):
     daily_cap: int | None
     monthly_cap: int | None
     created_at: datetime
+    schedule: dict[str, Any] | None
+    hourly_cap: int | None
+    weekly_cap: int | None
+    daily_budget_cents: int | None
+    monthly_budget_cents: int | None
+    weight: int
 
 
 class DayOut(Out):

@@ -51,60 +51,102 @@ SELECT leadflow_expect(NOT EXISTS (
 -- write_sale --
 -- The run and what it changes besides money: its record, the assignments, one webhook
 -- delivery per active endpoint of each buyer that matches the niche (the outbox, SPEC §10:
--- written with the sale or not at all), each sold subscription's LRU move, the lead's status and attempt count, the niche's rotation pointer
--- and LRU counter. One JSON parameter (``sale.document``) carries it
--- all: one value to encode where some thirty to adapt cost the client more than the write.
--- Id lists become InitPlan arrays, so generic plans reach rows through their primary keys.
+-- written with the sale or not at all), each sold subscription's LRU move and tally (its sales
+-- and spend in its time zone's hour, day, week and month, SPEC §12: a window's count restarts
+-- when the sale is in a later window, and is added to otherwise, so a sale whose clock lags
+-- never empties a window), the weighted credits the picks changed, the levels whose order
+-- switched, the lead's status and attempt count, the niche's rotation pointer and LRU counter.
+-- One JSON parameter (``sale.document``) carries it all: one value to encode where some thirty
+-- to adapt cost the client more than the write. The sale's instant is the document's ``now``
+-- (the one its schedules, caps and budgets were decided at). Id lists become InitPlan arrays,
+-- so generic plans reach rows through their primary keys.
 WITH d AS MATERIALIZED (
     SELECT * FROM jsonb_to_record(%(r)s)
     AS d(id uuid, lead_id uuid, niche_id uuid, actor_id text, actor_role text, job_id bigint,
          status text, start int, sold int, skipped jsonb, skipped_total int, duration_ms int,
-         trigger text, next_pointer int, lru_counter bigint)
+         trigger text, next_pointer int, lru_counter bigint, now timestamptz, level_rules jsonb)
 ),
 sale AS (
     SELECT * FROM jsonb_to_recordset(%(r)s->'sales')
     AS t(assignment_id uuid, provider_id uuid, subscription_id uuid, level_id uuid, price bigint,
-         lru_order bigint)
+         lru_order bigint, hour_key bigint, day_key int, week_key int, month_key int)
 ),
 run AS (
     INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_actor_id,
                                    triggered_by_role, job_id, status,
                                    start_level_order_position, traversal_order,
                                    assignments_created, skipped, skipped_total, finished_at,
-                                   duration_ms, trigger, sale_round)
+                                   duration_ms, trigger, sale_round, level_rules)
     SELECT d.id, d.lead_id, d.niche_id, actor_id, actor_role, job_id, d.status, start,
            ARRAY(SELECT jsonb_array_elements_text(%(r)s->'traversal')::uuid), sold, skipped,
            skipped_total, clock_timestamp(), duration_ms, trigger,
-           CASE WHEN l.resold_at IS NULL THEN 1 ELSE 2 END
+           CASE WHEN l.resold_at IS NULL THEN 1 ELSE 2 END, level_rules
     FROM d JOIN leads l ON l.id = d.lead_id
     RETURNING id
 ),
 assigned AS (
     INSERT INTO lead_assignments (id, lead_id, provider_id, subscription_id,
-                                  competition_level_id, distribution_run_id, price_charged_cents)
+                                  competition_level_id, distribution_run_id, price_charged_cents,
+                                  assigned_at)
     SELECT sale.assignment_id, d.lead_id, sale.provider_id, sale.subscription_id, sale.level_id,
-           run.id, sale.price
+           run.id, sale.price, d.now
     FROM sale, run, d
 ),
 hooks AS (
-    INSERT INTO webhook_deliveries (endpoint_id, provider_id, lead_id, assignment_id, event)
-    SELECT e.id, sale.provider_id, d.lead_id, sale.assignment_id, 'lead.assigned'
+    INSERT INTO webhook_deliveries (endpoint_id, provider_id, lead_id, assignment_id, event,
+                                    created_at)
+    SELECT e.id, sale.provider_id, d.lead_id, sale.assignment_id, 'lead.assigned', d.now
     FROM sale CROSS JOIN d
     JOIN webhook_endpoints e ON e.provider_id = sale.provider_id
     WHERE e.is_active AND (e.niche_id IS NULL OR e.niche_id = d.niche_id)
       AND e.provider_id = ANY(ARRAY(SELECT provider_id FROM sale))
 ),
 served AS (
-    UPDATE subscriptions s SET last_received_at = now(), lru_order = sale.lru_order,
+    UPDATE subscriptions s SET last_received_at = d.now, lru_order = sale.lru_order,
                                updated_at = now()
-    FROM sale
+    FROM sale, d
     WHERE s.id = sale.subscription_id
       AND s.id = ANY(ARRAY(SELECT subscription_id FROM sale))
+),
+tallied AS (
+    INSERT INTO subscription_tallies AS t (subscription_id, hour_key, hour_count, day_key,
+                                           day_count, day_spend, week_key, week_count,
+                                           month_key, month_count, month_spend)
+    SELECT subscription_id, hour_key, 1, day_key, 1, price, week_key, 1, month_key, 1, price
+    FROM sale
+    ON CONFLICT (subscription_id) DO UPDATE SET
+        hour_count = CASE WHEN t.hour_key >= excluded.hour_key THEN t.hour_count + 1 ELSE 1 END,
+        hour_key = greatest(t.hour_key, excluded.hour_key),
+        day_count = CASE WHEN t.day_key >= excluded.day_key THEN t.day_count + 1 ELSE 1 END,
+        day_spend = CASE WHEN t.day_key >= excluded.day_key
+                         THEN t.day_spend + excluded.day_spend ELSE excluded.day_spend END,
+        day_key = greatest(t.day_key, excluded.day_key),
+        week_count = CASE WHEN t.week_key >= excluded.week_key THEN t.week_count + 1 ELSE 1 END,
+        week_key = greatest(t.week_key, excluded.week_key),
+        month_count = CASE WHEN t.month_key >= excluded.month_key
+                           THEN t.month_count + 1 ELSE 1 END,
+        month_spend = CASE WHEN t.month_key >= excluded.month_key
+                           THEN t.month_spend + excluded.month_spend
+                           ELSE excluded.month_spend END,
+        month_key = greatest(t.month_key, excluded.month_key)
+),
+credited AS (
+    INSERT INTO subscription_credits AS c (subscription_id, credit, epoch)
+    SELECT * FROM jsonb_to_recordset(%(r)s->'credits')
+    AS x(subscription_id uuid, credit bigint, epoch int)
+    ON CONFLICT (subscription_id) DO UPDATE SET credit = excluded.credit, epoch = excluded.epoch
+),
+rotated AS (
+    INSERT INTO level_rotations AS o (level_id, weighted, credit_epoch)
+    SELECT * FROM jsonb_to_recordset(%(r)s->'rotations')
+    AS x(level_id uuid, weighted boolean, epoch int)
+    ON CONFLICT (level_id) DO UPDATE SET weighted = excluded.weighted,
+                                         credit_epoch = excluded.credit_epoch
 ),
 lead AS (
     UPDATE leads SET distribution_attempts = distribution_attempts + 1,
                      status = CASE WHEN d.sold > 0 THEN 'distributed' ELSE leads.status END,
-                     distributed_at = CASE WHEN d.sold > 0 THEN now() ELSE distributed_at END,
+                     distributed_at = CASE WHEN d.sold > 0 THEN d.now ELSE distributed_at END,
                      unsold_at = CASE WHEN d.sold > 0 THEN NULL ELSE now() END
     FROM d WHERE leads.id = d.lead_id
 )
