@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from leadflow.db import queries
 from leadflow.db.connection import Connection
+from leadflow.db.rows import record_row
 
 _SQL = queries.load("unsold.sql")
 
@@ -114,6 +116,21 @@ def expire_due(conn: Connection, *, limit: int) -> int:
     return int(row["expired"])
 
 
-def capped_niches(conn: Connection) -> list[UUID]:
-    """Niches with waiting leads and an active subscription with a cap."""
-    return [row["niche_id"] for row in conn.execute(_SQL["capped_niches"]).fetchall()]
+@dataclass(frozen=True, slots=True)
+class ClockRules:
+    """A subscription's rules the clock acts on, with its niche."""
+
+    niche_id: UUID
+    schedule: dict[str, Any] | None
+    hourly_cap: int | None
+    daily_cap: int | None
+    weekly_cap: int | None
+    monthly_cap: int | None
+    daily_budget_cents: int | None
+    monthly_budget_cents: int | None
+
+
+def clock_rules(conn: Connection) -> list[ClockRules]:
+    """Active subscriptions with a schedule, cap or budget in niches where leads wait."""
+    with conn.cursor(row_factory=record_row(ClockRules)) as cur:
+        return cur.execute(_SQL["clock_rules"]).fetchall()

@@ -146,6 +146,7 @@ def update_level(
             "is_active",
             "max_recipients",
             "price_per_lead_cents",
+            "price_overrides",
         }:
             unsold.capacity_may_have_returned(tx, reason="level_updated", level_ids=[level_id])
         audit.record(
@@ -331,7 +332,19 @@ def update_subscription(
 
 
 # Edits of an active subscription that may let it take leads it could not take before.
-_WIDENING = frozenset({"postal_codes", "filters", "daily_cap", "monthly_cap"})
+_WIDENING = frozenset(
+    {
+        "postal_codes",
+        "filters",
+        "schedule",
+        "hourly_cap",
+        "daily_cap",
+        "weekly_cap",
+        "monthly_cap",
+        "daily_budget_cents",
+        "monthly_budget_cents",
+    }
+)
 
 
 def _no_nulls(changes: Mapping[str, Any], *fields: str) -> None:

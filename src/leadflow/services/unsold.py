@@ -3,7 +3,8 @@ capacity may have returned, and expires after its niche's ``lead_ttl_hours``.
 
 What may return capacity calls ``capacity_may_have_returned`` in its own transaction: a deposit
 or refund that resumes subscriptions, a subscription created or re-activated or widened, a
-provider or level re-activated; the worker adds the cap windows that roll over. That writes one
+provider or level re-activated; the worker adds the clock's changes (a schedule opens, a cap
+or budget window rolls over). That writes one
 wake-up row per niche (``unsold_wakeups``), never a job per lead: the maintenance tick serves
 the wake-ups (``resell_due``), each niche a batch of at most ``RESALE_BATCH`` distribution jobs
 (trigger ``resale``), oldest lead first, the next batch only once the last job of the one before
@@ -26,8 +27,11 @@ from leadflow import metrics
 from leadflow.db import catalog, jobs
 from leadflow.db import unsold as db
 from leadflow.db.connection import Connection, transaction
-from leadflow.domain.cap_windows import day_started
+from leadflow.domain.clock_wakeups import capacity_returns
+from leadflow.domain.errors import InvalidInput
+from leadflow.domain.limits import Limits
 from leadflow.domain.model import Actor, RunTrigger
+from leadflow.domain.schedule import parse_schedule
 
 log = structlog.get_logger(__name__)
 
@@ -39,9 +43,10 @@ EXPIRY_BATCHES_PER_TICK = 10
 # A pass ends this long after it began at the earliest: a run that read the capacity from before
 # the change and committed its no_eligible late is still served by it.
 PASS_GRACE_SECONDS = 10
-# How often the worker looks for cap windows that rolled over (every time zone's midnight falls
-# on a quarter hour).
-CAP_WINDOW_CHECK = timedelta(minutes=15)
+# How often the worker looks at the clock for schedules that opened and cap windows that rolled
+# over (every time zone's hour starts on one of its steps; a schedule set to the minute opens
+# for waiting leads within one step).
+CLOCK_STEP = timedelta(minutes=5)
 
 
 def capacity_may_have_returned(
@@ -162,13 +167,34 @@ def expire_due(
     return expired
 
 
-def wake_rolled_cap_windows(pool: ConnectionPool[Connection], *, until: datetime) -> int:
-    """A new day (and so maybe a new month) began in the quarter hour before ``until``: wake the
-    niches where leads wait and a capped subscription may take them again. Caps count calendar
-    days and months in UTC. Returns how many niches were woken."""
-    if not day_started(until - CAP_WINDOW_CHECK, until, UTC):
-        return 0
+def wake_on_the_clock(pool: ConnectionPool[Connection], *, until: datetime) -> int:
+    """In the ``CLOCK_STEP`` before ``until`` a schedule opened or a cap or budget window rolled
+    over (on the subscription's zone's calendar): wake the niches where leads wait and such a
+    subscription may take them now. Returns how many niches were woken."""
+    since = until - CLOCK_STEP
     with transaction(pool) as tx:
-        niches = db.capped_niches(tx)
-        db.wake(tx, niches, "cap_window")
+        niches = sorted(
+            {
+                rules.niche_id
+                for rules in db.clock_rules(tx)
+                if _returns(rules, since=since, until=until)
+            }
+        )
+        db.wake(tx, niches, "clock")
     return len(niches)
+
+
+def _returns(rules: db.ClockRules, *, since: datetime, until: datetime) -> bool:
+    try:
+        schedule = parse_schedule(rules.schedule)
+    except InvalidInput:
+        return False  # never stored (validated on write); the engine skips it too
+    limits = Limits(
+        rules.hourly_cap,
+        rules.daily_cap,
+        rules.weekly_cap,
+        rules.monthly_cap,
+        rules.daily_budget_cents,
+        rules.monthly_budget_cents,
+    )
+    return capacity_returns(since, until, schedule=schedule, limits=limits)

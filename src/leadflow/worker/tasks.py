@@ -89,13 +89,13 @@ def register(app: App, settings: Settings) -> None:
         priority=jobs.MAINTENANCE_PRIORITY,
     )(cleanup_jobs)
     app.periodic(cron="17 * * * *")(cleanup)
-    windows = app.task(
-        name="wake_rolled_cap_windows",
+    clock = app.task(
+        name="wake_on_the_clock",
         queue=jobs.MAINTENANCE_QUEUE,
         pass_context=True,
         priority=jobs.MAINTENANCE_PRIORITY,
-    )(wake_rolled_cap_windows)
-    app.periodic(cron="*/15 * * * *")(windows)
+    )(wake_on_the_clock)
+    app.periodic(cron="*/5 * * * *")(clock)
 
 
 async def distribute_lead(
@@ -198,12 +198,11 @@ async def maintenance_tick(context: JobContext, timestamp: int) -> dict[str, int
     }
 
 
-async def wake_rolled_cap_windows(context: JobContext, timestamp: int) -> dict[str, int]:
-    """At every quarter hour: a cap window that rolled over may take unsold leads again."""
+async def wake_on_the_clock(context: JobContext, timestamp: int) -> dict[str, int]:
+    """Every five minutes: a schedule that opened or a cap window that rolled over may take
+    unsold leads again."""
     until = datetime.fromtimestamp(timestamp, UTC)
-    woken = await asyncio.to_thread(
-        unsold.wake_rolled_cap_windows, runtime_of(context).pool, until=until
-    )
+    woken = await asyncio.to_thread(unsold.wake_on_the_clock, runtime_of(context).pool, until=until)
     return {"niches_woken": woken}
 
 

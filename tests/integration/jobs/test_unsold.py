@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from leadflow import metrics
@@ -317,29 +319,42 @@ def test_what_may_return_capacity_wakes_the_niche(pool: Pool) -> None:
     assert woken() == ["level_updated"]
 
 
-def test_a_new_day_wakes_the_niches_with_capped_subscriptions(pool: Pool) -> None:
-    capped = factories.market(pool, providers=1)
-    uncapped = factories.market(pool, providers=1)
-    for market in (capped, uncapped):
-        # The funded provider's subscription is made unable to take the lead by a filter.
+def test_the_clock_wakes_niches_whose_schedules_open_or_cap_windows_roll_over(
+    pool: Pool,
+) -> None:
+    scheduled, capped, plain = (factories.market(pool, providers=1) for _ in range(3))
+    for market in (scheduled, capped, plain):
+        # The funded provider's subscription cannot take the lead: a postal code it lacks.
         with transaction(pool) as conn:
             conn.execute(
                 "UPDATE subscriptions SET postal_codes = '{99999}' WHERE provider_id = %s",
                 (market.provider_ids[0],),
             )
         waiting_leads(pool, market.niche_id, 1)
+    hours = {"timezone": "America/New_York", "hours": {"fri": [["09:00", "17:00"]]}}
     with transaction(pool) as conn:
+        conn.execute(
+            "UPDATE subscriptions SET schedule = %s WHERE provider_id = %s",
+            (Jsonb(hours), scheduled.provider_ids[0]),
+        )
         conn.execute(
             "UPDATE subscriptions SET daily_cap = 1 WHERE provider_id = %s",
             (capped.provider_ids[0],),
         )
         conn.execute("DELETE FROM unsold_wakeups")
-    midnight = datetime(2026, 12, 4, tzinfo=UTC)
 
-    assert unsold.wake_rolled_cap_windows(pool, until=midnight + timedelta(minutes=15)) == 0
-    assert wakeups(pool) == []
-    assert unsold.wake_rolled_cap_windows(pool, until=midnight) == 1
-    assert wakeups(pool) == [{"niche_id": capped.niche_id, "reason": "cap_window"}]
+    def woken(until: datetime) -> list[UUID]:
+        unsold.wake_on_the_clock(pool, until=until)
+        with transaction(pool) as conn:
+            rows = conn.execute("DELETE FROM unsold_wakeups RETURNING niche_id").fetchall()
+        return sorted(row["niche_id"] for row in rows)
+
+    utc_midnight = datetime(2026, 12, 4, tzinfo=UTC)  # a Friday
+    assert woken(utc_midnight + timedelta(minutes=5)) == []
+    assert woken(utc_midnight) == [capped.niche_id]
+    opening = datetime(2026, 12, 4, 9, tzinfo=ZoneInfo("America/New_York"))
+    assert woken(opening) == [scheduled.niche_id]
+    assert woken(opening + timedelta(minutes=5)) == []
 
 
 def test_leads_past_their_niche_ttl_expire_and_are_never_sold(pool: Pool) -> None:

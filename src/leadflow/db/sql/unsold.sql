@@ -108,12 +108,16 @@ audited AS (
 )
 SELECT count(*) AS expired FROM expired
 
--- capped_niches --
--- Niches with leads waiting and an active subscription with a cap: where a cap window rolling
--- over may return capacity.
-SELECT DISTINCT l.niche_id
-FROM subscriptions s
-JOIN competition_levels l ON l.id = s.competition_level_id
-WHERE s.status = 'active' AND (s.daily_cap IS NOT NULL OR s.monthly_cap IS NOT NULL)
-  AND EXISTS (SELECT 1 FROM leads w
-              WHERE w.niche_id = l.niche_id AND w.status = 'approved' AND w.unsold_at IS NOT NULL)
+-- clock_rules --
+-- The active subscriptions with a schedule, a cap or a budget in niches where leads wait: those
+-- the clock alone may give capacity again (a schedule opens, a window rolls over).
+SELECT l.niche_id, s.schedule, s.hourly_cap, s.daily_cap, s.weekly_cap, s.monthly_cap,
+       s.daily_budget_cents, s.monthly_budget_cents
+FROM (SELECT DISTINCT niche_id FROM leads
+      WHERE status = 'approved' AND unsold_at IS NOT NULL) w
+JOIN competition_levels l ON l.niche_id = w.niche_id
+JOIN subscriptions s ON s.competition_level_id = l.id
+WHERE s.status = 'active'
+  AND (s.schedule IS NOT NULL OR s.hourly_cap IS NOT NULL OR s.daily_cap IS NOT NULL
+       OR s.weekly_cap IS NOT NULL OR s.monthly_cap IS NOT NULL
+       OR s.daily_budget_cents IS NOT NULL OR s.monthly_budget_cents IS NOT NULL)
