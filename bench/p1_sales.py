@@ -2,7 +2,9 @@
 subscriptions per level, 2 concurrent distributors calling the engine.
 
 Reference, same server, same run: ``pgbench -i -s 10`` then ``pgbench -c 2 -j 2 -T 30`` (TPC-B-like).
-Target: sales/s ÷ pgbench TPS ≥ 1.0.
+Target: sales/s ÷ pgbench TPS ≥ 1.0. Also against the limit (``bench.limit``): pgbench writing
+exactly the rows of P1's leads, one transaction per lead, on a market seeded like P1's; and the
+client and server CPU seconds per lead (``bench.distributors``).
 
 P1w (``run_with_endpoints``): the same market with one active webhook endpoint per provider, so
 each sale also writes its ``webhook_deliveries`` row; reference: the market without endpoints,
@@ -16,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from bench import common, distributors, seed
+from bench import common, distributors, limit, seed
 
 NICHES = 20
 LEVELS = [(1, 4900), (3, 2500), (5, 1000)]
@@ -24,14 +26,23 @@ SUBSCRIPTIONS_PER_LEVEL = 30
 BALANCE_CENTS = 10**12
 # Endpoints P1w seeds: never sent to (no worker runs in P1w).
 UNSENT_URL = "https://buyer.example/hooks/"
+# Leads planned for the limit: more than pgbench writes in the time given.
+LIMIT_LEADS = 40_000
+LIMIT_LEADS_QUICK = 6_000
 
 
 def market(
-    server_url: str, name: str, *, quick: bool, endpoints: bool = False
+    server_url: str,
+    name: str,
+    *,
+    quick: bool,
+    endpoints: bool = False,
+    leads: int | None = None,
 ) -> tuple[str, list[Any]]:
     """P1's market in a fresh database ``name``: its URL and the leads in round-robin order
     (lead i in niche i % 20). With ``endpoints``, every provider has one active webhook
-    endpoint, so each sale also writes its outbox row (nothing is sent: no worker runs)."""
+    endpoint, so each sale also writes its outbox row (nothing is sent: no worker runs).
+    ``leads``: how many (by default more than two distributors sell in the time given)."""
     url = common.fresh_database(server_url, name)
     with psycopg.connect(url) as conn:
         niche_ids = seed.seed_niches(
@@ -44,8 +55,9 @@ def market(
         )
         if endpoints:
             seed.seed_endpoints(conn, base_url=UNSENT_URL, secret_ciphertext=_sealed_secret())
-        # Generously more leads than two distributors can sell in the time given.
-        lead_ids = seed.seed_leads(conn, niche_ids, 4000 if quick else 20000)
+        if leads is None:
+            leads = 4000 if quick else 20000
+        lead_ids = seed.seed_leads(conn, niche_ids, leads)
         conn.commit()
         conn.autocommit = True
         seed.settle(conn)
@@ -57,20 +69,28 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     scale = 1 if quick else 10
 
     ref_url = common.pgbench_database(server_url, scale)
-    url, lead_ids = market(server_url, "bench_p1", quick=quick)
-    measured, refs = distributors.alternate(
-        url,
-        lead_ids,
-        seconds=seconds,
-        rounds=1 if quick else 3,
-        reference=lambda t: common.pgbench(
-            ref_url, ["-n", "-c", "2", "-j", "2", "-T", str(max(1, round(t)))]
-        ),
+    limit_url, limit_leads = market(
+        server_url, "bench_p1_limit", quick=quick, leads=LIMIT_LEADS_QUICK if quick else LIMIT_LEADS
     )
-    reference = distributors.pgbench_summary(refs)
+    sales_per_lead = limit.prepare(limit_url, limit_leads)
+    url, lead_ids = market(server_url, "bench_p1", quick=quick)
+    with limit.script() as script:
+
+        def references(t: float) -> tuple[common.PgbenchResult, limit.LimitResult]:
+            tpcb = common.pgbench(
+                ref_url, ["-n", "-c", "2", "-j", "2", "-T", str(max(1, round(t)))]
+            )
+            return tpcb, limit.run(limit_url, script, t, sales_per_lead)
+
+        measured, refs = distributors.alternate(
+            url, lead_ids, seconds=seconds, rounds=1 if quick else 3, reference=references
+        )
+    reference = distributors.pgbench_summary([tpcb for tpcb, _ in refs])
+    the_limit = limit.summary([lim for _, lim in refs], sales_per_lead)
     per_lead = _round_trips(url, seed.approved_leads(url, 22))
 
     ratio = measured["sales_per_s"] / reference["tps"] if reference["tps"] else None
+    limit_ratio = measured["sales_per_s"] / the_limit["sales_per_s"]
     row = common.Row(
         id="P1",
         workload="sales/s, 20 niches x 3 levels (9 sales/lead), 2 distributors",
@@ -82,24 +102,33 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         target="≥ 1.0",
         met=ratio is not None and ratio >= 1.0,
         note=(
+            f"{limit_ratio:.2f} of the limit ({the_limit['sales_per_s']:,.0f} sales/s: pgbench "
+            f"writing P1's rows, {the_limit['tps']:,.0f} leads/s); CPU per lead "
+            f"{_cpu(measured)} against the limit's server "
+            f"{common.fmt(the_limit['server_cpu_ms_per_lead'], 2)} ms; "
             f"{measured['leads_per_s']:.1f} leads/s, lead p50 {measured['latency_ms_p50']:.1f} ms / "
             f"p99 {measured['latency_ms_p99']:.1f} ms; {per_lead['round_trips']:.1f} round trips and "
             f"{per_lead['statements']:.1f} statements per lead; distributor peak RSS "
             f"{measured['distributor_peak_rss_bytes'] / 2**20:.0f} MiB"
         ),
-        extra={"measured": measured, "per_lead": per_lead},
-    )
-    common.write_result(
-        "p1",
-        {
-            "quick": quick,
-            "row": common.row_dict(row),
-            "reference": {**reference, "scale": scale},
-            "server": common.server_facts(url),
-            "machine": common.machine_facts(),
+        extra={
+            "measured": measured,
+            "per_lead": per_lead,
+            "limit": the_limit,
+            "limit_ratio": limit_ratio,
         },
     )
-    return row
+    return common.write_row(
+        "p1", row, quick=quick, url=url, reference={**reference, "scale": scale}
+    )
+
+
+def _cpu(measured: dict[str, Any]) -> str:
+    """Client and server CPU per lead, as the note gives them."""
+    return (
+        f"client {common.fmt(measured['client_cpu_ms_per_lead'], 2)} ms + server "
+        f"{common.fmt(measured['server_cpu_ms_per_lead'], 2)} ms"
+    )
 
 
 def run_with_endpoints(server_url: str, *, quick: bool = False) -> common.Row:
@@ -140,17 +169,7 @@ def run_with_endpoints(server_url: str, *, quick: bool = False) -> common.Row:
         ),
         extra={"measured": measured, "reference": reference, "per_lead": per_lead},
     )
-    common.write_result(
-        "p1w",
-        {
-            "quick": quick,
-            "row": common.row_dict(row),
-            "deliveries_written": written,
-            "server": common.server_facts(url),
-            "machine": common.machine_facts(),
-        },
-    )
-    return row
+    return common.write_row("p1w", row, quick=quick, url=url, deliveries_written=written)
 
 
 def _sealed_secret() -> str:
