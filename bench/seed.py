@@ -93,10 +93,12 @@ def seed_leads(
     *,
     postal_codes: int | None = None,
     status: str = "approved",
+    first: int = 1,
 ) -> list[Any]:
     """``count`` approved leads spread round-robin over the niches (lead i in niche i % n);
     postal codes random among ``postal_codes`` five-digit codes, else all ``10001``; each a
-    different consumer (its own normalized phone and e-mail, as intake would store them).
+    different consumer (its own normalized phone and e-mail, as intake would store them),
+    numbered from ``first`` (another call into the same database starts past the last one).
     Returned in that round-robin order."""
     rows = conn.execute(
         """
@@ -109,10 +111,16 @@ def seed_leads(
                     ELSE lpad(floor(random() * %(codes)s::int)::int::text, 5, '0') END,
                %(status)s, CASE WHEN %(status)s = 'approved' THEN now() END,
                'lead' || g || '@bench.test', '+1555' || lpad(g::text, 7, '0')
-        FROM generate_series(1, %(n)s) g
+        FROM generate_series(%(first)s::int, %(first)s::int + %(n)s - 1) g
         RETURNING id, name
         """,
-        {"niches": list(niche_ids), "n": count, "codes": postal_codes, "status": status},
+        {
+            "niches": list(niche_ids),
+            "n": count,
+            "codes": postal_codes,
+            "status": status,
+            "first": first,
+        },
     ).fetchall()
     ordered = sorted(rows, key=lambda r: int(str(_get(r, "name")).rsplit(" ", 1)[1]))
     return [_get(r, "id") for r in ordered]
