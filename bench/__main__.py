@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-from bench import common
+from bench import common, cpu, history
 
 BENCHMARKS = {
     "P1": "bench.p1_sales",
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[common.Row] = []
     failed = False
     started = time.perf_counter()
+    whole_run = cpu.Snapshot.take()
     with common.server() as url:
         facts = common.server_facts(url)
         if not facts["durable"]:
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             module_name, _, function = BENCHMARKS[name].partition(":")
             run = getattr(importlib.import_module(module_name), function or "run")
             print(f"running {name} ...", file=sys.stderr, flush=True)
+            common.watch_load()
             try:
                 rows.append(run(url, quick=args.quick))
             except Exception as exc:
@@ -60,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
                         name, "failed", None, "", None, "", None, "", False, note=str(exc)[:300]
                     )
                 )
+            rows[-1].extra["load"] = common.machine_load()
             print(common.table(rows[-1:]), file=sys.stderr, flush=True)
     machine = common.machine_facts()
+    load = cpu.load_between(whole_run, cpu.Snapshot.take())
     elapsed = time.perf_counter() - started
     summary = common.table(rows)
     print()
@@ -70,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{machine['cores']} cores, PostgreSQL {facts['postgresql']}, fsync={facts['fsync']}, "
         f"synchronous_commit={facts['synchronous_commit']}, commit {machine['commit']}, "
-        f"{'quick' if args.quick else 'full'} run in {elapsed:.0f} s"
+        f"{'quick' if args.quick else 'full'} run in {elapsed:.0f} s; {cpu.describe(load)}"
     )
+    print(history.compare(rows, quick=args.quick))
     common.write_result(
         "summary",
         {
@@ -80,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             "server": facts,
             "machine": machine,
             "elapsed_s": round(elapsed, 1),
+            "load": load,
             "table": summary,
         },
     )

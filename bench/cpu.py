@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,21 +33,16 @@ def process_seconds(pid: int) -> float:
 def server_pid(url: str) -> int | None:
     """The postmaster of the server at ``url``, if it runs on this machine (the parent of the
     connection's backend); None when it cannot be seen from here."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    if row is None:
-        return None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        return int(_stat_fields(int(row[0]))[1])
+    # Read while the connection is open: its backend exits when it closes.
+    with psycopg.connect(url) as conn, contextlib.suppress(OSError, ValueError, IndexError):
+        return int(_stat_fields(conn.info.backend_pid)[1])
     return None
 
 
-def tree_seconds(root: int | None) -> float | None:
-    """CPU seconds of ``root`` and its children: the postmaster and every backend, background
-    process and (through the postmaster's cutime/cstime) every backend that has exited."""
-    if root is None:
-        return None
-    total = 0.0
+def _tree(root: int) -> tuple[float, int]:
+    """CPU seconds of ``root`` and its children, and how many children are exiting (their time
+    shows nowhere until ``root`` has reaped them: it then moves into root's cutime)."""
+    total, exiting = 0.0, 0
     with contextlib.suppress(OSError):
         total += process_seconds(root)
     for entry in os.scandir("/proc"):
@@ -56,7 +52,30 @@ def tree_seconds(root: int | None) -> float | None:
             fields = _stat_fields(int(entry.name))
             if int(fields[1]) == root:
                 total += sum(int(f) for f in fields[11:15]) / TICK
-    return total
+                exiting += fields[0] in ("Z", "X")
+    return total, exiting
+
+
+def tree_seconds(root: int | None, *, settle_s: float = 3.0) -> float | None:
+    """CPU seconds of ``root`` and its children: the postmaster and every backend, background
+    process and (through the postmaster's cutime/cstime) every backend that has exited.
+
+    A backend that has just exited counts nowhere until the postmaster reaps it (about 0.1 s
+    after its client left, measured): so the figure is taken once no child is exiting and two
+    readings 0.1 s apart agree (up to ``settle_s`` seconds; 0: one reading, now, for the start
+    of a measurement, when nothing has just exited)."""
+    if root is None:
+        return None
+    if not settle_s:
+        return _tree(root)[0]
+    deadline = time.monotonic() + settle_s
+    last, _ = _tree(root)
+    while True:
+        time.sleep(0.1)
+        now, exiting = _tree(root)
+        if (not exiting and now - last < 0.015) or time.monotonic() > deadline:
+            return now
+        last = now
 
 
 # ---------------------------------------------------------------- the machine's load

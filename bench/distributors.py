@@ -81,7 +81,7 @@ def run(
             executor.submit(_distribute, url, list(share), start_at, seconds) for share in shares
         ]
         time.sleep(max(0.0, start_at - time.time()))
-        server_before = cpu.tree_seconds(postmaster)
+        server_before = cpu.tree_seconds(postmaster, settle_s=0)
         reports = [f.result() for f in futures]
         server_after = cpu.tree_seconds(postmaster)
     if server_before is not None and server_after is not None and reports:

@@ -2,22 +2,24 @@
 pgbench, one transaction per lead, against the same schema (migrated to head) and a market
 seeded like the benchmark's.
 
-A lead's transaction writes what SPEC requires its sales to write, as the engine's sale does
-(``db/sql/sale.sql``, ``ledger.sql``, ``events.sql``; counted in the tables after a P1 run):
-the run row; per sale its assignment, its ledger entry and the provider's balance (through
-``leadflow_post_entries``, the one way a balance moves), the subscription's LRU move, its
-``lead.assigned`` outbox event (the mail is made from it later) and its ``assignment.created``
-audit row, and one webhook delivery per active endpoint of the buyer (none unless the workload
-has endpoints); the lead's status and attempt count, the niche's rotation pointer and LRU
-counter; and the run's ``distribution.started`` and ``distribution.completed`` audit rows. P1's
-lead (9 sales): 9 x 6 + 5 = 59 rows inserted or updated; P2's (1 sale): 11.
+A lead's transaction writes what SPEC requires its sales to write, and with the engine's own
+statements (``db/sql/sale.sql``'s ``write_sale``, ``ledger.sql``'s ``post_entries``,
+``events.sql``'s ``record_events``, ``db/audit.py``'s insert), so that it stays exactly the
+engine's write as that changes: the run row; per sale its assignment, its ledger entry and the
+provider's balance, the subscription's LRU move, its ``lead.assigned`` outbox event (the mail
+is made from it later) and its ``assignment.created`` audit row, and one webhook delivery per
+active endpoint of the buyer (none unless the workload has endpoints); the lead's status and
+attempt count, the niche's rotation pointer and LRU counter; and the run's
+``distribution.started`` and ``distribution.completed`` audit rows (counted in the tables after
+a P1 run: P1's lead, 9 sales, 9 x 6 + 5 = 59 rows inserted or updated; P2's, 1 sale, 11).
 
-What the engine does besides, the limit does not: no lead or niche lock read, no candidate
-read, no plan, no guard, no client work; each transaction is one round trip (a pgbench
-pipeline: BEGIN, the sale, the ledger posting, the events and audit rows, COMMIT). Which
-subscriptions each lead buys is planned beforehand (``bench_limit_plan``, in rotation over each
-level's subscriptions), and each transaction takes the next lead from a sequence. The ratio
-engine ÷ limit says how close the engine comes to what PostgreSQL alone can do here.
+What the engine does besides, the limit does not: no lead or niche lock, no candidate read, no
+plan, no guard (its provider locks and balance checks), no client work; each transaction is
+one round trip (a pgbench pipeline: BEGIN, the next lead from a sequence, the four writes,
+COMMIT). The statements' parameters (the sale's document, the postings, the events, the audit
+rows) are made beforehand for each lead (``bench_limit_plan``, its sales in rotation over each
+level's subscriptions) and read by primary key. The ratio engine ÷ limit says how close the
+engine comes to what PostgreSQL alone can do with its writes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 import psycopg
 
 from bench import common, cpu
+from leadflow.db import audit, queries
 
 PLAN = """
 DROP TABLE IF EXISTS bench_limit_plan;
@@ -38,20 +41,20 @@ DROP SEQUENCE IF EXISTS bench_limit_seq;
 CREATE SEQUENCE bench_limit_seq;
 CREATE TABLE bench_limit_plan (
     n bigint PRIMARY KEY,
-    lead_id uuid NOT NULL,
-    niche_id uuid NOT NULL,
-    run_id uuid NOT NULL,
-    traversal uuid[] NOT NULL,
-    sales jsonb NOT NULL
+    doc jsonb NOT NULL,
+    postings jsonb NOT NULL,
+    events jsonb NOT NULL,
+    audit jsonb NOT NULL
 );
 """
 
 # Lead n (its place in the given order) is the j-th of its niche; at each level of the niche
 # (max m, k subscriptions ranked by id) it buys the m subscriptions from rank j * m on, round
-# the level: every subscription in turn, as the LRU rotation sells them.
+# the level: every subscription in turn, as the LRU rotation sells them. What each statement
+# takes is made as ``db/sale.py``, ``db/ledger.py``, ``db/events.py`` and ``db/audit.py`` make it.
 FILL = """
 WITH l AS (
-    SELECT x.ord AS n, x.id AS lead_id, leads.niche_id,
+    SELECT x.ord AS n, x.id AS lead_id, leads.niche_id, leadflow_uuid7() AS run_id,
            row_number() OVER (PARTITION BY leads.niche_id ORDER BY x.ord) - 1 AS j
     FROM unnest(%(ids)s::uuid[]) WITH ORDINALITY AS x(id, ord)
     JOIN leads ON leads.id = x.id
@@ -64,120 +67,88 @@ s AS (
     FROM subscriptions sub JOIN competition_levels cl ON cl.id = sub.competition_level_id
 ),
 t AS (
-    SELECT niche_id, array_agg(id ORDER BY order_position) AS traversal
+    SELECT niche_id, jsonb_agg(id ORDER BY order_position) AS traversal, count(*) AS levels
     FROM competition_levels GROUP BY niche_id
+),
+p AS (
+    SELECT l.n, leadflow_uuid7() AS assignment_id, s.*
+    FROM l JOIN s ON s.niche_id = l.niche_id AND ((s.r - l.j * s.m) %% s.k + s.k) %% s.k < s.m
 )
-INSERT INTO bench_limit_plan (n, lead_id, niche_id, run_id, traversal, sales)
-SELECT l.n, l.lead_id, l.niche_id, leadflow_uuid7(), t.traversal,
+INSERT INTO bench_limit_plan (n, doc, postings, events, audit)
+SELECT l.n,
+       jsonb_build_object(
+           'id', l.run_id, 'lead_id', l.lead_id, 'niche_id', l.niche_id, 'actor_id', NULL,
+           'actor_role', 'system', 'job_id', NULL, 'status', 'success', 'start', 1,
+           'traversal', t.traversal, 'sold', count(*), 'skipped', '[]'::jsonb,
+           'skipped_total', 0, 'duration_ms', 1, 'trigger', 'distribution',
+           'next_pointer', l.j %% t.levels + 1, 'lru_counter', (l.j + 1) * count(*),
+           'sales', jsonb_agg(jsonb_build_object(
+               'assignment_id', p.assignment_id, 'provider_id', p.provider_id,
+               'subscription_id', p.subscription_id, 'level_id', p.level_id,
+               'price', p.price, 'lru_order', (l.j + 1) * 100 + p.order_position * 10 + p.r %% 10
+           ) ORDER BY p.order_position, p.r)),
        jsonb_agg(jsonb_build_object(
-           'assignment_id', leadflow_uuid7(), 'provider_id', s.provider_id,
-           'subscription_id', s.subscription_id, 'level_id', s.level_id, 'price', s.price,
-           'lru_order', l.n * 100 + s.order_position * 10 + s.r %% 10
-       ) ORDER BY s.order_position, s.r)
+           'provider_id', p.provider_id, 'amount_cents', -p.price, 'kind', 'lead_charge',
+           'assignment_id', p.assignment_id) ORDER BY p.order_position, p.r),
+       jsonb_agg(jsonb_build_object(
+           'topic', 'lead.assigned',
+           'payload', jsonb_build_object('lead_id', l.lead_id, 'assignment_id', p.assignment_id)
+       ) ORDER BY p.order_position, p.r),
+       jsonb_build_array(jsonb_build_object(
+           'actor_id', NULL, 'actor_role', 'system', 'action', 'distribution.started',
+           'entity_type', 'lead', 'entity_id', l.lead_id,
+           'metadata', jsonb_build_object('job_id', NULL, 'run_id', l.run_id,
+                                          'traversal_order', t.traversal,
+                                          'start_level_order_position', 1)))
+       || jsonb_agg(jsonb_build_object(
+           'actor_id', NULL, 'actor_role', 'system', 'action', 'assignment.created',
+           'entity_type', 'lead', 'entity_id', l.lead_id,
+           'metadata', jsonb_build_object('job_id', NULL, 'run_id', l.run_id,
+                                          'provider_id', p.provider_id,
+                                          'assignment_id', p.assignment_id,
+                                          'subscription_id', p.subscription_id,
+                                          'price_charged_cents', p.price,
+                                          'competition_level_id', p.level_id)
+       ) ORDER BY p.order_position, p.r)
+       || jsonb_build_array(jsonb_build_object(
+           'actor_id', NULL, 'actor_role', 'system', 'action', 'distribution.completed',
+           'entity_type', 'lead', 'entity_id', l.lead_id,
+           'metadata', jsonb_build_object('job_id', NULL, 'run_id', l.run_id,
+                                          'status', 'success', 'skipped_total', 0,
+                                          'assignments_created', count(*))))
 FROM l
 JOIN t ON t.niche_id = l.niche_id
-JOIN s ON s.niche_id = l.niche_id AND ((s.r - l.j * s.m) %% s.k + s.k) %% s.k < s.m
-GROUP BY l.n, l.lead_id, l.niche_id, t.traversal
+JOIN p ON p.n = l.n
+GROUP BY l.n, l.lead_id, l.niche_id, l.run_id, l.j, t.traversal, t.levels
 """
 
-# One transaction per lead, in one round trip. The statements follow the engine's sale
-# (``write_sale``, ``post_entries``, ``record_events``, the audit rows); each finds its lead's
-# plan by primary key (the sequence's value, through an InitPlan so the index is used).
-SCRIPT = r"""
-\startpipeline
-BEGIN;
-WITH d AS MATERIALIZED (
-    SELECT * FROM bench_limit_plan WHERE n = (SELECT nextval('bench_limit_seq'))
-),
-sale AS (
-    SELECT s.* FROM d, jsonb_to_recordset(d.sales)
-    AS s(assignment_id uuid, provider_id uuid, subscription_id uuid, level_id uuid,
-         price bigint, lru_order bigint)
-),
-run AS (
-    INSERT INTO distribution_runs (id, lead_id, niche_id, triggered_by_actor_id,
-                                   triggered_by_role, job_id, status,
-                                   start_level_order_position, traversal_order,
-                                   assignments_created, skipped, skipped_total, finished_at,
-                                   duration_ms, trigger)
-    SELECT run_id, lead_id, niche_id, NULL, 'system', NULL, 'success', 1, traversal,
-           jsonb_array_length(sales), '[]'::jsonb, 0, clock_timestamp(), 1, 'distribution'
-    FROM d
-    RETURNING id
-),
-assigned AS (
-    INSERT INTO lead_assignments (id, lead_id, provider_id, subscription_id,
-                                  competition_level_id, distribution_run_id, price_charged_cents)
-    SELECT sale.assignment_id, d.lead_id, sale.provider_id, sale.subscription_id, sale.level_id,
-           run.id, sale.price
-    FROM sale, run, d
-),
-hooks AS (
-    INSERT INTO webhook_deliveries (endpoint_id, provider_id, lead_id, assignment_id, event)
-    SELECT e.id, sale.provider_id, d.lead_id, sale.assignment_id, 'lead.assigned'
-    FROM sale CROSS JOIN d
-    JOIN webhook_endpoints e ON e.provider_id = sale.provider_id
-    WHERE e.is_active AND (e.niche_id IS NULL OR e.niche_id = d.niche_id)
-      AND e.provider_id = ANY(ARRAY(SELECT provider_id FROM sale))
-),
-served AS (
-    UPDATE subscriptions s SET last_received_at = now(), lru_order = sale.lru_order,
-                               updated_at = now()
-    FROM sale
-    WHERE s.id = sale.subscription_id
-      AND s.id = ANY(ARRAY(SELECT subscription_id FROM sale))
-),
-lead AS (
-    UPDATE leads SET distribution_attempts = distribution_attempts + 1,
-                     status = 'distributed', distributed_at = now()
-    FROM d WHERE leads.id = d.lead_id
-)
-UPDATE niches SET next_start_level_order_position = d.n % cardinality(d.traversal) + 1,
-                  lru_counter = niches.lru_counter + jsonb_array_length(d.sales)
-FROM d WHERE niches.id = d.niche_id;
-SELECT count(*) FROM leadflow_post_entries((
-    SELECT jsonb_agg(jsonb_build_object(
-        'provider_id', s->>'provider_id', 'amount_cents', -(s->>'price')::bigint,
-        'kind', 'lead_charge', 'assignment_id', s->>'assignment_id'))
-    FROM bench_limit_plan p, jsonb_array_elements(p.sales) s
-    WHERE p.n = (SELECT currval('bench_limit_seq'))
-));
-WITH d AS MATERIALIZED (
-    SELECT * FROM bench_limit_plan WHERE n = (SELECT currval('bench_limit_seq'))
-),
-sale AS (
-    SELECT s.* FROM d, jsonb_to_recordset(d.sales)
-    AS s(assignment_id uuid, provider_id uuid, subscription_id uuid, level_id uuid,
-         price bigint)
-),
-events AS (
-    INSERT INTO outbox_events (topic, payload)
-    SELECT 'lead.assigned', jsonb_build_object('lead_id', d.lead_id,
-                                               'assignment_id', sale.assignment_id)
-    FROM d, sale
-)
-INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id, metadata)
-SELECT NULL, 'system', 'distribution.started', 'lead', d.lead_id::text,
-       jsonb_build_object('job_id', NULL, 'run_id', d.run_id, 'traversal_order', d.traversal,
-                          'start_level_order_position', 1)
-FROM d
-UNION ALL
-SELECT NULL, 'system', 'assignment.created', 'lead', d.lead_id::text,
-       jsonb_build_object('job_id', NULL, 'run_id', d.run_id, 'provider_id', sale.provider_id,
-                          'assignment_id', sale.assignment_id,
-                          'subscription_id', sale.subscription_id,
-                          'price_charged_cents', sale.price,
-                          'competition_level_id', sale.level_id)
-FROM d, sale
-UNION ALL
-SELECT NULL, 'system', 'distribution.completed', 'lead', d.lead_id::text,
-       jsonb_build_object('job_id', NULL, 'run_id', d.run_id, 'status', 'success',
-                          'skipped_total', 0,
-                          'assignments_created', jsonb_array_length(d.sales))
-FROM d;
-COMMIT;
-\endpipeline
-"""
+
+def _statement(text: str, parameter: str, column: str) -> str:
+    """One of the engine's statements with its JSON parameter read from this lead's plan."""
+    # ``column`` is one of the plan's own columns, never input.
+    read = f"(SELECT {column} FROM bench_limit_plan WHERE n = (SELECT currval('bench_limit_seq')))"  # noqa: S608
+    done = " ".join(text.replace(f"%({parameter})s", read).replace("%%", "%").split())
+    assert "%(" not in done, done
+    return done + ";"
+
+
+def script_text() -> str:
+    """The pgbench script: one lead's transaction in one round trip."""
+    sale = queries.load("sale.sql")
+    return "\n".join(
+        [
+            "\\startpipeline",
+            "BEGIN;",
+            "SELECT nextval('bench_limit_seq');",
+            _statement(sale["write_sale"], "r", "doc"),
+            _statement(queries.load("ledger.sql")["post_entries"], "postings", "postings"),
+            _statement(queries.load("events.sql")["record_events"], "events", "events"),
+            _statement(audit._INSERT_FROM_PAYLOAD, "audit", "audit"),
+            "COMMIT;",
+            "\\endpipeline",
+            "",
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -198,8 +169,8 @@ def prepare(url: str, lead_ids: Sequence[Any]) -> int:
         conn.execute(PLAN)
         conn.execute(FILL, {"ids": list(lead_ids)})
         row = conn.execute(
-            "SELECT min(jsonb_array_length(sales)), max(jsonb_array_length(sales)), count(*) "
-            "FROM bench_limit_plan"
+            "SELECT min(jsonb_array_length(postings)), max(jsonb_array_length(postings)), "
+            "count(*) FROM bench_limit_plan"
         ).fetchone()
         conn.commit()
         conn.autocommit = True
@@ -210,7 +181,7 @@ def prepare(url: str, lead_ids: Sequence[Any]) -> int:
 
 @contextlib.contextmanager
 def script() -> Iterator[str]:
-    path = common.pgbench_script(SCRIPT)
+    path = common.pgbench_script(script_text())
     try:
         yield path
     finally:
@@ -223,22 +194,16 @@ def run(url: str, script_path: str, seconds: float, sales_per_lead: int) -> Limi
     before = _written(url)
     postmaster = cpu.server_pid(url)
     cpu_before = cpu.tree_seconds(postmaster)
-    result = common.pgbench(
-        url,
-        [
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            "2",
-            "-j",
-            "2",
-            "-T",
-            str(max(1, round(seconds))),
-            "-f",
-            script_path,
-        ],
-    )
+    try:
+        result = common.pgbench(
+            url,
+            [
+                *("-n", "-M", "prepared", "-c", "2", "-j", "2"),
+                *("-T", str(max(1, round(seconds))), "-f", script_path),
+            ],
+        )
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc} ({_remaining(url)} planned leads were left)") from exc
     cpu_after = cpu.tree_seconds(postmaster)
     written = _written(url) - before
     if written != result.transactions:
@@ -274,6 +239,14 @@ def summary(refs: Sequence[LimitResult], sales_per_lead: int) -> dict[str, Any]:
             sum(server) * 1000 / transactions if server and transactions else None
         ),
     }
+
+
+def _remaining(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM bench_limit_plan) - last_value FROM bench_limit_seq"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _written(url: str) -> int:
