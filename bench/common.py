@@ -414,6 +414,45 @@ class Row:
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def compare(
+        cls,
+        id: str,
+        workload: str,
+        figure: float | None,
+        unit: str,
+        reference: float | None,
+        reference_unit: str,
+        *,
+        at_least: float | None = None,
+        at_most: float | None = None,
+        valid: bool = True,
+        note: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> Row:
+        """A row whose ratio is figure ÷ reference, met when it is ``at_least`` (or ``at_most``)
+        that and the run was ``valid``; with neither bound, the ratio is reported only."""
+        ratio = figure / reference if figure is not None and reference else None
+        if at_least is not None:
+            target, met = f"≥ {at_least}", ratio is not None and ratio >= at_least and valid
+        elif at_most is not None:
+            target, met = f"≤ {at_most}", ratio is not None and ratio <= at_most and valid
+        else:
+            target, met = "report", None
+        return cls(
+            id,
+            workload,
+            figure,
+            unit,
+            reference,
+            reference_unit,
+            ratio,
+            target,
+            met,
+            note=note,
+            extra=extra or {},
+        )
+
 
 _load_since = cpu.Snapshot.take()
 
@@ -488,12 +527,6 @@ def write_row(name: str, row: Row, *, quick: bool, url: str | None, **data: Any)
         common["server"] = server_facts(url)
     write_result(name, {**common, **data, "machine": machine_facts()})
     return row
-
-
-def unavailable(name: str, workload: str, target: str, reason: str) -> Row:
-    """The row of a benchmark that could not run (a prerequisite missing), written as such."""
-    row = Row(name, workload, None, "", None, "", None, target, None, note=reason)
-    return write_row(name.lower(), row, quick=False, url=None)
 
 
 def cli(run: Callable[..., Row], doc: str | None, quick_help: str = "short run") -> None:

@@ -129,6 +129,11 @@ def one_round(url: str, lead_ids: Sequence[UUID], seconds: float) -> list[Distri
     return run(url, [waiting[0::2], waiting[1::2]], seconds)
 
 
+def schedule(quick: bool) -> dict[str, Any]:
+    """How long ``alternate`` runs in P1, P1w and P2: 30 s in 3 rounds, quick 3 s in one."""
+    return {"seconds": 3 if quick else 30, "rounds": 1 if quick else 3}
+
+
 def alternate(
     url: str,
     lead_ids: Sequence[UUID],

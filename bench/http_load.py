@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,40 +36,30 @@ def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
-def drive(
-    port: int,
-    method: str,
-    path: str,
-    seconds: float,
-    connections: int,
-    *,
-    body: bytes = b"",
-    headers: Mapping[str, str] | None = None,
-    seq_start: int | None = None,
-    count_statuses: bool = True,
-) -> dict[str, Any]:
-    """Load ``path`` on 127.0.0.1:``port`` for ``seconds`` over ``connections`` keep-alive
+@dataclass(frozen=True)
+class Load:
+    """``path`` on 127.0.0.1:``port`` for ``seconds`` over ``connections`` keep-alive
     connections. With ``seq_start``, each ``__SEQ__`` in the body becomes a number unique to
     the request. ``count_statuses`` (wrk only) counts each response's status in Lua, which
     costs wrk a little per response; without it only non-2xx responses are counted."""
+
+    port: int
+    method: str
+    path: str
+    seconds: float
+    connections: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    seq_start: int | None = None
+    count_statuses: bool = True
+
+
+def drive(load: Load) -> dict[str, Any]:
+    """Run ``load`` with wrk (else bench.loadgen); its figures and the generator's CPU."""
     wrk = wrk_path()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
-    if wrk:
-        result = _wrk(
-            wrk,
-            port,
-            method,
-            path,
-            seconds,
-            connections,
-            body,
-            headers or {},
-            seq_start,
-            count_statuses,
-        )
-    else:
-        result = _loadgen(port, method, path, seconds, connections, body, seq_start)
+    result = _wrk(wrk, load) if wrk else _loadgen(load)
     elapsed = time.perf_counter() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -78,28 +69,20 @@ def drive(
     return result
 
 
-def _loadgen(
-    port: int,
-    method: str,
-    path: str,
-    seconds: float,
-    connections: int,
-    body: bytes,
-    seq_start: int | None,
-) -> dict[str, Any]:
+def _loadgen(load: Load) -> dict[str, Any]:
     out = subprocess.run(
         [
             sys.executable,
             "-m",
             "bench.loadgen",
             "127.0.0.1",
-            str(port),
-            method,
-            path,
-            str(seconds),
-            str(connections),
-            body.decode(),
-            *([] if seq_start is None else [str(seq_start)]),
+            str(load.port),
+            load.method,
+            load.path,
+            str(load.seconds),
+            str(load.connections),
+            load.body.decode(),
+            *([] if load.seq_start is None else [str(load.seq_start)]),
         ],
         cwd=common.ROOT,
         capture_output=True,
@@ -111,19 +94,13 @@ def _loadgen(
     return result
 
 
-def _lua(
-    method: str,
-    body_path: Path | None,
-    headers: Mapping[str, str],
-    seq_start: int | None,
-    count_statuses: bool,
-) -> str:
+def _lua(load: Load, body_path: Path | None) -> str:
     """The wrk script: the request (numbered per thread when ``seq_start`` is given), the
     statuses counted per thread, and the figures written as one JSON line at the end."""
     lines = [
-        f'wrk.method = "{method}"',
+        f'wrk.method = "{load.method}"',
         'wrk.headers["Content-Type"] = "application/json"',
-        *(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()),
+        *(f'wrk.headers["{k}"] = "{v}"' for k, v in load.headers.items()),
         "local threads = {}",
         "function setup(thread)",
         "  thread:set('id', #threads)",
@@ -133,10 +110,10 @@ def _lua(
     if body_path is not None:
         lines += [f'local f = io.open("{body_path}", "rb")', "wrk.body = f:read('*a')", "f:close()"]
     lines += ["function init(args)", "  statuses = {}"]
-    if seq_start is not None:
-        lines += [f"  seq = {seq_start} + id * {SEQ_STRIDE}"]
+    if load.seq_start is not None:
+        lines += [f"  seq = {load.seq_start} + id * {SEQ_STRIDE}"]
     lines += ["end"]
-    if seq_start is not None:
+    if load.seq_start is not None:
         lines += [
             "function request()",
             f'  local b = wrk.body:gsub("{SEQ}", tostring(seq))',
@@ -144,7 +121,7 @@ def _lua(
             "  return wrk.format(nil, nil, nil, b)",
             "end",
         ]
-    if count_statuses:
+    if load.count_statuses:
         lines += [
             "function response(status, headers, body)",
             "  statuses[status] = (statuses[status] or 0) + 1",
@@ -173,34 +150,23 @@ def _lua(
     return "\n".join(lines) + "\n"
 
 
-def _wrk(
-    wrk: str,
-    port: int,
-    method: str,
-    path: str,
-    seconds: float,
-    connections: int,
-    body: bytes,
-    headers: Mapping[str, str],
-    seq_start: int | None,
-    count_statuses: bool,
-) -> dict[str, Any]:
+def _wrk(wrk: str, load: Load) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="leadflow-wrk-") as tmp:
         body_path = None
-        if body:
+        if load.body:
             body_path = Path(tmp) / "body.json"
-            body_path.write_bytes(body)
+            body_path.write_bytes(load.body)
         script = Path(tmp) / "script.lua"
-        script.write_text(_lua(method, body_path, headers, seq_start, count_statuses))
+        script.write_text(_lua(load, body_path))
         out = subprocess.run(
             [
                 wrk,
                 f"-t{WRK_THREADS}",
-                f"-c{connections}",
-                f"-d{max(1, round(seconds))}s",
+                f"-c{load.connections}",
+                f"-d{max(1, round(load.seconds))}s",
                 "-s",
                 str(script),
-                f"http://127.0.0.1:{port}{path}",
+                f"http://127.0.0.1:{load.port}{load.path}",
             ],
             capture_output=True,
             text=True,

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
-from bench import common, cpu
+from bench import common, cpu, distributors
 from leadflow.db import audit, queries
 
 PLAN = """
@@ -239,6 +239,44 @@ def summary(refs: Sequence[LimitResult], sales_per_lead: int) -> dict[str, Any]:
             sum(server) * 1000 / transactions if server and transactions else None
         ),
     }
+
+
+def measure(
+    url: str,
+    lead_ids: Sequence[Any],
+    *,
+    limit_url: str,
+    limit_leads: Sequence[Any],
+    seconds: float,
+    rounds: int,
+    reference: Callable[[float], common.PgbenchResult],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Two distributors on ``url``'s leads, alternating in ``rounds`` with ``reference`` (a
+    pgbench run of so many seconds) and the limit on ``limit_url``'s leads (planned here):
+    the engine's summary, the reference's and the limit's."""
+    sales_per_lead = prepare(limit_url, limit_leads)
+    with script() as path:
+
+        def both(t: float) -> tuple[common.PgbenchResult, LimitResult]:
+            return reference(t), run(limit_url, path, t, sales_per_lead)
+
+        measured, refs = distributors.alternate(
+            url, lead_ids, seconds=seconds, rounds=rounds, reference=both
+        )
+    return (
+        measured,
+        distributors.pgbench_summary([r for r, _ in refs]),
+        summary([lim for _, lim in refs], sales_per_lead),
+    )
+
+
+def cpu_note(measured: dict[str, Any], the_limit: dict[str, Any]) -> str:
+    """``CPU per lead client 2.10 ms + server 4.20 ms against the limit's server 3.70 ms``."""
+    return (
+        f"CPU per lead client {common.fmt(measured['client_cpu_ms_per_lead'], 2)} ms + server "
+        f"{common.fmt(measured['server_cpu_ms_per_lead'], 2)} ms against the limit's server "
+        f"{common.fmt(the_limit['server_cpu_ms_per_lead'], 2)} ms"
+    )
 
 
 def _remaining(url: str) -> int:

@@ -62,14 +62,6 @@ TARGET = 0.8
 
 
 def run(server_url: str, *, quick: bool = False) -> common.Row:
-    try:
-        from leadflow.services.leads import approve_lead  # noqa: F401
-        from leadflow.worker import runner  # noqa: F401
-    except ImportError as exc:
-        return common.unavailable(
-            "P3", "approve -> assignments committed", f">= {TARGET}", f"prerequisite missing: {exc}"
-        )
-
     seconds = 2 if quick else 20
     drain = QUICK_DRAIN_TIMEOUT_S if quick else DRAIN_TIMEOUT_S
     rounds = 1 if quick else ROUNDS
@@ -77,24 +69,26 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     step_s = QUICK_STEP_S if quick else STEP_S
     per_round = int(RATE * seconds) // rounds
     count = per_round * rounds
-    url = common.fresh_database(server_url, "bench_p3")
-    with psycopg.connect(url) as conn:
-        niche_ids = seed.seed_niches(
-            conn,
-            niches=NICHES,
-            levels=[(1, 1000)],
-            subscriptions_per_level=30,
-            balance_cents=10**12,
-            prefix="p3",
-        )
-        fixed = WARM_UP + count + 20
-        lead_ids = seed.seed_leads(conn, niche_ids, fixed, status="pending_approval")
-        # Approved leads for the direct run: more than two distributors sell meanwhile.
-        direct_leads = seed.seed_leads(conn, niche_ids, 4000 if quick else 10000, first=fixed + 1)
-        conn.commit()
-        conn.autocommit = True
-        seed.settle(conn)
+    fixed = WARM_UP + count + 20
+    direct_leads: list[UUID] = []
 
+    def for_direct(conn: psycopg.Connection[Any], niche_ids: list[Any]) -> None:
+        # Approved leads for the direct run: more than two distributors sell meanwhile.
+        direct_leads.extend(
+            seed.seed_leads(conn, niche_ids, 4000 if quick else 10000, first=fixed + 1)
+        )
+
+    url, niche_ids, lead_ids = seed.market(
+        server_url,
+        "bench_p3",
+        prefix="p3",
+        niches=NICHES,
+        levels=[(1, 1000)],
+        subscriptions_per_level=30,
+        leads=fixed,
+        status="pending_approval",
+        also=for_direct,
+    )
     direct = distributors.summary(
         [distributors.one_round(url, direct_leads, QUICK_DIRECT_S if quick else DIRECT_S)]
     )
@@ -163,7 +157,6 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
 
     passed = [s for s in ramp if _p99(s) <= P99_LIMIT_MS]
     capacity = max((s.offered_per_s for s in passed), default=0.0)
-    ratio = capacity / direct_rate if direct_rate else None
     fixed_ratio = measured["p99_ms"] / noop["p99_ms"] if noop["p99_ms"] else None
     steps_done = [
         {
@@ -175,19 +168,17 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         }
         for s in ramp
     ]
-    row = common.Row(
-        id="P3",
-        workload=(
+    row = common.Row.compare(
+        "P3",
+        (
             f"queue capacity: highest approvals/s with p99 approve -> sold <= "
             f"{P99_LIMIT_MS / 1000:.0f} s, worker concurrency {CONCURRENCY}"
         ),
-        figure=capacity,
-        unit="leads/s",
-        reference=direct_rate,
-        reference_unit="leads/s (the engine direct, 2 distributors, same market)",
-        ratio=ratio,
-        target=f">= {TARGET}",
-        met=ratio is not None and ratio >= TARGET,
+        capacity,
+        "leads/s",
+        direct_rate,
+        "leads/s (the engine direct, 2 distributors, same market)",
+        at_least=TARGET,
         note=(
             "ramp (offered/s: p99 ms) "
             + ", ".join(f"{s['offered_per_s']:.0f}: {s['p99_ms']:.0f}" for s in steps_done)

@@ -43,12 +43,6 @@ MEASURED_SEQ = 3_000_000
 
 
 def run(server_url: str, *, quick: bool = False) -> common.Row:
-    try:
-        from leadflow.api.app import create_app  # noqa: F401
-    except ImportError as exc:
-        return common.unavailable(
-            "P5", "POST /api/v1/leads req/s", ">= 0.5", f"prerequisite missing: the API ({exc})"
-        )
     result = measure(server_url, quick=quick, database="bench_p5")
     return common.write_row("p5", _row(result), quick=quick, url=None, server=result["server"])
 
@@ -57,20 +51,21 @@ def measure(server_url: str, *, quick: bool, database: str, past_leads: int = 0)
     """P5's run on a fresh database whose niche holds ``past_leads`` leads of other consumers
     (created over the last 29 days, inside the duplicate window, with their keys)."""
     seconds = 2 if quick else 20
-    url = common.fresh_database(server_url, database)
-    with psycopg.connect(url) as conn:
-        seed.seed_niches(
-            conn,
-            niches=1,
-            levels=[(1, 1000)],
-            subscriptions_per_level=1,
-            balance_cents=10**6,
-            prefix="p5",
-        )
+
+    def with_past_leads(conn: psycopg.Connection[Any], _niches: list[Any]) -> None:
         if past_leads:
             seed.seed_past_leads(conn, slug="p5-1", count=past_leads)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE leads")
+
+    url, _, _ = seed.market(
+        server_url,
+        database,
+        prefix="p5",
+        niches=1,
+        levels=[(1, 1000)],
+        subscriptions_per_level=1,
+        balance_cents=10**6,
+        also=with_past_leads,
+    )
     port = common.free_port()
     env = dict(
         os.environ,
@@ -115,24 +110,18 @@ def measure(server_url: str, *, quick: bool, database: str, past_leads: int = 0)
 def _row(result: dict[str, Any]) -> common.Row:
     measured, reference, stored = result["measured"], result["reference"], result["stored"]
     created = int(measured["statuses"].get("201", 0))
-    ratio = (
-        measured["requests_per_s"] / reference["requests_per_s"]
-        if reference["requests_per_s"]
-        else None
-    )
     others = {k: v for k, v in measured["statuses"].items() if k != "201"}
     api_rss = result["api_peak_rss_bytes"]
-    return common.Row(
-        id="P5",
-        workload=f"POST /api/v1/leads req/s, {CONNECTIONS} keep-alive connections, rate limit "
+    return common.Row.compare(
+        "P5",
+        f"POST /api/v1/leads req/s, {CONNECTIONS} keep-alive connections, rate limit "
         "off, a new consumer per request (duplicate check on)",
-        figure=measured["requests_per_s"],
-        unit="req/s",
-        reference=reference["requests_per_s"],
-        reference_unit="req/s (GET /healthz, same server)",
-        ratio=ratio,
-        target=">= 0.5",
-        met=ratio is not None and ratio >= 0.5 and clean(result),
+        measured["requests_per_s"],
+        "req/s",
+        reference["requests_per_s"],
+        "req/s (GET /healthz, same server)",
+        at_least=0.5,
+        valid=clean(result),
         note=(
             f"p50 {measured['p50_ms']:.1f} ms / p99 {measured['p99_ms']:.1f} ms (reference "
             f"{reference['p50_ms']:.1f} / {reference['p99_ms']:.1f} ms); {created} answered 201, "
@@ -182,7 +171,7 @@ def _load(
     """The load generator, in its own process; with the API process's CPU share meanwhile."""
     before, began = cpu.process_seconds(api_pid), time.perf_counter()
     result = http_load.drive(
-        port, method, path, seconds, CONNECTIONS, body=body, seq_start=seq_start
+        http_load.Load(port, method, path, seconds, CONNECTIONS, body=body, seq_start=seq_start)
     )
     elapsed = time.perf_counter() - began
     result["server_cpu_share"] = (cpu.process_seconds(api_pid) - before) / elapsed

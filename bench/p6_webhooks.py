@@ -97,21 +97,17 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     from_worker = received["requests"] - sum(r["received"] for r in reference)
     ref_rate = sum(r["requests_per_s"] for r in reference) / len(reference)
     rate = drained["deliveries_per_s"]
-    ratio = rate / ref_rate if ref_rate else None
     tool = reference[0]["tool"]
-    row = common.Row(
-        id="P6",
-        workload=(
+    row = common.Row.compare(
+        "P6",
+        (
             f"webhook deliveries/s, backlog of {backlog:,} to {endpoints} endpoints on a local "
             f"receiver, leadflow worker ({CONNECTIONS} in flight)"
         ),
-        figure=rate,
-        unit="deliveries/s",
-        reference=ref_rate,
-        reference_unit=f"req/s ({tool}, {CONNECTIONS} connections, same receiver and body size)",
-        ratio=ratio,
-        target="report",
-        met=None,
+        rate,
+        "deliveries/s",
+        ref_rate,
+        f"req/s ({tool}, {CONNECTIONS} connections, same receiver and body size)",
         note=(
             f"worker CPU {drained['cpu_ms_per_delivery']:.2f} ms/delivery "
             f"({drained['worker_cpu_share']:.0%} of a core; machine {drained['machine_busy']:.0%} "
@@ -308,14 +304,16 @@ def _reference(port: int, body: bytes, seconds: int) -> dict[str, Any]:
     before = _stats(port)["requests"]
     request = _like_a_delivery(body)
     result = http_load.drive(
-        port,
-        "POST",
-        "/hooks/reference",
-        seconds,
-        CONNECTIONS,
-        body=request.body,
-        headers=request.headers,
-        count_statuses=False,
+        http_load.Load(
+            port,
+            "POST",
+            "/hooks/reference",
+            seconds,
+            CONNECTIONS,
+            body=request.body,
+            headers=request.headers,
+            count_statuses=False,
+        )
     )
     result["received"] = _stats(port)["requests"] - before
     return result

@@ -22,18 +22,16 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     past = QUICK_PAST_LEADS if quick else PAST_LEADS
     empty = p5_intake.measure(server_url, quick=quick, database="bench_p7_empty")
     full = p5_intake.measure(server_url, quick=quick, database="bench_p7_full", past_leads=past)
-    ratio = _rps(full) / _rps(empty) if _rps(empty) else None
     clean = all(p5_intake.clean(r) for r in (empty, full))
-    row = common.Row(
-        id="P7",
-        workload=f"P5 intake with {past:,} past leads in the niche (duplicate check on)",
-        figure=_rps(full),
-        unit="req/s",
-        reference=_rps(empty),
-        reference_unit="req/s (P5 on an empty database, same run)",
-        ratio=ratio,
-        target=f">= {TARGET}",
-        met=ratio is not None and ratio >= TARGET and clean,
+    row = common.Row.compare(
+        "P7",
+        f"P5 intake with {past:,} past leads in the niche (duplicate check on)",
+        _rps(full),
+        "req/s",
+        _rps(empty),
+        "req/s (P5 on an empty database, same run)",
+        at_least=TARGET,
+        valid=clean,
         note=(
             f"p50/p99 {full['measured']['p50_ms']:.1f}/{full['measured']['p99_ms']:.1f} ms "
             f"against {empty['measured']['p50_ms']:.1f}/{empty['measured']['p99_ms']:.1f} ms; "

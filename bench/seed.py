@@ -4,10 +4,47 @@ distributors work through."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
+
+from bench import common
+
+
+def market(
+    server_url: str,
+    name: str,
+    *,
+    prefix: str,
+    niches: int,
+    levels: Sequence[tuple[int, int]],
+    subscriptions_per_level: int,
+    balance_cents: int = 10**12,
+    leads: int = 0,
+    status: str = "approved",
+    also: Callable[[psycopg.Connection[Any], list[Any]], object] | None = None,
+) -> tuple[str, list[Any], list[Any]]:
+    """A fresh database ``name`` holding a market (``seed_niches``), ``also`` (more data, in
+    the same transaction, given the niches), then ``leads`` leads of ``status``; settled. Its URL, the niches and
+    the leads (round-robin over the niches)."""
+    url = common.fresh_database(server_url, name)
+    with psycopg.connect(url) as conn:
+        niche_ids = seed_niches(
+            conn,
+            niches=niches,
+            levels=levels,
+            subscriptions_per_level=subscriptions_per_level,
+            balance_cents=balance_cents,
+            prefix=prefix,
+        )
+        if also is not None:
+            also(conn, niche_ids)
+        lead_ids = seed_leads(conn, niche_ids, leads, status=status) if leads else []
+        conn.commit()
+        conn.autocommit = True
+        settle(conn)
+    return url, niche_ids, lead_ids
 
 
 def seed_niches(
