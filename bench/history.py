@@ -29,7 +29,7 @@ def compare(rows: Sequence[common.Row], *, quick: bool) -> str:
     summaries = _summaries()
     same_kind = [s for s in summaries if bool(s.get("quick")) == quick]
     parts = []
-    loads = {}
+    loads: dict[str, dict[str, Any]] = {}
     for row in rows:
         for summary in [*same_kind, *summaries]:
             before = next((r for r in summary.get("rows", []) if r.get("id") == row.id), None)
@@ -41,13 +41,14 @@ def compare(rows: Sequence[common.Row], *, quick: bool) -> str:
                 f"({summary.get('at')}, {kind})"
             )
             if "load" in summary:
-                loads[summary.get("at")] = summary["load"]
+                loads[str(summary.get("at"))] = summary["load"]
             break
         else:
             parts.append(f"{row.id} new")
     if not parts:
         return "vs previous: no rows"
     line = "vs previous: " + ", ".join(parts)
-    if len(loads) == 1:
-        line += f"; then {cpu.describe(next(iter(loads.values())))}"
+    if loads:
+        newest = max(loads)
+        line += f"; {newest}: {cpu.describe(loads[newest])}"
     return line
