@@ -227,7 +227,8 @@ def pgbench(url: str, args: Sequence[str]) -> PgbenchResult:
     latency = re.search(r"latency average = ([0-9.]+) ms", out.stdout)
     if not tps or not count:
         raise RuntimeError(f"unexpected pgbench output: {out.stdout[-2000:]}")
-    shown = " ".join(a for a in ["pgbench", *args])
+    # A script file shows by its name only: results carry no machine paths.
+    shown = " ".join(Path(a).name if os.path.isabs(a) else a for a in ["pgbench", *args])
     return PgbenchResult(
         float(tps.group(1)),
         int(count.group(1)),

@@ -28,6 +28,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -218,7 +219,7 @@ def run(url: str, script_path: str, seconds: float, sales_per_lead: int) -> Limi
         server_cpu_s=(
             cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
         ),
-        command=result.command.replace(script_path, "limit.sql"),
+        command=result.command.replace(Path(script_path).name, "limit.sql"),
     )
 
 
