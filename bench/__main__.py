@@ -1,7 +1,7 @@
 """``python -m bench [--quick] [P1 P2 ...]``: run the benchmarks, print the table, write JSON.
 
 Each benchmark runs its reference on the same PostgreSQL server in the same run. ``--quick``
-shortens every run and shrinks P4, for a whole pass in about a minute.
+shortens every run and shrinks P4, P6 and P7, for a whole pass in about three minutes.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ BENCHMARKS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--quick", action="store_true", help="short runs, small P4 (about a minute)"
+        "--quick",
+        action="store_true",
+        help="short runs, smaller P4, P6 and P7 (about three minutes)",
     )
     parser.add_argument("only", nargs="*", metavar="ID", help="benchmarks to run (default: all)")
     args = parser.parse_args(argv)
