@@ -1,7 +1,7 @@
 """``python -m bench [--quick] [P1 P2 ...]``: run the benchmarks, print the table, write JSON.
 
 Each benchmark runs its reference on the same PostgreSQL server in the same run. ``--quick``
-shortens every run and shrinks P4, for a whole pass in about a minute.
+shortens every run and shrinks P4, P6 and P7, for a whole pass in about three minutes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-from bench import common
+from bench import common, cpu, history
 
 BENCHMARKS = {
     "P1": "bench.p1_sales",
@@ -32,7 +32,9 @@ BENCHMARKS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--quick", action="store_true", help="short runs, small P4 (about a minute)"
+        "--quick",
+        action="store_true",
+        help="short runs, smaller P4, P6 and P7 (about three minutes)",
     )
     parser.add_argument("only", nargs="*", metavar="ID", help="benchmarks to run (default: all)")
     args = parser.parse_args(argv)
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[common.Row] = []
     failed = False
     started = time.perf_counter()
+    whole_run = cpu.Snapshot.take()
     with common.server() as url:
         facts = common.server_facts(url)
         if not facts["durable"]:
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             module_name, _, function = BENCHMARKS[name].partition(":")
             run = getattr(importlib.import_module(module_name), function or "run")
             print(f"running {name} ...", file=sys.stderr, flush=True)
+            common.watch_load()
             try:
                 rows.append(run(url, quick=args.quick))
             except Exception as exc:
@@ -62,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
                         name, "failed", None, "", None, "", None, "", False, note=str(exc)[:300]
                     )
                 )
+            rows[-1].extra["load"] = common.machine_load()
             print(common.table(rows[-1:]), file=sys.stderr, flush=True)
     machine = common.machine_facts()
+    load = cpu.load_between(whole_run, cpu.Snapshot.take())
     elapsed = time.perf_counter() - started
     summary = common.table(rows)
     print()
@@ -72,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{machine['cores']} cores, PostgreSQL {facts['postgresql']}, fsync={facts['fsync']}, "
         f"synchronous_commit={facts['synchronous_commit']}, commit {machine['commit']}, "
-        f"{'quick' if args.quick else 'full'} run in {elapsed:.0f} s"
+        f"{'quick' if args.quick else 'full'} run in {elapsed:.0f} s; {cpu.describe(load)}"
     )
+    print(history.compare(rows, quick=args.quick))
     common.write_result(
         "summary",
         {
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             "server": facts,
             "machine": machine,
             "elapsed_s": round(elapsed, 1),
+            "load": load,
             "table": summary,
         },
     )

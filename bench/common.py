@@ -9,6 +9,7 @@ durable defaults (``fsync`` and ``synchronous_commit`` on). The embedded server 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -16,11 +17,12 @@ import os
 import platform
 import re
 import resource
+import socket
 import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from psycopg import conninfo, sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from bench import cpu
 from leadflow.db import migrate
 from leadflow.db.connection import Connection, connect_kwargs
 from leadflow.db.server import embedded_server, postgres_program
@@ -49,6 +52,7 @@ DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 @contextlib.contextmanager
 def server() -> Iterator[str]:
     """A superuser URL: ``DATABASE_URL`` if set, else the embedded bench server (durable)."""
+    watch_load()
     url = os.environ.get("DATABASE_URL")
     if url:
         yield url
@@ -223,7 +227,8 @@ def pgbench(url: str, args: Sequence[str]) -> PgbenchResult:
     latency = re.search(r"latency average = ([0-9.]+) ms", out.stdout)
     if not tps or not count:
         raise RuntimeError(f"unexpected pgbench output: {out.stdout[-2000:]}")
-    shown = " ".join(a for a in ["pgbench", *args])
+    # A script file shows by its name only: results carry no machine paths.
+    shown = " ".join(Path(a).name if os.path.isabs(a) else a for a in ["pgbench", *args])
     return PgbenchResult(
         float(tps.group(1)),
         int(count.group(1)),
@@ -361,6 +366,26 @@ def wait_for_worker(url: str, worker: subprocess.Popen[Any]) -> None:
     raise RuntimeError("the worker did not start")
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[Any], what: str) -> None:
+    """Until ``process`` (``what``, for the error) accepts connections on ``port``."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited at start")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start listening")
+
+
 def stop(process: subprocess.Popen[Any], timeout: float = 30) -> None:
     """SIGTERM (a graceful stop), then SIGKILL if it does not end in ``timeout`` seconds."""
     process.terminate()
@@ -390,11 +415,65 @@ class Row:
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def compare(
+        cls,
+        id: str,
+        workload: str,
+        figure: float | None,
+        unit: str,
+        reference: float | None,
+        reference_unit: str,
+        *,
+        at_least: float | None = None,
+        at_most: float | None = None,
+        valid: bool = True,
+        note: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> Row:
+        """A row whose ratio is figure ÷ reference, met when it is ``at_least`` (or ``at_most``)
+        that and the run was ``valid``; with neither bound, the ratio is reported only."""
+        ratio = figure / reference if figure is not None and reference else None
+        if at_least is not None:
+            target, met = f"≥ {at_least}", ratio is not None and ratio >= at_least and valid
+        elif at_most is not None:
+            target, met = f"≤ {at_most}", ratio is not None and ratio <= at_most and valid
+        else:
+            target, met = "report", None
+        return cls(
+            id,
+            workload,
+            figure,
+            unit,
+            reference,
+            reference_unit,
+            ratio,
+            target,
+            met,
+            note=note,
+            extra=extra or {},
+        )
+
+
+_load_since = cpu.Snapshot.take()
+
+
+def watch_load() -> None:
+    """Start counting the machine's load for the next result (each benchmark starts one)."""
+    global _load_since
+    _load_since = cpu.Snapshot.take()
+
+
+def machine_load() -> dict[str, Any]:
+    """The machine's load since ``watch_load``: load averages at both ends, busy and steal."""
+    return cpu.load_between(_load_since, cpu.Snapshot.take())
+
 
 def write_result(name: str, data: dict[str, Any]) -> Path:
+    """``<name>-<UTC time>.json`` and ``<name>-latest.json``, with the machine's load."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    payload = {"benchmark": name, "at": stamp, **data}
+    payload = {"benchmark": name, "at": stamp, "load": machine_load(), **data}
     path = RESULTS / f"{name}-{stamp}.json"
     text = json.dumps(payload, indent=2, default=str)
     path.write_text(text + "\n")
@@ -440,3 +519,21 @@ def row_dict(row: Row) -> dict[str, Any]:
         "note": row.note,
         **row.extra,
     }
+
+
+def write_row(name: str, row: Row, *, quick: bool, url: str | None, **data: Any) -> Row:
+    """The result file of one benchmark: its row, the server's and the machine's facts."""
+    common: dict[str, Any] = {"quick": quick, "row": row_dict(row)}
+    if url is not None:
+        common["server"] = server_facts(url)
+    write_result(name, {**common, **data, "machine": machine_facts()})
+    return row
+
+
+def cli(run: Callable[..., Row], doc: str | None, quick_help: str = "short run") -> None:
+    """A benchmark module's ``main``: ``--quick``, the server, the row printed as a table."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    args = parser.parse_args()
+    with server() as url:
+        print(table([run(url, quick=args.quick)]))

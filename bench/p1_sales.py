@@ -2,7 +2,9 @@
 subscriptions per level, 2 concurrent distributors calling the engine.
 
 Reference, same server, same run: ``pgbench -i -s 10`` then ``pgbench -c 2 -j 2 -T 30`` (TPC-B-like).
-Target: sales/s ÷ pgbench TPS ≥ 1.0.
+Target: sales/s ÷ pgbench TPS ≥ 1.0. Also against the limit (``bench.limit``): pgbench writing
+exactly the rows of P1's leads, one transaction per lead, on a market seeded like P1's; and the
+client and server CPU seconds per lead (``bench.distributors``).
 
 P1w (``run_with_endpoints``): the same market with one active webhook endpoint per provider, so
 each sale also writes its ``webhook_deliveries`` row; reference: the market without endpoints,
@@ -16,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from bench import common, distributors, seed
+from bench import common, distributors, limit, seed
 
 NICHES = 20
 LEVELS = [(1, 4900), (3, 2500), (5, 1000)]
@@ -24,133 +26,126 @@ SUBSCRIPTIONS_PER_LEVEL = 30
 BALANCE_CENTS = 10**12
 # Endpoints P1w seeds: never sent to (no worker runs in P1w).
 UNSENT_URL = "https://buyer.example/hooks/"
+# Leads planned for the limit: more than pgbench writes in the time given.
+LIMIT_LEADS = 40_000
+LIMIT_LEADS_QUICK = 6_000
 
 
 def market(
-    server_url: str, name: str, *, quick: bool, endpoints: bool = False
+    server_url: str,
+    name: str,
+    *,
+    quick: bool,
+    endpoints: bool = False,
+    leads: int | None = None,
 ) -> tuple[str, list[Any]]:
     """P1's market in a fresh database ``name``: its URL and the leads in round-robin order
     (lead i in niche i % 20). With ``endpoints``, every provider has one active webhook
-    endpoint, so each sale also writes its outbox row (nothing is sent: no worker runs)."""
-    url = common.fresh_database(server_url, name)
-    with psycopg.connect(url) as conn:
-        niche_ids = seed.seed_niches(
-            conn,
-            niches=NICHES,
-            levels=LEVELS,
-            subscriptions_per_level=SUBSCRIPTIONS_PER_LEVEL,
-            balance_cents=BALANCE_CENTS,
-            prefix="p1",
-        )
-        if endpoints:
-            seed.seed_endpoints(conn, base_url=UNSENT_URL, secret_ciphertext=_sealed_secret())
-        # Generously more leads than two distributors can sell in the time given.
-        lead_ids = seed.seed_leads(conn, niche_ids, 4000 if quick else 20000)
-        conn.commit()
-        conn.autocommit = True
-        seed.settle(conn)
+    endpoint, so each sale also writes its outbox row (nothing is sent: no worker runs).
+    ``leads``: how many (by default more than two distributors sell in the time given)."""
+
+    def with_endpoints(conn: psycopg.Connection[Any], _niches: list[Any]) -> None:
+        seed.seed_endpoints(conn, base_url=UNSENT_URL, secret_ciphertext=_sealed_secret())
+
+    url, _, lead_ids = seed.market(
+        server_url,
+        name,
+        prefix="p1",
+        niches=NICHES,
+        levels=LEVELS,
+        subscriptions_per_level=SUBSCRIPTIONS_PER_LEVEL,
+        balance_cents=BALANCE_CENTS,
+        leads=leads or (4000 if quick else 20000),
+        also=with_endpoints if endpoints else None,
+    )
     return url, lead_ids
 
 
 def run(server_url: str, *, quick: bool = False) -> common.Row:
-    seconds = 3 if quick else 30
     scale = 1 if quick else 10
-
     ref_url = common.pgbench_database(server_url, scale)
+    limit_url, limit_leads = market(
+        server_url, "bench_p1_limit", quick=quick, leads=LIMIT_LEADS_QUICK if quick else LIMIT_LEADS
+    )
     url, lead_ids = market(server_url, "bench_p1", quick=quick)
-    measured, refs = distributors.alternate(
+    measured, reference, the_limit = limit.measure(
         url,
         lead_ids,
-        seconds=seconds,
-        rounds=1 if quick else 3,
+        limit_url=limit_url,
+        limit_leads=limit_leads,
+        **distributors.schedule(quick),
         reference=lambda t: common.pgbench(
             ref_url, ["-n", "-c", "2", "-j", "2", "-T", str(max(1, round(t)))]
         ),
     )
-    reference = distributors.pgbench_summary(refs)
     per_lead = _round_trips(url, seed.approved_leads(url, 22))
-
-    ratio = measured["sales_per_s"] / reference["tps"] if reference["tps"] else None
-    row = common.Row(
-        id="P1",
-        workload="sales/s, 20 niches x 3 levels (9 sales/lead), 2 distributors",
-        figure=measured["sales_per_s"],
-        unit="sales/s",
-        reference=reference["tps"],
-        reference_unit="TPS (pgbench TPC-B -c2 -j2)",
-        ratio=ratio,
-        target="≥ 1.0",
-        met=ratio is not None and ratio >= 1.0,
+    limit_ratio = measured["sales_per_s"] / the_limit["sales_per_s"]
+    row = common.Row.compare(
+        "P1",
+        "sales/s, 20 niches x 3 levels (9 sales/lead), 2 distributors",
+        measured["sales_per_s"],
+        "sales/s",
+        reference["tps"],
+        "TPS (pgbench TPC-B -c2 -j2)",
+        at_least=1.0,
         note=(
-            f"{measured['leads_per_s']:.1f} leads/s, lead p50 {measured['latency_ms_p50']:.1f} ms / "
-            f"p99 {measured['latency_ms_p99']:.1f} ms; {per_lead['round_trips']:.1f} round trips and "
-            f"{per_lead['statements']:.1f} statements per lead; distributor peak RSS "
+            f"{limit_ratio:.2f} of the limit ({the_limit['sales_per_s']:,.0f} sales/s: pgbench "
+            f"writing P1's rows, {the_limit['tps']:,.0f} leads/s); "
+            f"{limit.cpu_note(measured, the_limit)}; {measured['leads_per_s']:.1f} leads/s, "
+            f"{_per_lead(measured, per_lead)}; distributor peak RSS "
             f"{measured['distributor_peak_rss_bytes'] / 2**20:.0f} MiB"
         ),
-        extra={"measured": measured, "per_lead": per_lead},
-    )
-    common.write_result(
-        "p1",
-        {
-            "quick": quick,
-            "row": common.row_dict(row),
-            "reference": {**reference, "scale": scale},
-            "server": common.server_facts(url),
-            "machine": common.machine_facts(),
+        extra={
+            "measured": measured,
+            "per_lead": per_lead,
+            "limit": the_limit,
+            "limit_ratio": limit_ratio,
         },
     )
-    return row
+    return common.write_row(
+        "p1", row, quick=quick, url=url, reference={**reference, "scale": scale}
+    )
 
 
 def run_with_endpoints(server_url: str, *, quick: bool = False) -> common.Row:
     """P1w: P1's market with one active webhook endpoint per provider, against the same market
     without endpoints (its own database), alternating in rounds. Target: ratio ≥ 0.9."""
-    seconds = 3 if quick else 30
     plain_url, plain_leads = market(server_url, "bench_p1", quick=quick)
     url, lead_ids = market(server_url, "bench_p1w", quick=quick, endpoints=True)
     measured, refs = distributors.alternate(
         url,
         lead_ids,
-        seconds=seconds,
-        rounds=1 if quick else 3,
+        **distributors.schedule(quick),
         reference=lambda t: distributors.one_round(plain_url, plain_leads, t),
     )
     reference = distributors.summary(refs)
     written = _deliveries(url)
     per_lead = _round_trips(url, seed.approved_leads(url, 22))
-
-    ratio = measured["sales_per_s"] / reference["sales_per_s"] if reference["sales_per_s"] else None
-    row = common.Row(
-        id="P1w",
-        workload="P1 with one active webhook endpoint per provider (each sale adds its outbox row)",
-        figure=measured["sales_per_s"],
-        unit="sales/s",
-        reference=reference["sales_per_s"],
-        reference_unit="sales/s (P1 without endpoints, alternating)",
-        ratio=ratio,
-        target="≥ 0.9",
-        met=ratio is not None and ratio >= 0.9,
+    row = common.Row.compare(
+        "P1w",
+        "P1 with one active webhook endpoint per provider (each sale adds its outbox row)",
+        measured["sales_per_s"],
+        "sales/s",
+        reference["sales_per_s"],
+        "sales/s (P1 without endpoints, alternating)",
+        at_least=0.9,
         note=(
-            f"lead p50 {measured['latency_ms_p50']:.1f} / p99 {measured['latency_ms_p99']:.1f} ms "
-            f"with endpoints, {reference['latency_ms_p50']:.1f} / "
-            f"{reference['latency_ms_p99']:.1f} ms without; {written} deliveries written for "
-            f"{measured['sales']} sales; "
-            f"{per_lead['round_trips']:.1f} round trips and {per_lead['statements']:.1f} "
-            "statements per lead"
+            f"with endpoints {_per_lead(measured, per_lead)}; without: lead p50 "
+            f"{reference['latency_ms_p50']:.1f} / p99 {reference['latency_ms_p99']:.1f} ms; "
+            f"{written} deliveries written for {measured['sales']} sales"
         ),
         extra={"measured": measured, "reference": reference, "per_lead": per_lead},
     )
-    common.write_result(
-        "p1w",
-        {
-            "quick": quick,
-            "row": common.row_dict(row),
-            "deliveries_written": written,
-            "server": common.server_facts(url),
-            "machine": common.machine_facts(),
-        },
+    return common.write_row("p1w", row, quick=quick, url=url, deliveries_written=written)
+
+
+def _per_lead(measured: dict[str, Any], per_lead: dict[str, float]) -> str:
+    """Latency, round trips and statements per lead, as the notes give them."""
+    return (
+        f"lead p50 {measured['latency_ms_p50']:.1f} ms / p99 {measured['latency_ms_p99']:.1f} ms; "
+        f"{per_lead['round_trips']:.1f} round trips and {per_lead['statements']:.1f} "
+        "statements per lead"
     )
-    return row
 
 
 def _sealed_secret() -> str:

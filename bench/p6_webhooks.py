@@ -21,14 +21,10 @@ output. Ratio: worker deliveries/s ÷ reference requests/s.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -42,7 +38,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
-from bench import common, seed
+from bench import common, cpu, http_load, seed
 from leadflow.db.connection import Connection
 from leadflow.settings import Settings
 from leadflow.webhooks import payloads
@@ -101,21 +97,17 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     from_worker = received["requests"] - sum(r["received"] for r in reference)
     ref_rate = sum(r["requests_per_s"] for r in reference) / len(reference)
     rate = drained["deliveries_per_s"]
-    ratio = rate / ref_rate if ref_rate else None
     tool = reference[0]["tool"]
-    row = common.Row(
-        id="P6",
-        workload=(
+    row = common.Row.compare(
+        "P6",
+        (
             f"webhook deliveries/s, backlog of {backlog:,} to {endpoints} endpoints on a local "
             f"receiver, leadflow worker ({CONNECTIONS} in flight)"
         ),
-        figure=rate,
-        unit="deliveries/s",
-        reference=ref_rate,
-        reference_unit=f"req/s ({tool}, {CONNECTIONS} connections, same receiver and body size)",
-        ratio=ratio,
-        target="report",
-        met=None,
+        rate,
+        "deliveries/s",
+        ref_rate,
+        f"req/s ({tool}, {CONNECTIONS} connections, same receiver and body size)",
         note=(
             f"worker CPU {drained['cpu_ms_per_delivery']:.2f} ms/delivery "
             f"({drained['worker_cpu_share']:.0%} of a core; machine {drained['machine_busy']:.0%} "
@@ -127,18 +119,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         ),
         extra={"backlog": drained, "steady": steady, "reference": reference},
     )
-    common.write_result(
-        "p6",
-        {
-            "quick": quick,
-            "row": common.row_dict(row),
-            "received": received,
-            "outcomes": outcomes,
-            "server": common.server_facts(url),
-            "machine": common.machine_facts(),
-        },
-    )
-    return row
+    return common.write_row("p6", row, quick=quick, url=url, received=received, outcomes=outcomes)
 
 
 # ---------------------------------------------------------------- the receiver and the worker
@@ -193,7 +174,7 @@ def _drain_backlog(conn: Connection, pid: int, backlog: int) -> dict[str, Any]:
     """Release the held backlog with a delivery job, then wait until none is pending."""
     from leadflow.db import jobs
 
-    cpu_before, machine_before = _cpu_seconds(pid), _machine_ticks()
+    cpu_before, machine_before = cpu.process_seconds(pid), cpu.Snapshot.take()
     began = time.perf_counter()
     with conn.transaction():
         conn.execute("UPDATE webhook_deliveries SET next_attempt_at = now()")
@@ -207,33 +188,19 @@ def _drain_backlog(conn: Connection, pid: int, backlog: int) -> dict[str, Any]:
         ).fetchone()
         pending = int(row["n"]) if row else 0
     elapsed = time.perf_counter() - began
-    cpu = _cpu_seconds(pid) - cpu_before
-    busy, total = (a - b for a, b in zip(_machine_ticks(), machine_before, strict=True))
+    used = cpu.process_seconds(pid) - cpu_before
+    busy = cpu.busy_share(machine_before, cpu.Snapshot.take())
     delivered = backlog - pending
     return {
         "deliveries": backlog,
         "delivered": delivered,
         "elapsed_s": round(elapsed, 3),
         "deliveries_per_s": delivered / elapsed if elapsed else 0.0,
-        "worker_cpu_s": round(cpu, 3),
-        "cpu_ms_per_delivery": cpu * 1000 / delivered if delivered else float("nan"),
-        "worker_cpu_share": cpu / elapsed if elapsed else 0.0,
-        "machine_busy": busy / total if total else 0.0,
+        "worker_cpu_s": round(used, 3),
+        "cpu_ms_per_delivery": used * 1000 / delivered if delivered else float("nan"),
+        "worker_cpu_share": used / elapsed if elapsed else 0.0,
+        "machine_busy": busy,
     }
-
-
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` (and of its waited-for children), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
 
 
 # ---------------------------------------------------------------- phase 2: steady sales
@@ -334,84 +301,23 @@ def _like_a_delivery(body: bytes) -> _Request:
 
 def _reference(port: int, body: bytes, seconds: int) -> dict[str, Any]:
     """The receiver driven by wrk (else bench.loadgen) at CONNECTIONS connections."""
-    target = f"http://127.0.0.1:{port}/hooks/reference"
     before = _stats(port)["requests"]
     request = _like_a_delivery(body)
-    wrk = shutil.which("wrk")
-    if wrk:
-        result = _wrk(wrk, target, request, seconds)
-    else:
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench.loadgen",
-                "127.0.0.1",
-                str(port),
-                "POST",
-                "/hooks/reference",
-                str(seconds),
-                str(CONNECTIONS),
-                body.decode(),
-            ],
-            cwd=common.ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
+    result = http_load.drive(
+        http_load.Load(
+            port,
+            "POST",
+            "/hooks/reference",
+            seconds,
+            CONNECTIONS,
+            body=request.body,
+            headers=request.headers,
+            count_statuses=False,
         )
-        result = {**json.loads(out.stdout), "tool": "bench.loadgen (wrk not found)"}
+    )
     result["received"] = _stats(port)["requests"] - before
     return result
 
 
-def _wrk(wrk: str, target: str, request: _Request, seconds: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="leadflow-p6-") as tmp:
-        body_path = Path(tmp) / "body.json"
-        body_path.write_bytes(request.body)
-        script = Path(tmp) / "post.lua"
-        lines = [
-            'wrk.method = "POST"',
-            f'local f = io.open("{body_path}", "rb")',
-            "wrk.body = f:read('*a')",
-            "f:close()",
-            *(f'wrk.headers["{k}"] = "{v}"' for k, v in request.headers.items()),
-        ]
-        script.write_text("\n".join(lines) + "\n")
-        out = subprocess.run(
-            [
-                wrk,
-                "-t2",
-                f"-c{CONNECTIONS}",
-                f"-d{seconds}s",
-                "--latency",
-                "-s",
-                str(script),
-                target,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    rate = re.search(r"Requests/sec:\s+([0-9.]+)", out)
-    count = re.search(r"(\d+) requests in", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if not rate or not count:
-        raise RuntimeError(f"unexpected wrk output: {out[-2000:]}")
-    return {
-        "tool": "wrk -t2",
-        "requests": int(count.group(1)),
-        "requests_per_s": float(rate.group(1)),
-        "non_2xx": int(errors.group(1)) if errors else 0,
-    }
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run (seconds, not minutes)")
-    args = parser.parse_args(argv)
-    with common.server() as url:
-        print(common.table([run(url, quick=args.quick)]))
-
-
 if __name__ == "__main__":
-    main()
+    common.cli(run, __doc__)

@@ -9,7 +9,6 @@ Target: >= 0.9. ``--quick``: 100,000 past leads and short loads.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from bench import common, p5_intake
@@ -23,18 +22,16 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
     past = QUICK_PAST_LEADS if quick else PAST_LEADS
     empty = p5_intake.measure(server_url, quick=quick, database="bench_p7_empty")
     full = p5_intake.measure(server_url, quick=quick, database="bench_p7_full", past_leads=past)
-    ratio = _rps(full) / _rps(empty) if _rps(empty) else None
-    clean = all(_clean(r) for r in (empty, full))
-    row = common.Row(
-        id="P7",
-        workload=f"P5 intake with {past:,} past leads in the niche (duplicate check on)",
-        figure=_rps(full),
-        unit="req/s",
-        reference=_rps(empty),
-        reference_unit="req/s (P5 on an empty database, same run)",
-        ratio=ratio,
-        target=f">= {TARGET}",
-        met=ratio is not None and ratio >= TARGET and clean,
+    clean = all(p5_intake.clean(r) for r in (empty, full))
+    row = common.Row.compare(
+        "P7",
+        f"P5 intake with {past:,} past leads in the niche (duplicate check on)",
+        _rps(full),
+        "req/s",
+        _rps(empty),
+        "req/s (P5 on an empty database, same run)",
+        at_least=TARGET,
+        valid=clean,
         note=(
             f"p50/p99 {full['measured']['p50_ms']:.1f}/{full['measured']['p99_ms']:.1f} ms "
             f"against {empty['measured']['p50_ms']:.1f}/{empty['measured']['p99_ms']:.1f} ms; "
@@ -48,35 +45,12 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             "full": {k: v for k, v in full.items() if k != "server"},
         },
     )
-    common.write_result(
-        "p7",
-        {
-            "quick": quick,
-            "row": common.row_dict(row),
-            "server": full["server"],
-            "machine": common.machine_facts(),
-        },
-    )
-    return row
+    return common.write_row("p7", row, quick=quick, url=None, server=full["server"])
 
 
 def _rps(result: dict[str, Any]) -> float:
     return float(result["measured"]["requests_per_s"])
 
 
-def _clean(result: dict[str, Any]) -> bool:
-    statuses = result["measured"]["statuses"]
-    created = int(statuses.get("201", 0))
-    return set(statuses) == {"201"} and result["stored"] == created and not result["duplicates"]
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="100,000 past leads, short loads")
-    args = parser.parse_args(argv)
-    with common.server() as url:
-        print(common.table([run(url, quick=args.quick)]))
-
-
 if __name__ == "__main__":
-    main()
+    common.cli(run, __doc__, "100,000 past leads, short loads")

@@ -4,10 +4,47 @@ distributors work through."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
+
+from bench import common
+
+
+def market(
+    server_url: str,
+    name: str,
+    *,
+    prefix: str,
+    niches: int,
+    levels: Sequence[tuple[int, int]],
+    subscriptions_per_level: int,
+    balance_cents: int = 10**12,
+    leads: int = 0,
+    status: str = "approved",
+    also: Callable[[psycopg.Connection[Any], list[Any]], object] | None = None,
+) -> tuple[str, list[Any], list[Any]]:
+    """A fresh database ``name`` holding a market (``seed_niches``), ``also`` (more data, in
+    the same transaction, given the niches), then ``leads`` leads of ``status``; settled. Its URL, the niches and
+    the leads (round-robin over the niches)."""
+    url = common.fresh_database(server_url, name)
+    with psycopg.connect(url) as conn:
+        niche_ids = seed_niches(
+            conn,
+            niches=niches,
+            levels=levels,
+            subscriptions_per_level=subscriptions_per_level,
+            balance_cents=balance_cents,
+            prefix=prefix,
+        )
+        if also is not None:
+            also(conn, niche_ids)
+        lead_ids = seed_leads(conn, niche_ids, leads, status=status) if leads else []
+        conn.commit()
+        conn.autocommit = True
+        settle(conn)
+    return url, niche_ids, lead_ids
 
 
 def seed_niches(
@@ -93,10 +130,12 @@ def seed_leads(
     *,
     postal_codes: int | None = None,
     status: str = "approved",
+    first: int = 1,
 ) -> list[Any]:
     """``count`` approved leads spread round-robin over the niches (lead i in niche i % n);
     postal codes random among ``postal_codes`` five-digit codes, else all ``10001``; each a
-    different consumer (its own normalized phone and e-mail, as intake would store them).
+    different consumer (its own normalized phone and e-mail, as intake would store them),
+    numbered from ``first`` (another call into the same database starts past the last one).
     Returned in that round-robin order."""
     rows = conn.execute(
         """
@@ -109,10 +148,16 @@ def seed_leads(
                     ELSE lpad(floor(random() * %(codes)s::int)::int::text, 5, '0') END,
                %(status)s, CASE WHEN %(status)s = 'approved' THEN now() END,
                'lead' || g || '@bench.test', '+1555' || lpad(g::text, 7, '0')
-        FROM generate_series(1, %(n)s) g
+        FROM generate_series(%(first)s::int, %(first)s::int + %(n)s - 1) g
         RETURNING id, name
         """,
-        {"niches": list(niche_ids), "n": count, "codes": postal_codes, "status": status},
+        {
+            "niches": list(niche_ids),
+            "n": count,
+            "codes": postal_codes,
+            "status": status,
+            "first": first,
+        },
     ).fetchall()
     ordered = sorted(rows, key=lambda r: int(str(_get(r, "name")).rsplit(" ", 1)[1]))
     return [_get(r, "id") for r in ordered]
