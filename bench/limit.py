@@ -6,7 +6,8 @@ A lead's transaction writes what SPEC requires its sales to write, and with the 
 statements (``db/sql/sale.sql``'s ``write_sale``, ``ledger.sql``'s ``post_entries``,
 ``events.sql``'s ``record_events``, ``db/audit.py``'s insert), so that it stays exactly the
 engine's write as that changes: the run row; per sale its assignment, its ledger entry and the
-provider's balance, the subscription's LRU move, its ``lead.assigned`` outbox event (the mail
+provider's balance, the subscription's LRU move and its tally (sales and spend per calendar
+window, SPEC §12), its ``lead.assigned`` outbox event (the mail
 is made from it later) and its ``assignment.created`` audit row, and one webhook delivery per
 active endpoint of the buyer (none unless the workload has endpoints); the lead's status and
 attempt count, the niche's rotation pointer and LRU counter; and the run's
@@ -71,6 +72,15 @@ t AS (
     SELECT niche_id, jsonb_agg(id ORDER BY order_position) AS traversal, count(*) AS levels
     FROM competition_levels GROUP BY niche_id
 ),
+-- The UTC calendar windows of now, keyed as ``domain.limits.window_keys`` keys them (the
+-- subscriptions have no schedule): every sale counts in its subscription's tally.
+w AS (
+    SELECT extract(epoch FROM date_trunc('hour', now()))::bigint AS hour_key,
+           (u.day - date '0001-01-01') + 1 AS day_key,
+           (date_trunc('week', u.day)::date - date '0001-01-01') + 1 AS week_key,
+           extract(year FROM u.day)::int * 12 + extract(month FROM u.day)::int - 1 AS month_key
+    FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS day) u
+),
 p AS (
     SELECT l.n, leadflow_uuid7() AS assignment_id, s.*
     FROM l JOIN s ON s.niche_id = l.niche_id AND ((s.r - l.j * s.m) %% s.k + s.k) %% s.k < s.m
@@ -83,10 +93,14 @@ SELECT l.n,
            'traversal', t.traversal, 'sold', count(*), 'skipped', '[]'::jsonb,
            'skipped_total', 0, 'duration_ms', 1, 'trigger', 'distribution',
            'next_pointer', l.j %% t.levels + 1, 'lru_counter', (l.j + 1) * count(*),
+           'now', now(), 'level_rules', '[]'::jsonb, 'credits', '[]'::jsonb,
+           'rotations', '[]'::jsonb,
            'sales', jsonb_agg(jsonb_build_object(
                'assignment_id', p.assignment_id, 'provider_id', p.provider_id,
                'subscription_id', p.subscription_id, 'level_id', p.level_id,
-               'price', p.price, 'lru_order', (l.j + 1) * 100 + p.order_position * 10 + p.r %% 10
+               'price', p.price, 'lru_order', (l.j + 1) * 100 + p.order_position * 10 + p.r %% 10,
+               'hour_key', w.hour_key, 'day_key', w.day_key, 'week_key', w.week_key,
+               'month_key', w.month_key
            ) ORDER BY p.order_position, p.r)),
        jsonb_agg(jsonb_build_object(
            'provider_id', p.provider_id, 'amount_cents', -p.price, 'kind', 'lead_charge',
@@ -120,6 +134,7 @@ SELECT l.n,
 FROM l
 JOIN t ON t.niche_id = l.niche_id
 JOIN p ON p.n = l.n
+CROSS JOIN w
 GROUP BY l.n, l.lead_id, l.niche_id, l.run_id, l.j, t.traversal, t.levels
 """
 
