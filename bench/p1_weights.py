@@ -5,8 +5,11 @@ code, weighted 1, 2 and 5 in turn (ten of each per level); the engine sells lead
 For every level: each subscription's sales against its fair share (the level's sales split in
 proportion to the weights), the largest deviation and Jain's index over sales per unit of weight
 (1 = exactly proportional). The table prints the shares by weight class and level size; the row's
-figure is the largest deviation over all 1,800 subscriptions. Target (the property of SPEC §12,
-stated for a level with one seat): within ±2 sales of the fair share.
+figure is the largest deviation in the one-seat levels, where SPEC §12 states its property
+(within ±2 sales of the fair share: the target). Levels of 3 and 5 seats pick one at a time as
+§12 says, a subscription at most once per lead: the one picked first gains nothing on the later
+picks of that lead, so heavy weights fall a little short of their share and light ones above it,
+and the deviation grows with the sales; the note reports them, with no target.
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
         ),
     ]
     print("\n".join(table), file=sys.stderr)
-    worst = max(deviations.values())
+    worst = deviations[1]
     row = common.Row(
         id="P1WT",
         workload=(
@@ -122,7 +125,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             f"({leads * 9:,} sales) one at a time"
         ),
         figure=worst,
-        unit="sales max |deviation|",
+        unit="sales max |deviation| (1 seat)",
         reference=2.0,
         reference_unit="sales (SPEC §12 bound)",
         ratio=None,
