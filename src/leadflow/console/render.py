@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from leadflow.console import charts
 from leadflow.console.web import Viewer
 from leadflow.db.reports import DayRow
+from leadflow.domain.schedule import DAYS
 from leadflow.services.pages import KeysetPage, Page
 
 HERE = Path(__file__).parent
@@ -42,12 +43,15 @@ def when(value: datetime | None) -> str:
 
 
 def schedule_text(value: Mapping[str, Any] | None) -> str:
-    """A stored schedule's hours the way ``forms.schedule`` reads them."""
+    """A stored schedule's hours the way ``forms.schedule`` reads them, Monday first (a JSON
+    object's keys come back in no weekday order)."""
     if not value:
         return ""
+    hours = value.get("hours", {})
     return "; ".join(
-        f"{day} " + " ".join(f"{start}-{end}" for start, end in spans)
-        for day, spans in value.get("hours", {}).items()
+        f"{day} " + " ".join(f"{start}-{end}" for start, end in hours[day])
+        for day in DAYS
+        if day in hours
     )
 
 

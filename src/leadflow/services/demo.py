@@ -1,4 +1,5 @@
-"""The demo marketplace: a movers niche with three levels and a dozen providers.
+"""The demo marketplace: a movers niche with three levels and a dozen providers, some with
+delivery rules (a weight, business hours, an hourly cap and a daily budget).
 
 Used by ``leadflow demo`` (a batch of leads through the engine) and ``leadflow up --demo``.
 Seeding is idempotent per slug: an existing niche is reused as it is.
@@ -21,11 +22,24 @@ LEVELS = (("Gold", 1, 4900), ("Silver", 3, 2500), ("Bronze", 5, 1000))
 POSTAL_CODES = ("10001", "10002", "10003", "10004", "10005")
 # name, balance in cents, levels (order positions), postal codes (empty = everywhere), extras
 PROVIDERS: tuple[tuple[str, int, tuple[int, ...], tuple[str, ...], dict[str, Any]], ...] = (
-    ("Atlas Movers", 500_000, (1, 2, 3), (), {}),
-    ("Brooklyn Haulers", 250_000, (1, 2), ("10001", "10002", "10003"), {}),
+    # The biggest buyer pays for a bigger share: its levels are served by weighted rotation.
+    ("Atlas Movers", 500_000, (1, 2, 3), (), {"weight": 3}),
+    # Takes leads in business hours only (New York time); outside them it is skipped.
+    (
+        "Brooklyn Haulers",
+        250_000,
+        (1, 2),
+        ("10001", "10002", "10003"),
+        {
+            "schedule": {
+                "timezone": "America/New_York",
+                "hours": {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+            }
+        },
+    ),
     ("City Van Lines", 120_000, (1, 3), (), {}),
     ("Downtown Dolly", 15_000, (1,), ("10001", "10004"), {}),
-    ("Empire Relocation", 300_000, (2, 3), (), {}),
+    ("Empire Relocation", 300_000, (2, 3), (), {"hourly_cap": 20, "daily_budget_cents": 60_000}),
     ("Fast Box Co", 40_000, (2,), ("10002", "10003", "10004", "10005"), {}),
     ("Green Moves", 90_000, (2, 3), (), {"filters": [{"field": "rooms", "op": "gte", "value": 2}]}),
     ("Harbor Freight Movers", 8_000, (2, 3), (), {}),

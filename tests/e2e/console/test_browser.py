@@ -173,6 +173,36 @@ def test_admin_opens_the_fairness_chart_of_a_window(
     assert market.get(f"/admin/providers/{m['rich'].id}")["balance_cents"] == 100_000 - 3 * 4900
 
 
+def test_admin_edits_a_weight_and_the_fairness_chart_follows_it(
+    page: Page, live_url: str, market: Marketplace, admin: Admin, worker: None
+) -> None:
+    niche = market.niche("movers", levels=[("Gold", 1, 1000)])
+    [gold] = (lv["id"] for lv in niche["levels"])
+    big = market.provider("Big", balance_cents=100_000, levels=[gold])
+    market.provider("Small", balance_cents=100_000, levels=[gold])
+    login(page, live_url, admin.email, admin.password, admin.secret)
+    page.goto(f"{live_url}/console/subscriptions/{big['subscriptions'][0]['id']}")
+    page.get_by_label("Weight").fill("3")
+    page.get_by_role("button", name="Save rules").click()
+    expect(page.get_by_text("Delivery rules saved")).to_be_visible()
+
+    # Smooth weighted round-robin over 3 : 1, four leads: Big, Big, Small, Big (or the like).
+    for _ in range(4):
+        lead_id, _ = market.approved_lead()
+        market.wait_settled(lead_id)
+    page.get_by_role("link", name="Fairness").click()
+    section = page.locator("section", has=page.get_by_role("heading", name="1. Gold"))
+    expect(section.get_by_role("img", name="Sales against fair share, Gold")).to_be_visible()
+    big_row = section.locator("tr", has_text="Big")
+    expect(big_row.locator("td[data-label=Weight]")).to_have_text("3")
+    expect(big_row.locator("td[data-label=Sales]")).to_have_text("3")
+    expect(big_row.locator("td[data-label='Fair share']")).to_have_text("3.0")
+    expect(section.locator("tr", has_text="Small").locator("td[data-label=Sales]")).to_have_text(
+        "1"
+    )
+    expect(section.locator("dd.jain")).to_have_text("1.000")
+
+
 def test_disabling_a_provider_user_ends_its_portal_session(
     browser: Browser, page: Page, live_url: str, market: Marketplace, admin: Admin
 ) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
+from leadflow.domain.schedule import DAYS
 from tests.e2e.api.conftest import Admin, Marketplace
 from tests.e2e.console.conftest import TIMEOUT_MS
 from tests.e2e.console.test_browser import login
@@ -61,6 +62,18 @@ def test_every_page_renders_cleanly_at_both_widths(
         filters=[{"field": "rooms", "op": "gte", "value": 2}],
     )
     market.provider("Budget", balance_cents=1000, levels=[silver], postal_codes=["10001"])
+    # Delivery rules on Acme's subscription: a weight, business hours, a daily budget.
+    [rules] = market.get("/admin/subscriptions", provider_id=owner.id)["items"]
+    edited = market.client.patch(
+        f"/api/v1/admin/subscriptions/{rules['id']}",
+        json={
+            "weight": 2,
+            "daily_budget_cents": 50_000,
+            "schedule": {"timezone": "UTC", "hours": {d: [["00:00", "24:00"]] for d in DAYS}},
+        },
+        headers=market.admin.headers,
+    )
+    assert edited.status_code == 200, edited.text
     # Acme's endpoint: the first sale's delivery fails (410), the others are delivered.
     hook = market.post(
         f"/admin/providers/{owner.id}/endpoints",
@@ -102,6 +115,7 @@ def test_every_page_renders_cleanly_at_both_widths(
         "providers": "/console/providers",
         "provider": f"/console/providers/{provider_id}",
         "subscriptions": "/console/subscriptions",
+        "subscription": f"/console/subscriptions/{rules['id']}",
         "returns": "/console/returns?status=",
         "deliveries": "/console/deliveries",
         "delivery": f"/console/deliveries/{failed['id']}",
