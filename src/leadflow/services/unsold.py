@@ -1,11 +1,11 @@
 """Unsold leads (SPEC §11): an approved lead whose run sold nothing waits, is offered again when
 capacity may have returned, and expires after its niche's ``lead_ttl_hours``.
 
-What may return capacity calls ``capacity_may_have_returned`` in its own transaction: a deposit
-or refund that resumes subscriptions, a subscription created or re-activated or widened, a
-provider or level re-activated; the worker adds the clock's changes (a schedule opens, a cap
-or budget window rolls over). That writes one
-wake-up row per niche (``unsold_wakeups``), never a job per lead: the maintenance tick serves
+What may return capacity calls ``capacity_may_have_returned`` in the transaction of the change:
+a deposit or refund that resumes subscriptions, a subscription created or re-activated or
+widened, a provider or level re-activated; the worker adds the clock's changes (a schedule
+opens, a cap or budget window rolls over, ``wake_on_the_clock``). That writes one wake-up row
+per niche (``unsold_wakeups``), never a job per lead: the maintenance tick serves
 the wake-ups (``resell_due``), each niche a batch of at most ``RESALE_BATCH`` distribution jobs
 (trigger ``resale``), oldest lead first, the next batch only once the last job of the one before
 has run, so a deposit that unblocks 50,000 leads neither writes 50,000 jobs in one transaction
