@@ -209,6 +209,15 @@ Index(
     postgresql_using="gin",
     postgresql_where=text("status = 'active'"),
 )
+# The console's subscriptions list (newest first, ties by id; migration 0017), so a page is
+# read from its cursor, not sorted.
+Index("ix_subscriptions_created_at_id", subscriptions.c.created_at.desc(), subscriptions.c.id)
+Index(
+    "ix_subscriptions_status_created_at_id",
+    subscriptions.c.status,
+    subscriptions.c.created_at.desc(),
+    subscriptions.c.id,
+)
 
 leads = Table(
     "leads",

@@ -34,7 +34,7 @@ from leadflow.services.catalog import (
     clean_rules,
     require_name,
 )
-from leadflow.services.pages import Page, PageRequest
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, keyset_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,3 +379,38 @@ def list_subscriptions(
         offset=page.offset,
     )
     return Page.of(page, total, items)
+
+
+def subscriptions_from(
+    tx: Connection,
+    *,
+    provider_id: UUID | None,
+    level_id: UUID | None,
+    niche_id: UUID | None,
+    status: str | None,
+    cursor: Cursor | None,
+    limit: int,
+) -> KeysetPage[subscription_views.SubscriptionView]:
+    """The subscriptions list by keyset (newest first): the page next to ``cursor``, or the
+    first."""
+    if status is not None and status not in set(SubscriptionStatus):
+        raise InvalidInput("status must be active, paused, paused_low_balance or cancelled")
+    return keyset_page(
+        cursor,
+        limit,
+        lambda at, after_id, newer, n: subscription_views.subscription_views_from(
+            tx,
+            provider_id=provider_id,
+            level_id=level_id,
+            niche_id=niche_id,
+            status=status,
+            at=at,
+            after_id=after_id,
+            newer=newer,
+            limit=n,
+        ),
+        key=lambda sub: (sub.created_at, sub.id),
+        total=subscription_views.count_subscription_views(
+            tx, provider_id=provider_id, level_id=level_id, niche_id=niche_id, status=status
+        ),
+    )

@@ -1,0 +1,101 @@
+"""The console's long lists by keyset (besides leads and the audit log): walking older then
+newer visits every row once in the list's order, ties of the position included, with the
+filters kept in the links; a cursor that is no position in the list is refused."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+
+from leadflow.db.connection import Connection
+from tests.e2e.api.conftest import Marketplace
+
+_NEXT = re.compile(r'<a href="([^"]+)" rel="next">')
+_PREV = re.compile(r'<a href="([^"]+)" rel="prev">')
+_TIE = "2026-01-02T03:04:05.123456+00"
+
+
+def _walk(
+    web: TestClient, start: str, row: re.Pattern[str], link: re.Pattern[str]
+) -> tuple[list[list[str]], str]:
+    """The pages' row ids from ``start`` following ``link`` to the end; and the last page."""
+    pages, path = [], start
+    while True:
+        page = web.get(path)
+        assert page.status_code == 200, page.text[:300]
+        pages.append(row.findall(page.text))
+        found = link.search(page.text)
+        if found is None:
+            return pages, path
+        path = html.unescape(found.group(1))
+
+
+def _walk_both_ways(
+    web: TestClient, start: str, row: re.Pattern[str], expected: list[str], sizes: list[int]
+) -> str:
+    """Older to the end, then newer back to the first page: the same pages either way."""
+    older, last = _walk(web, start, row, _NEXT)
+    assert [len(p) for p in older] == sizes
+    assert [i for p in older for i in p] == expected
+    assert f"{len(expected)} in all" in web.get(last).text
+    assert "cursor=o" in last
+    newer, _ = _walk(web, last, row, _PREV)
+    assert newer == older[::-1]
+    assert 'rel="prev"' not in web.get(start).text
+    return last
+
+
+_SUBSCRIPTION = re.compile(r'<select id="st-([0-9a-f-]{36})"')
+
+
+def test_the_subscriptions_list_pages_by_keyset_with_its_filters(
+    admin_web: tuple[TestClient, str], market: Marketplace, pool: ConnectionPool[Connection]
+) -> None:
+    web, _ = admin_web
+    movers = market.niche("movers", levels=[("Gold", 1, 100)])
+    roofers = market.niche("roofers", levels=[("Top", 1, 100)])
+    with pool.connection() as conn:
+        # 115 providers on the movers level (5 of them paused) and one on the roofers level.
+        conn.execute(
+            """
+            WITH p AS (
+                INSERT INTO providers (name, email)
+                SELECT 'P' || i, 'p' || i || '@example.com' FROM generate_series(1, 116) i
+                RETURNING id, name
+            )
+            INSERT INTO subscriptions (provider_id, competition_level_id, status, created_at)
+            SELECT p.id,
+                   CASE WHEN p.name = 'P116' THEN %(top)s::uuid ELSE %(gold)s::uuid END,
+                   CASE WHEN p.name IN ('P3', 'P4', 'P5', 'P6', 'P7') THEN 'paused'
+                        ELSE 'active' END,
+                   now() - make_interval(secs => substr(p.name, 2)::int)
+            FROM p
+            """,
+            {"gold": movers["levels"][0]["id"], "top": roofers["levels"][0]["id"]},
+        )
+        # Forty share one instant: the id breaks the tie, across a page boundary.
+        conn.execute(
+            """
+            UPDATE subscriptions SET created_at = %s
+            WHERE id IN (SELECT id FROM subscriptions ORDER BY created_at DESC, id
+                         OFFSET 30 LIMIT 40)
+            """,
+            (_TIE,),
+        )
+        expected = [
+            str(r["id"])
+            for r in conn.execute(
+                "SELECT id FROM subscriptions WHERE competition_level_id = %s"
+                " AND status = 'active' ORDER BY created_at DESC, id",
+                (movers["levels"][0]["id"],),
+            ).fetchall()
+        ]
+    assert len(expected) == 110
+    start = f"/console/subscriptions?status=active&niche_id={movers['id']}"
+    last = _walk_both_ways(web, start, _SUBSCRIPTION, expected, [50, 50, 10])
+    assert f"niche_id={movers['id']}" in last and "status=active" in last
+    assert web.get("/console/subscriptions?cursor=nonsense").status_code == 422
+
