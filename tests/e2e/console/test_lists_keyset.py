@@ -99,3 +99,58 @@ def test_the_subscriptions_list_pages_by_keyset_with_its_filters(
     assert f"niche_id={movers['id']}" in last and "status=active" in last
     assert web.get("/console/subscriptions?cursor=nonsense").status_code == 422
 
+
+_DELIVERY = re.compile(r'<a href="/console/deliveries/([0-9a-f-]{36})">')
+
+
+def test_the_deliveries_list_pages_by_keyset_with_its_filters(
+    admin_web: tuple[TestClient, str],
+    market: Marketplace,
+    pool: ConnectionPool[Connection],
+    worker: None,
+) -> None:
+    web, _ = admin_web
+    niche = market.niche("movers", levels=[("Gold", 2, 100)])
+    gold = niche["levels"][0]["id"]
+    acme = market.provider("Acme", balance_cents=10_000, levels=[gold])
+    other = market.provider("Other", balance_cents=10_000, levels=[gold])
+    for i in range(3):
+        lead_id, _ = market.approved_lead(email=f"lead{i}@example.com")
+        assert market.wait_settled(lead_id)["lead_status"] == "distributed"
+    with pool.connection() as conn:
+        # Each sale delivered to 40 endpoints of Acme and one of Other, as the sale writes them
+        # (at its instant: 40 ties each, across the page boundaries), the endpoints inactive so
+        # that no sender touches them; 4 of Acme's failed.
+        conn.execute(
+            """
+            WITH e AS (
+                INSERT INTO webhook_endpoints (provider_id, url, is_active, secret_ciphertext,
+                                               created_at)
+                SELECT CASE WHEN i = 41 THEN %(other)s::uuid ELSE %(acme)s::uuid END,
+                       'https://hooks.example.com/' || i, false, 'x', '2020-01-01T00:00:00Z'
+                FROM generate_series(1, 41) i
+                RETURNING id, provider_id, url
+            )
+            INSERT INTO webhook_deliveries (endpoint_id, provider_id, lead_id, assignment_id,
+                                            event, status, created_at)
+            SELECT e.id, e.provider_id, a.lead_id, a.id, 'lead.assigned',
+                   CASE WHEN split_part(e.url, '/', 4)::int <= 4 THEN 'failed'
+                        ELSE 'pending' END,
+                   a.assigned_at
+            FROM e JOIN lead_assignments a ON a.provider_id = e.provider_id
+            """,
+            {"acme": acme["id"], "other": other["id"]},
+        )
+        expected = [
+            str(r["id"])
+            for r in conn.execute(
+                "SELECT id FROM webhook_deliveries WHERE provider_id = %s"
+                " AND status = 'pending' ORDER BY created_at DESC, id",
+                (acme["id"],),
+            ).fetchall()
+        ]
+    assert len(expected) == 108
+    start = f"/console/deliveries?status=pending&provider_id={acme['id']}"
+    last = _walk_both_ways(web, start, _DELIVERY, expected, [50, 50, 8])
+    assert f"provider_id={acme['id']}" in last and "status=pending" in last
+    assert web.get("/console/deliveries?cursor=o2026-01-02_nonsense").status_code == 422
