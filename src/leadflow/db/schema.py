@@ -479,6 +479,8 @@ Index(
     ledger_entries.c.provider_id,
     ledger_entries.c.created_at,
 )
+# A provider's ledger in the console's order (``seq DESC``, by keyset; migration 0017).
+Index("ix_ledger_entries_provider_id_seq", ledger_entries.c.provider_id, ledger_entries.c.seq)
 # A deposit's idempotency key is unique per provider; charges carry none, so they take no entry.
 Index(
     "uq_ledger_entries_provider_id_idempotency_key_given",

@@ -79,13 +79,13 @@ def subscription_views_from(
     level_id: UUID | None,
     niche_id: UUID | None,
     status: str | None,
-    at: datetime | None,
-    after_id: UUID | None,
+    after: tuple[datetime, UUID] | None,
     newer: bool,
     limit: int,
 ) -> list[SubscriptionView]:
-    """Up to ``limit`` matches next to the position (``at``, ``after_id``; None: from the
-    newest): older ones or, ``newer``, newer ones; newest first either way."""
+    """Up to ``limit`` matches next to the position ``after`` (``created_at``, ``id``; None:
+    from the newest): older ones or, ``newer``, newer ones; newest first either way."""
+    at, after_id = (None, None) if after is None else after
     tail = _FIRST if at is None else _NEWER if newer else _OLDER
     params = {
         "provider": provider_id,

@@ -333,13 +333,13 @@ def deliveries_from(
     status: str | None,
     endpoint_id: UUID | None,
     provider_id: UUID | None,
-    at: datetime | None,
-    after_id: UUID | None,
+    after: tuple[datetime, UUID] | None,
     newer: bool,
     limit: int,
 ) -> list[DeliveryView]:
-    """Up to ``limit`` deliveries next to the position (``at``, ``after_id``; None: from the
-    newest): older ones or, ``newer``, newer ones; newest first either way."""
+    """Up to ``limit`` deliveries next to the position ``after`` (``created_at``, ``id``; None:
+    from the newest): older ones or, ``newer``, newer ones; newest first either way."""
+    at, after_id = (None, None) if after is None else after
     tail = _FIRST if at is None else _NEWER if newer else _OLDER
     params = {
         "status": status,

@@ -34,7 +34,7 @@ from leadflow.services.catalog import (
     clean_rules,
     require_name,
 )
-from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, keyset_page
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, Stamped, keyset_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +271,22 @@ def list_ledger(tx: Connection, *, provider_id: UUID, page: PageRequest) -> Page
     return Page.of(page, total, items)
 
 
+def ledger_from(
+    tx: Connection, *, provider_id: UUID, cursor: Cursor[int] | None, limit: int
+) -> KeysetPage[LedgerEntryRecord, int]:
+    """A provider's ledger by keyset (newest first, ``seq DESC``): the page next to ``cursor``,
+    or the first."""
+    if catalog.get_provider(tx, provider_id) is None:
+        raise NotFound("provider", provider_id)
+    return keyset_page(
+        cursor,
+        limit,
+        lambda after, newer, n: db.ledger_from(tx, provider_id, after=after, newer=newer, limit=n),
+        key=lambda entry: entry.seq,
+        total=db.count_ledger(tx, provider_id),
+    )
+
+
 def get_subscription(tx: Connection, *, subscription_id: UUID) -> catalog.SubscriptionRecord:
     subscription = found(db.get_subscription(tx, subscription_id), "subscription", subscription_id)
     return subscription
@@ -388,9 +404,9 @@ def subscriptions_from(
     level_id: UUID | None,
     niche_id: UUID | None,
     status: str | None,
-    cursor: Cursor | None,
+    cursor: Cursor[Stamped] | None,
     limit: int,
-) -> KeysetPage[subscription_views.SubscriptionView]:
+) -> KeysetPage[subscription_views.SubscriptionView, Stamped]:
     """The subscriptions list by keyset (newest first): the page next to ``cursor``, or the
     first."""
     if status is not None and status not in set(SubscriptionStatus):
@@ -398,14 +414,13 @@ def subscriptions_from(
     return keyset_page(
         cursor,
         limit,
-        lambda at, after_id, newer, n: subscription_views.subscription_views_from(
+        lambda after, newer, n: subscription_views.subscription_views_from(
             tx,
             provider_id=provider_id,
             level_id=level_id,
             niche_id=niche_id,
             status=status,
-            at=at,
-            after_id=after_id,
+            after=after,
             newer=newer,
             limit=n,
         ),

@@ -18,7 +18,7 @@ from leadflow.db import webhooks as db
 from leadflow.db.connection import Connection
 from leadflow.domain.errors import InvalidInput, InvalidState, NotConfigured, found
 from leadflow.domain.model import Actor
-from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, keyset_page
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, Stamped, keyset_page
 from leadflow.webhooks.addresses import UnsafeUrl, check_url, resolve_checked
 from leadflow.webhooks.secret_box import SecretBox, new_signing_secret
 
@@ -209,9 +209,9 @@ def deliveries_from(
     status: str | None,
     endpoint_id: UUID | None,
     provider_id: UUID | None,
-    cursor: Cursor | None,
+    cursor: Cursor[Stamped] | None,
     limit: int,
-) -> KeysetPage[db.DeliveryView]:
+) -> KeysetPage[db.DeliveryView, Stamped]:
     """The deliveries list by keyset (newest first): the page next to ``cursor``, or the
     first."""
     if status is not None and status not in DELIVERY_STATUSES:
@@ -219,13 +219,12 @@ def deliveries_from(
     return keyset_page(
         cursor,
         limit,
-        lambda at, after_id, newer, n: db.deliveries_from(
+        lambda after, newer, n: db.deliveries_from(
             tx,
             status=status,
             endpoint_id=endpoint_id,
             provider_id=provider_id,
-            at=at,
-            after_id=after_id,
+            after=after,
             newer=newer,
             limit=n,
         ),

@@ -154,3 +154,32 @@ def test_the_deliveries_list_pages_by_keyset_with_its_filters(
     last = _walk_both_ways(web, start, _DELIVERY, expected, [50, 50, 8])
     assert f"provider_id={acme['id']}" in last and "status=pending" in last
     assert web.get("/console/deliveries?cursor=o2026-01-02_nonsense").status_code == 422
+
+
+_ENTRY = re.compile(r"<tr><td>(\d+)</td><td>")
+
+
+def test_a_providers_ledger_pages_by_keyset_on_its_seq(
+    admin_web: tuple[TestClient, str], market: Marketplace, pool: ConnectionPool[Connection]
+) -> None:
+    web, _ = admin_web
+    acme = market.provider("Acme")
+    other = market.provider("Other")
+    for i in range(108):
+        market.post(f"/admin/providers/{acme['id']}/deposits", {"amount_cents": 100 + i})
+        if i % 20 == 0:  # another provider's entries between Acme's
+            market.post(f"/admin/providers/{other['id']}/deposits", {"amount_cents": 5})
+    with pool.connection() as conn:
+        expected = [
+            str(r["seq"])
+            for r in conn.execute(
+                "SELECT seq FROM ledger_entries WHERE provider_id = %s ORDER BY seq DESC",
+                (acme["id"],),
+            ).fetchall()
+        ]
+    assert len(expected) == 108
+    start = f"/console/providers/{acme['id']}"
+    _walk_both_ways(web, start, _ENTRY, expected, [50, 50, 8])
+    for bad in ("nonsense", "o2026-01-02T03:04:05+00:00_x", "o-5", "x12"):
+        assert web.get(f"{start}?cursor={bad}").status_code == 422, bad
+
