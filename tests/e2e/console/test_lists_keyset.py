@@ -183,3 +183,31 @@ def test_a_providers_ledger_pages_by_keyset_on_its_seq(
     for bad in ("nonsense", "o2026-01-02T03:04:05+00:00_x", "o-5", "x12"):
         assert web.get(f"{start}?cursor={bad}").status_code == 422, bad
 
+
+def test_the_jobs_list_pages_by_keyset_on_the_job_id_with_its_filter(
+    admin_web: tuple[TestClient, str], pool: ConnectionPool[Connection]
+) -> None:
+    web, _ = admin_web
+    with pool.connection() as conn:
+        # Finished jobs (no worker takes them): 108 succeeded mails, 7 dead letters between
+        # them and maintenance ticks, which the list never shows.
+        conn.execute(
+            """
+            INSERT INTO procrastinate_jobs (queue_name, task_name, args, status)
+            SELECT CASE WHEN i % 10 = 0 THEN 'maintenance' ELSE 'email' END, 'deliver_mail',
+                   '{}'::jsonb,
+                   (CASE WHEN i % 20 = 5 THEN 'failed' ELSE 'succeeded' END)::procrastinate_job_status
+            FROM generate_series(1, 127) i
+            """
+        )
+        expected = [
+            str(r["id"])
+            for r in conn.execute(
+                "SELECT id FROM procrastinate_jobs WHERE queue_name = 'email'"
+                " AND status = 'succeeded' ORDER BY id DESC"
+            ).fetchall()
+        ]
+    assert len(expected) == 108
+    last = _walk_both_ways(web, "/console/jobs?status=succeeded", _ENTRY, expected, [50, 50, 8])
+    assert "status=succeeded" in last
+    assert web.get("/console/jobs?cursor=o2026-01-02T03:04:05+00:00_x").status_code == 422
