@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from leadflow.db.connection import Connection
-from tests.e2e.api.conftest import Marketplace
+from leadflow.settings import Settings
+from tests.e2e.api.conftest import Marketplace, make_client
+from tests.e2e.console.conftest import console_login
 
 _NEXT = re.compile(r'<a href="([^"]+)" rel="next">')
 _PREV = re.compile(r'<a href="([^"]+)" rel="prev">')
@@ -211,3 +213,29 @@ def test_the_jobs_list_pages_by_keyset_on_the_job_id_with_its_filter(
     last = _walk_both_ways(web, "/console/jobs?status=succeeded", _ENTRY, expected, [50, 50, 8])
     assert "status=succeeded" in last
     assert web.get("/console/jobs?cursor=o2026-01-02T03:04:05+00:00_x").status_code == 422
+
+
+_PORTAL_ENTRY = re.compile(r'<tr data-seq="(\d+)">')
+
+
+def test_the_portals_ledger_pages_by_keyset_on_its_seq(
+    api_settings: Settings, db_url: str, market: Marketplace, pool: ConnectionPool[Connection]
+) -> None:
+    acme = market.provider_login("Acme")
+    other = market.provider("Other")
+    for i in range(108):
+        market.post(f"/admin/providers/{acme.id}/deposits", {"amount_cents": 100 + i})
+        if i % 20 == 0:  # another provider's entries between Acme's
+            market.post(f"/admin/providers/{other['id']}/deposits", {"amount_cents": 5})
+    with pool.connection() as conn:
+        expected = [
+            str(r["seq"])
+            for r in conn.execute(
+                "SELECT seq FROM ledger_entries WHERE provider_id = %s ORDER BY seq DESC",
+                (acme.id,),
+            ).fetchall()
+        ]
+    with make_client(api_settings, db_url) as web:
+        console_login(web, acme.email, acme.password)
+        _walk_both_ways(web, "/portal/ledger", _PORTAL_ENTRY, expected, [50, 50, 8])
+        assert web.get("/portal/ledger?cursor=nonsense").status_code == 422
