@@ -27,10 +27,15 @@ def provider_of(viewer: web.Viewer) -> UUID:
 
 
 @router.get("")
-def my_leads(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1) -> Response:
+def my_leads(request: Request, viewer: ProviderViewer, tx: Tx, cursor: Filter = None) -> Response:
+    """Newest first (``assigned_at DESC, id``), by keyset: a deep page costs what the first
+    one does."""
     provider_id = provider_of(viewer)
-    result = portal.assignments(
-        tx, provider_id=provider_id, page=PageRequest(page=page, limit=PAGE_SIZE)
+    result = portal.assignments_from(
+        tx,
+        provider_id=provider_id,
+        cursor=Cursor.decode(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     return render(
         request,
@@ -38,7 +43,7 @@ def my_leads(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1)
         viewer=viewer,
         profile=portal.profile(tx, provider_id=provider_id),
         leads=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
     )
 
 

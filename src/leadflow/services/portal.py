@@ -11,7 +11,7 @@ from leadflow.db import portal as db
 from leadflow.db.connection import Connection
 from leadflow.db.ledger import LedgerEntryRecord
 from leadflow.domain.errors import NotFound, found
-from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, keyset_page
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, Stamped, keyset_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,22 @@ def assignments(tx: Connection, *, provider_id: UUID, page: PageRequest) -> Page
         tx, provider_id, assignment_id=None, limit=page.limit, offset=page.offset
     )
     return Page.of(page, total, items)
+
+
+def assignments_from(
+    tx: Connection, *, provider_id: UUID, cursor: Cursor[Stamped] | None, limit: int
+) -> KeysetPage[db.PurchasedLead, Stamped]:
+    """The provider's leads by keyset (newest first, ``assigned_at DESC, id``): the page next
+    to ``cursor``, or the first."""
+    return keyset_page(
+        cursor,
+        limit,
+        lambda after, newer, n: db.purchased_leads_from(
+            tx, provider_id, after=after, newer=newer, limit=n
+        ),
+        key=lambda lead: (lead.assigned_at, lead.assignment_id),
+        total=db.count_purchased_leads(tx, provider_id),
+    )
 
 
 def assignment(tx: Connection, *, provider_id: UUID, assignment_id: UUID) -> db.PurchasedLead:

@@ -239,3 +239,46 @@ def test_the_portals_ledger_pages_by_keyset_on_its_seq(
         console_login(web, acme.email, acme.password)
         _walk_both_ways(web, "/portal/ledger", _PORTAL_ENTRY, expected, [50, 50, 8])
         assert web.get("/portal/ledger?cursor=nonsense").status_code == 422
+
+
+_PORTAL_LEAD = re.compile(r'<a href="/portal/leads/([0-9a-f-]{36})">')
+
+
+def test_the_portals_leads_page_by_keyset_through_ties(
+    api_settings: Settings,
+    db_url: str,
+    market: Marketplace,
+    pool: ConnectionPool[Connection],
+    worker: None,
+) -> None:
+    movers = market.niche("movers", levels=[("Gold", 1, 100)])
+    roofers = market.niche("roofers", levels=[("Top", 1, 100)])
+    acme = market.provider_login("Acme", balance_cents=100_000, levels=[movers["levels"][0]["id"]])
+    market.provider("Other", balance_cents=100_000, levels=[roofers["levels"][0]["id"]])
+    sold = [market.approved_lead(email=f"lead{i}@example.com")[0] for i in range(55)]
+    sold += [market.approved_lead("roofers", email=f"roof{i}@example.com")[0] for i in range(3)]
+    for lead_id in sold:
+        assert market.wait_settled(lead_id)["lead_status"] == "distributed"
+    with pool.connection() as conn:
+        # Twelve sales share one instant: the id breaks the tie, across the page boundary.
+        conn.execute(
+            """
+            UPDATE lead_assignments SET assigned_at = %s
+            WHERE id IN (SELECT id FROM lead_assignments WHERE provider_id = %s
+                         ORDER BY assigned_at DESC, id OFFSET 40 LIMIT 12)
+            """,
+            (_TIE, acme.id),
+        )
+        expected = [
+            str(r["id"])
+            for r in conn.execute(
+                "SELECT id FROM lead_assignments WHERE provider_id = %s"
+                " ORDER BY assigned_at DESC, id",
+                (acme.id,),
+            ).fetchall()
+        ]
+    assert len(expected) == 55
+    with make_client(api_settings, db_url) as web:
+        console_login(web, acme.email, acme.password)
+        _walk_both_ways(web, "/portal", _PORTAL_LEAD, expected, [50, 5])
+        assert web.get("/portal?cursor=o12").status_code == 422
