@@ -474,12 +474,8 @@ ledger_entries = Table(
         name="adjustment_not_zero",
     ),
 )
-Index(
-    "ix_ledger_entries_provider_id_created_at",
-    ledger_entries.c.provider_id,
-    ledger_entries.c.created_at,
-)
-# A provider's ledger in the console's order (``seq DESC``, by keyset; migration 0017).
+# A provider's ledger in the console's order (``seq DESC``, by keyset; migration 0017), and
+# its count and sum (the ``provider_id`` prefix).
 Index("ix_ledger_entries_provider_id_seq", ledger_entries.c.provider_id, ledger_entries.c.seq)
 # A deposit's idempotency key is unique per provider; charges carry none, so they take no entry.
 Index(
