@@ -109,7 +109,7 @@ def run(server_url: str, *, quick: bool = False) -> common.Row:
             "SELECT created_at, id FROM leads ORDER BY created_at DESC, id OFFSET 4949 LIMIT 1"
         ).fetchone()
         assert row is not None
-    deep = urllib.parse.quote(Cursor(created_at=row[0], id=row[1]).encode())
+    deep = urllib.parse.quote(Cursor((row[0], row[1])).encode())
 
     app = create_app(settings, url, passwords=passwords)
     admin_pages = {

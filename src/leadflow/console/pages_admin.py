@@ -10,8 +10,8 @@ from fastapi import APIRouter, Path, Request, Response
 
 from leadflow.api.deps import Context, Tx
 from leadflow.console import forms, web
-from leadflow.console.forms import PAGE_SIZE, Filter, PageNo, Text
-from leadflow.console.render import keyset_pager, pager, render
+from leadflow.console.forms import PAGE_SIZE, Filter, Text
+from leadflow.console.render import keyset_pager, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.model import LeadStatus
 from leadflow.services import catalog_admin, erasure, jobs, lead_admin, leads, reports, runs
@@ -149,15 +149,22 @@ def run_page(request: Request, run_id: UUID, viewer: AdminViewer, tx: Tx) -> Res
 
 @router.get("/jobs")
 def jobs_page(
-    request: Request, viewer: AdminViewer, tx: Tx, page: PageNo = 1, status: Filter = None
+    request: Request, viewer: AdminViewer, tx: Tx, cursor: Filter = None, status: Filter = None
 ) -> Response:
-    result = jobs.list_jobs(tx, status=status or None, page=PageRequest(page=page, limit=PAGE_SIZE))
+    """Newest first (procrastinate's bigint ``id DESC``), by keyset on the job id along the
+    table's primary key: a deep page costs what the first one does."""
+    result = jobs.jobs_from(
+        tx,
+        status=status or None,
+        cursor=Cursor.decode_seq(cursor) if cursor else None,
+        limit=PAGE_SIZE,
+    )
     return render(
         request,
         "jobs.html",
         viewer=viewer,
         jobs=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
         statuses=jobs.JOB_STATUSES,
         status=status or "",
     )

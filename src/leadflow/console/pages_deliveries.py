@@ -10,12 +10,12 @@ from fastapi import APIRouter, Request, Response
 
 from leadflow.api.deps import Tx
 from leadflow.console import forms, web
-from leadflow.console.forms import PAGE_SIZE, Filter, PageNo
-from leadflow.console.render import pager, render
+from leadflow.console.forms import PAGE_SIZE, Filter
+from leadflow.console.render import keyset_pager, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.errors import DomainError
 from leadflow.services import catalog_admin, webhooks
-from leadflow.services.pages import PageRequest
+from leadflow.services.pages import Cursor, PageRequest
 
 router = APIRouter(prefix="/console")
 ALL = PageRequest(limit=200)
@@ -26,23 +26,26 @@ def deliveries(
     request: Request,
     viewer: AdminViewer,
     tx: Tx,
-    page: PageNo = 1,
+    cursor: Filter = None,
     status: Filter = None,
     provider_id: Filter = None,
     endpoint_id: Filter = None,
 ) -> Response:
+    """Newest first (``created_at DESC, id``; ids are time-ordered uuid7), by keyset: a deep
+    page of a long outbox costs what the first one does."""
     provider = forms.optional_uuid(provider_id)
     endpoint = forms.optional_uuid(endpoint_id)
     if endpoint is not None and provider is None:
         # Linked from an endpoint: its provider's endpoints fill the filter.
         with contextlib.suppress(DomainError):
             provider = webhooks.get_endpoint(tx, endpoint_id=endpoint).provider_id
-    result = webhooks.list_deliveries(
+    result = webhooks.deliveries_from(
         tx,
         status=status or None,
         provider_id=provider,
         endpoint_id=endpoint,
-        page=PageRequest(page=page, limit=PAGE_SIZE),
+        cursor=Cursor.decode(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     providers = catalog_admin.list_providers(tx, status=None, page=ALL).items
     endpoints = (
@@ -55,7 +58,7 @@ def deliveries(
         "deliveries.html",
         viewer=viewer,
         deliveries=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
         statuses=webhooks.DELIVERY_STATUSES,
         providers=providers,
         endpoints=endpoints,

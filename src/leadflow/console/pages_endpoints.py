@@ -43,7 +43,7 @@ def add_endpoint(
         provider_id=provider_id,
         url=url,
         niche_id=niche_id,
-        page=partial(provider_page, request, viewer, tx, provider_id, 1),
+        page=partial(provider_page, request, viewer, tx, provider_id, ""),
     )
 
 
@@ -70,5 +70,5 @@ def rotate(
         _scope(viewer, context),
         endpoint_id,
         back=_back,
-        page=lambda endpoint: partial(provider_page, request, viewer, tx, endpoint.provider_id, 1),
+        page=lambda endpoint: partial(provider_page, request, viewer, tx, endpoint.provider_id, ""),
     )

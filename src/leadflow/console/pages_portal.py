@@ -11,12 +11,12 @@ from fastapi import APIRouter, Request, Response
 
 from leadflow.api.deps import Tx
 from leadflow.console import forms, web
-from leadflow.console.forms import PAGE_SIZE, PageNo, Text
-from leadflow.console.render import pager, render
+from leadflow.console.forms import PAGE_SIZE, Filter, PageNo, Text
+from leadflow.console.render import keyset_pager, pager, render
 from leadflow.console.web import ProviderViewer
 from leadflow.domain.model import ReturnStatus
 from leadflow.services import portal, returns
-from leadflow.services.pages import PageRequest
+from leadflow.services.pages import Cursor, PageRequest
 
 router = APIRouter(prefix="/portal")
 
@@ -27,10 +27,15 @@ def provider_of(viewer: web.Viewer) -> UUID:
 
 
 @router.get("")
-def my_leads(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1) -> Response:
+def my_leads(request: Request, viewer: ProviderViewer, tx: Tx, cursor: Filter = None) -> Response:
+    """Newest first (``assigned_at DESC, id``), by keyset: a deep page costs what the first
+    one does."""
     provider_id = provider_of(viewer)
-    result = portal.assignments(
-        tx, provider_id=provider_id, page=PageRequest(page=page, limit=PAGE_SIZE)
+    result = portal.assignments_from(
+        tx,
+        provider_id=provider_id,
+        cursor=Cursor.decode(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     return render(
         request,
@@ -38,7 +43,7 @@ def my_leads(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1)
         viewer=viewer,
         profile=portal.profile(tx, provider_id=provider_id),
         leads=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
     )
 
 
@@ -117,10 +122,15 @@ def my_returns(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 
 
 
 @router.get("/ledger")
-def my_ledger(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1) -> Response:
+def my_ledger(request: Request, viewer: ProviderViewer, tx: Tx, cursor: Filter = None) -> Response:
+    """Newest first (``seq DESC``), by keyset on ``seq``: a deep page costs what the first
+    one does."""
     provider_id = provider_of(viewer)
-    result = portal.ledger(
-        tx, provider_id=provider_id, page=PageRequest(page=page, limit=PAGE_SIZE)
+    result = portal.ledger_from(
+        tx,
+        provider_id=provider_id,
+        cursor=Cursor.decode_seq(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     return render(
         request,
@@ -128,5 +138,5 @@ def my_ledger(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1
         viewer=viewer,
         profile=portal.profile(tx, provider_id=provider_id),
         ledger=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
     )

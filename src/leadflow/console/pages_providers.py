@@ -12,11 +12,11 @@ from fastapi import APIRouter, Form, Request, Response
 from leadflow.api.deps import Context, Tx
 from leadflow.console import forms, web
 from leadflow.console.forms import PAGE_SIZE, Filter, PageNo, Text
-from leadflow.console.render import pager, render
+from leadflow.console.render import keyset_pager, pager, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.model import ProviderStatus
 from leadflow.services import billing, catalog_admin, webhooks
-from leadflow.services.pages import PageRequest
+from leadflow.services.pages import Cursor, PageRequest
 
 router = APIRouter(prefix="/console")
 ALL = PageRequest(limit=200)
@@ -83,15 +83,20 @@ def provider_page(
     viewer: web.Viewer,
     tx: Tx,
     provider_id: UUID,
-    page: int,
+    cursor: str,
     *,
     new_secret: webhooks.NewSecret | None = None,
     **form: Any,
 ) -> Response:
-    """The provider's page; ``new_secret``: an endpoint's secret just made, shown this once."""
+    """The provider's page; ``new_secret``: an endpoint's secret just made, shown this once.
+    Its ledger reads newest first (``seq DESC``) by keyset, a bigint cursor on ``seq``: a deep
+    page of a long ledger costs what the first one does."""
     detail = catalog_admin.get_provider(tx, provider_id=provider_id)
-    ledger = catalog_admin.list_ledger(
-        tx, provider_id=provider_id, page=PageRequest(page=page, limit=PAGE_SIZE)
+    ledger = catalog_admin.ledger_from(
+        tx,
+        provider_id=provider_id,
+        cursor=Cursor.decode_seq(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     subscriptions = catalog_admin.list_subscriptions(
         tx, provider_id=provider_id, level_id=None, niche_id=None, status=None, page=ALL
@@ -107,7 +112,7 @@ def provider_page(
         endpoint_niches=forms.niche_choices(subscriptions.items),
         new_secret=new_secret,
         ledger=ledger.items,
-        pager=pager(request, ledger),
+        pager=keyset_pager(request, ledger),
         idempotency_key=uuid.uuid4().hex,
         adjustment_key=uuid.uuid4().hex,
         form=form,
@@ -116,9 +121,9 @@ def provider_page(
 
 @router.get("/providers/{provider_id}")
 def provider(
-    request: Request, provider_id: UUID, viewer: AdminViewer, tx: Tx, page: PageNo = 1
+    request: Request, provider_id: UUID, viewer: AdminViewer, tx: Tx, cursor: Filter = None
 ) -> Response:
-    return provider_page(request, viewer, tx, provider_id, page)
+    return provider_page(request, viewer, tx, provider_id, cursor or "")
 
 
 def _balance(result: billing.Posted) -> str:
@@ -149,7 +154,7 @@ def deposit(
         to=f"/console/providers/{provider_id}",
         flash=lambda result: f"Deposit recorded; {_balance(result)}",
         failed=lambda error: provider_page(
-            request, viewer, tx, provider_id, 1, error=error, amount=amount, note=note
+            request, viewer, tx, provider_id, "", error=error, amount=amount, note=note
         ),
     )
 
@@ -183,7 +188,7 @@ def adjust(
             viewer,
             tx,
             provider_id,
-            1,
+            "",
             adjust_error=error,
             adjust_amount=amount,
             adjust_reason=reason,

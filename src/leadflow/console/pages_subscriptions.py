@@ -10,13 +10,13 @@ from fastapi import APIRouter, Request, Response
 
 from leadflow.api.deps import Tx
 from leadflow.console import forms, web
-from leadflow.console.forms import PAGE_SIZE, Filter, PageNo, Text
-from leadflow.console.render import local_path, pager, render
+from leadflow.console.forms import PAGE_SIZE, Filter, Text
+from leadflow.console.render import keyset_pager, local_path, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.errors import InvalidInput
 from leadflow.domain.model import SubscriptionStatus
 from leadflow.services import catalog, catalog_admin
-from leadflow.services.pages import PageRequest
+from leadflow.services.pages import Cursor, PageRequest
 
 router = APIRouter(prefix="/console")
 ALL = PageRequest(limit=200)
@@ -27,19 +27,22 @@ def _subscriptions_page(
     viewer: web.Viewer,
     tx: Tx,
     *,
-    page: int,
+    cursor: str,
     status: str,
     provider_id: str,
     niche_id: str,
     **form: Any,
 ) -> Response:
-    result = catalog_admin.list_subscriptions(
+    """Newest first (``created_at DESC, id``), by keyset along an index in that order: a deep
+    page of a marketplace's 100,000 subscriptions costs what the first one does."""
+    result = catalog_admin.subscriptions_from(
         tx,
         provider_id=forms.optional_uuid(provider_id),
         level_id=None,
         niche_id=forms.optional_uuid(niche_id),
         status=status or None,
-        page=PageRequest(page=page, limit=PAGE_SIZE),
+        cursor=Cursor.decode(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     niche_list = catalog_admin.list_niches(tx, page=ALL).items
     levels = [
@@ -51,7 +54,7 @@ def _subscriptions_page(
         viewer=viewer,
         status_code=422 if form.get("error") else 200,
         subscriptions=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
         statuses=list(SubscriptionStatus),
         niches=niche_list,
         levels=levels,
@@ -68,7 +71,7 @@ def subscriptions(
     request: Request,
     viewer: AdminViewer,
     tx: Tx,
-    page: PageNo = 1,
+    cursor: Filter = None,
     status: Filter = None,
     provider_id: Filter = None,
     niche_id: Filter = None,
@@ -77,7 +80,7 @@ def subscriptions(
         request,
         viewer,
         tx,
-        page=page,
+        cursor=cursor or "",
         status=status or "",
         provider_id=provider_id or "",
         niche_id=niche_id or "",
@@ -136,7 +139,7 @@ def create_subscription(
             request,
             viewer,
             tx,
-            page=1,
+            cursor="",
             status="",
             provider_id="",
             niche_id="",

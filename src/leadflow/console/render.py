@@ -127,7 +127,7 @@ def pager(request: Request, page: Page[Any]) -> dict[str, Any]:
     }
 
 
-def keyset_pager(request: Request, page: KeysetPage[Any]) -> dict[str, Any]:
+def keyset_pager(request: Request, page: KeysetPage[Any, Any]) -> dict[str, Any]:
     """Links to the newer and the older page (by cursor), keeping the other query parameters."""
 
     def link(cursor: str) -> str:

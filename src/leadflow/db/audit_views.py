@@ -82,13 +82,14 @@ def entries_from(
     entity_type: str | None,
     entity_id: str | None,
     action: str | None,
-    at: datetime | None,
-    after_id: UUID | None,
+    after: tuple[datetime, UUID] | None,
     newer: bool,
     limit: int,
 ) -> list[AuditRow]:
-    """Up to ``limit`` entries next to the cursor (``at``, ``after_id``) in the list's order
-    (newest first): the older ones, or with ``newer`` the newer ones; no cursor, the first."""
+    """Up to ``limit`` entries next to the cursor ``after`` (``created_at``, ``id``) in the list's
+    order (newest first): the older ones, or with ``newer`` the newer ones; no cursor, the
+    first."""
+    at, after_id = (None, None) if after is None else after
     tail = _FIRST if at is None else _NEWER if newer else _OLDER
     params = {**_filters(entity_type, entity_id, action), "at": at, "id": after_id}
     with conn.cursor(row_factory=record_row(AuditRow)) as cur:

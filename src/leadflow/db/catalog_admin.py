@@ -163,6 +163,38 @@ def list_ledger(
     return total, rows
 
 
+def ledger_from(
+    conn: Connection, provider_id: UUID, *, after: int | None, newer: bool, limit: int
+) -> list[LedgerEntryRecord]:
+    """Up to ``limit`` entries of a provider next to the position ``after`` (a ``seq``; None:
+    from the newest): older ones or, ``newer``, newer ones; newest first (``seq DESC``) either
+    way, along ``ix_ledger_entries_provider_id_seq``."""
+    if after is None:
+        query: LiteralString = (
+            "SELECT * FROM ledger_entries WHERE provider_id = %(p)s ORDER BY seq DESC LIMIT %(n)s"
+        )
+    elif newer:
+        query = (
+            "SELECT * FROM ledger_entries WHERE provider_id = %(p)s AND seq > %(seq)s"
+            " ORDER BY seq LIMIT %(n)s"
+        )
+    else:
+        query = (
+            "SELECT * FROM ledger_entries WHERE provider_id = %(p)s AND seq < %(seq)s"
+            " ORDER BY seq DESC LIMIT %(n)s"
+        )
+    with conn.cursor(row_factory=record_row(LedgerEntryRecord)) as cur:
+        rows = cur.execute(query, {"p": provider_id, "seq": after, "n": limit}).fetchall()
+    return rows[::-1] if after is not None and newer else rows
+
+
+def count_ledger(conn: Connection, provider_id: UUID) -> int:
+    """Every entry of a provider."""
+    return _count(
+        conn, "SELECT count(*) AS n FROM ledger_entries WHERE provider_id = %s", (provider_id,)
+    )
+
+
 def _count(conn: Connection, query: LiteralString, params: Any) -> int:
     row = conn.execute(query, params).fetchone()
     assert row is not None

@@ -312,6 +312,54 @@ def list_jobs(
     return (int(total_row["n"]) if total_row else 0), rows
 
 
+def jobs_from(
+    conn: Connection,
+    *,
+    statuses: Sequence[str] | None,
+    after: int | None,
+    newer: bool,
+    limit: int,
+) -> list[JobRow]:
+    """Up to ``limit`` jobs of the visible queues next to the position ``after`` (a job id;
+    None: from the newest): older ones or, ``newer``, newer ones; newest first (``id DESC``,
+    along procrastinate's primary key) either way."""
+    params: dict[str, Any] = {
+        "queues": list(VISIBLE_QUEUES),
+        "statuses": list(statuses) if statuses is not None else None,
+        "after": after,
+        "limit": limit,
+    }
+    where = """
+        WHERE j.queue_name = ANY(%(queues)s)
+          AND (%(statuses)s::text[] IS NULL OR j.status::text = ANY(%(statuses)s::text[]))
+    """
+    if after is None:
+        tail: LiteralString = "ORDER BY j.id DESC LIMIT %(limit)s"
+    elif newer:
+        tail = "AND j.id > %(after)s ORDER BY j.id LIMIT %(limit)s"
+    else:
+        tail = "AND j.id < %(after)s ORDER BY j.id DESC LIMIT %(limit)s"
+    with conn.cursor(row_factory=record_row(JobRow)) as cur:
+        rows = cur.execute(_select_jobs(where + tail), params).fetchall()
+    return rows[::-1] if after is not None and newer else rows
+
+
+def count_jobs(conn: Connection, *, statuses: Sequence[str] | None) -> int:
+    """Every job of the visible queues with one of ``statuses`` (None: any)."""
+    row = conn.execute(
+        """
+        SELECT count(*) AS n FROM procrastinate_jobs j
+        WHERE j.queue_name = ANY(%(queues)s)
+          AND (%(statuses)s::text[] IS NULL OR j.status::text = ANY(%(statuses)s::text[]))
+        """,
+        {
+            "queues": list(VISIBLE_QUEUES),
+            "statuses": list(statuses) if statuses is not None else None,
+        },
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
 def requeue_failed(conn: Connection, job_id: int, *, lock: str | None) -> None:
     """Put a dead-lettered job back in its queue now, with a fresh retry schedule.
 

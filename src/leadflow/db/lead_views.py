@@ -268,13 +268,14 @@ def lead_views_from(
     *,
     status: str | None,
     niche_id: UUID | None,
-    at: datetime | None,
-    after_id: UUID | None,
+    after: tuple[datetime, UUID] | None,
     newer: bool,
     limit: int,
 ) -> list[LeadView]:
-    """Up to ``limit`` leads next to the cursor (``at``, ``after_id``) in the list's order
-    (newest first): the older ones, or with ``newer`` the newer ones; no cursor, the first."""
+    """Up to ``limit`` leads next to the cursor ``after`` (``created_at``, ``id``) in the list's
+    order (newest first): the older ones, or with ``newer`` the newer ones; no cursor, the
+    first."""
+    at, after_id = (None, None) if after is None else after
     tail = _FIRST if at is None else _NEWER if newer else _OLDER
     params = {"status": status, "niche": niche_id, "at": at, "id": after_id, "limit": limit}
     with conn.cursor(row_factory=record_row(LeadView)) as cur:

@@ -100,3 +100,57 @@ def purchased_leads(
             params,
         ).fetchall()
     return int(total_row["n"]), rows
+
+
+_PURCHASED = """
+    SELECT a.id AS assignment_id, a.lead_id, n.id AS niche_id, n.name AS niche_name,
+           a.competition_level_id, cl.name AS level_name, a.price_charged_cents, a.status,
+           a.assigned_at, ld.name, ld.email, ld.phone, ld.postal_code, ld.attributes,
+           ld.phone_e164, ld.consent
+    FROM lead_assignments a
+    JOIN leads ld ON ld.id = a.lead_id
+    JOIN niches n ON n.id = ld.niche_id
+    JOIN competition_levels cl ON cl.id = a.competition_level_id
+    WHERE a.provider_id = %(provider)s
+"""
+# Newest first, ties by id, along ``ix_lead_assignments_provider_id_assigned_at`` (read
+# backwards; only the rows of one instant are sorted by id).
+_OLDER = """
+      AND a.assigned_at <= %(at)s AND (a.assigned_at < %(at)s OR a.id > %(id)s)
+    ORDER BY a.assigned_at DESC, a.id LIMIT %(limit)s
+"""
+_NEWER = """
+      AND a.assigned_at >= %(at)s AND (a.assigned_at > %(at)s OR a.id < %(id)s)
+    ORDER BY a.assigned_at, a.id DESC LIMIT %(limit)s
+"""
+_FIRST = """
+    ORDER BY a.assigned_at DESC, a.id LIMIT %(limit)s
+"""
+
+
+def purchased_leads_from(
+    conn: Connection,
+    provider_id: UUID,
+    *,
+    after: tuple[datetime, UUID] | None,
+    newer: bool,
+    limit: int,
+) -> list[PurchasedLead]:
+    """Up to ``limit`` of the provider's assignments next to the position ``after``
+    (``assigned_at``, ``id``; None: from the newest): older ones or, ``newer``, newer ones;
+    newest first either way."""
+    at, after_id = (None, None) if after is None else after
+    tail = _FIRST if at is None else _NEWER if newer else _OLDER
+    params = {"provider": provider_id, "at": at, "id": after_id, "limit": limit}
+    with conn.cursor(row_factory=record_row(PurchasedLead)) as cur:
+        rows = cur.execute(_PURCHASED + tail, params).fetchall()
+    return rows[::-1] if at is not None and newer else rows
+
+
+def count_purchased_leads(conn: Connection, provider_id: UUID) -> int:
+    """Every assignment of the provider."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM lead_assignments WHERE provider_id = %s", (provider_id,)
+    ).fetchone()
+    assert row is not None
+    return int(row["n"])

@@ -209,6 +209,15 @@ Index(
     postgresql_using="gin",
     postgresql_where=text("status = 'active'"),
 )
+# The console's subscriptions list (newest first, ties by id; migration 0017), so a page is
+# read from its cursor, not sorted.
+Index("ix_subscriptions_created_at_id", subscriptions.c.created_at.desc(), subscriptions.c.id)
+Index(
+    "ix_subscriptions_status_created_at_id",
+    subscriptions.c.status,
+    subscriptions.c.created_at.desc(),
+    subscriptions.c.id,
+)
 
 leads = Table(
     "leads",
@@ -465,11 +474,9 @@ ledger_entries = Table(
         name="adjustment_not_zero",
     ),
 )
-Index(
-    "ix_ledger_entries_provider_id_created_at",
-    ledger_entries.c.provider_id,
-    ledger_entries.c.created_at,
-)
+# A provider's ledger in the console's order (``seq DESC``, by keyset; migration 0017), and
+# its count and sum (the ``provider_id`` prefix).
+Index("ix_ledger_entries_provider_id_seq", ledger_entries.c.provider_id, ledger_entries.c.seq)
 # A deposit's idempotency key is unique per provider; charges carry none, so they take no entry.
 Index(
     "uq_ledger_entries_provider_id_idempotency_key_given",

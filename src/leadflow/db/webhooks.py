@@ -312,6 +312,64 @@ def list_deliveries(
     ]
 
 
+# The position and order of ``deliveries_from``: newest first, ties by id (ids are uuid7, so
+# ties are rare but possible: two deliveries written in one microsecond).
+_OLDER = """
+  AND w.created_at <= %(at)s AND (w.created_at < %(at)s OR w.id > %(after_id)s)
+ORDER BY w.created_at DESC, w.id LIMIT %(limit)s
+"""
+_NEWER = """
+  AND w.created_at >= %(at)s AND (w.created_at > %(at)s OR w.id < %(after_id)s)
+ORDER BY w.created_at, w.id DESC LIMIT %(limit)s
+"""
+_FIRST = """
+ORDER BY w.created_at DESC, w.id LIMIT %(limit)s
+"""
+
+
+def deliveries_from(
+    conn: Connection,
+    *,
+    status: str | None,
+    endpoint_id: UUID | None,
+    provider_id: UUID | None,
+    after: tuple[datetime, UUID] | None,
+    newer: bool,
+    limit: int,
+) -> list[DeliveryView]:
+    """Up to ``limit`` deliveries next to the position ``after`` (``created_at``, ``id``; None:
+    from the newest): older ones or, ``newer``, newer ones; newest first either way."""
+    at, after_id = (None, None) if after is None else after
+    tail = _FIRST if at is None else _NEWER if newer else _OLDER
+    params = {
+        "status": status,
+        "endpoint_id": endpoint_id,
+        "provider_id": provider_id,
+        "at": at,
+        "after_id": after_id,
+        "limit": limit,
+    }
+    rows = conn.execute(_SQL["deliveries_from"] + tail, params).fetchall()
+    views = [record(DeliveryView, row) for row in rows]
+    return views[::-1] if at is not None and newer else views
+
+
+def count_deliveries(
+    conn: Connection,
+    *,
+    status: str | None,
+    endpoint_id: UUID | None,
+    provider_id: UUID | None,
+) -> int:
+    """Every delivery matching the filters."""
+    row = conn.execute(
+        _SQL["count_deliveries"],
+        {"status": status, "endpoint_id": endpoint_id, "provider_id": provider_id},
+    ).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
 def list_attempts(conn: Connection, delivery_id: UUID) -> list[AttemptView]:
     with conn.cursor(row_factory=record_row(AttemptView)) as cur:
         return cur.execute(_SQL["list_attempts"], {"id": delivery_id}).fetchall()

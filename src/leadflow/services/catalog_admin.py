@@ -34,7 +34,7 @@ from leadflow.services.catalog import (
     clean_rules,
     require_name,
 )
-from leadflow.services.pages import Page, PageRequest
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, Stamped, keyset_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +271,22 @@ def list_ledger(tx: Connection, *, provider_id: UUID, page: PageRequest) -> Page
     return Page.of(page, total, items)
 
 
+def ledger_from(
+    tx: Connection, *, provider_id: UUID, cursor: Cursor[int] | None, limit: int
+) -> KeysetPage[LedgerEntryRecord, int]:
+    """A provider's ledger by keyset (newest first, ``seq DESC``): the page next to ``cursor``,
+    or the first."""
+    if catalog.get_provider(tx, provider_id) is None:
+        raise NotFound("provider", provider_id)
+    return keyset_page(
+        cursor,
+        limit,
+        lambda after, newer, n: db.ledger_from(tx, provider_id, after=after, newer=newer, limit=n),
+        key=lambda entry: entry.seq,
+        total=db.count_ledger(tx, provider_id),
+    )
+
+
 def get_subscription(tx: Connection, *, subscription_id: UUID) -> catalog.SubscriptionRecord:
     subscription = found(db.get_subscription(tx, subscription_id), "subscription", subscription_id)
     return subscription
@@ -379,3 +395,37 @@ def list_subscriptions(
         offset=page.offset,
     )
     return Page.of(page, total, items)
+
+
+def subscriptions_from(
+    tx: Connection,
+    *,
+    provider_id: UUID | None,
+    level_id: UUID | None,
+    niche_id: UUID | None,
+    status: str | None,
+    cursor: Cursor[Stamped] | None,
+    limit: int,
+) -> KeysetPage[subscription_views.SubscriptionView, Stamped]:
+    """The subscriptions list by keyset (newest first): the page next to ``cursor``, or the
+    first."""
+    if status is not None and status not in set(SubscriptionStatus):
+        raise InvalidInput("status must be active, paused, paused_low_balance or cancelled")
+    return keyset_page(
+        cursor,
+        limit,
+        lambda after, newer, n: subscription_views.subscription_views_from(
+            tx,
+            provider_id=provider_id,
+            level_id=level_id,
+            niche_id=niche_id,
+            status=status,
+            after=after,
+            newer=newer,
+            limit=n,
+        ),
+        key=lambda sub: (sub.created_at, sub.id),
+        total=subscription_views.count_subscription_views(
+            tx, provider_id=provider_id, level_id=level_id, niche_id=niche_id, status=status
+        ),
+    )

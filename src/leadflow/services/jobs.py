@@ -18,7 +18,7 @@ from leadflow.domain.errors import (
     found,
 )
 from leadflow.domain.model import Actor, LeadStatus
-from leadflow.services.pages import Page, PageRequest
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, keyset_page
 
 JOB_STATUSES = tuple(jobs.STATUS_FILTERS)
 
@@ -117,6 +117,26 @@ def list_jobs(tx: Connection, *, status: str | None, page: PageRequest) -> Page[
     statuses = jobs.STATUS_FILTERS[status] if status is not None else None
     total, rows = jobs.list_jobs(tx, statuses=statuses, limit=page.limit, offset=page.offset)
     return Page(page=page.page, limit=page.limit, total=total, items=[_info(r) for r in rows])
+
+
+def jobs_from(
+    tx: Connection, *, status: str | None, cursor: Cursor[int] | None, limit: int
+) -> KeysetPage[JobInfo, int]:
+    """Jobs of the ``distribute_lead`` and ``email`` queues by keyset, newest first
+    (procrastinate's bigint ``id DESC``): the page next to ``cursor``, or the first."""
+    if status is not None and status not in jobs.STATUS_FILTERS:
+        raise InvalidInput(f"status must be one of {', '.join(JOB_STATUSES)}")
+    statuses = jobs.STATUS_FILTERS[status] if status is not None else None
+    return keyset_page(
+        cursor,
+        limit,
+        lambda after, newer, n: [
+            _info(r)
+            for r in jobs.jobs_from(tx, statuses=statuses, after=after, newer=newer, limit=n)
+        ],
+        key=lambda job: job.id,
+        total=jobs.count_jobs(tx, statuses=statuses),
+    )
 
 
 def distribution_status(tx: Connection, *, lead_id: UUID) -> DistributionStatus:

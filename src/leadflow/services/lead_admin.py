@@ -9,7 +9,7 @@ from leadflow.db import lead_views as db
 from leadflow.db.connection import Connection
 from leadflow.domain.errors import InvalidInput, NotFound, found
 from leadflow.domain.model import LeadStatus
-from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, keyset_page
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, Stamped, keyset_page
 
 
 def list_leads(
@@ -32,21 +32,20 @@ def leads_from(
     *,
     status: str | None,
     niche_id: UUID | None,
-    cursor: Cursor | None,
+    cursor: Cursor[Stamped] | None,
     limit: int,
-) -> KeysetPage[db.LeadView]:
+) -> KeysetPage[db.LeadView, Stamped]:
     """The leads list by keyset (newest first): the page next to ``cursor``, or the first."""
     if status is not None and status not in set(LeadStatus):
         raise InvalidInput(f"status must be one of {', '.join(LeadStatus)}")
     return keyset_page(
         cursor,
         limit,
-        lambda at, after_id, newer, n: db.lead_views_from(
+        lambda after, newer, n: db.lead_views_from(
             tx,
             status=status,
             niche_id=niche_id,
-            at=at,
-            after_id=after_id,
+            after=after,
             newer=newer,
             limit=n,
         ),
@@ -94,16 +93,16 @@ def audit_from(
     entity_type: str | None,
     entity_id: str | None,
     action: str | None,
-    cursor: Cursor | None,
+    cursor: Cursor[Stamped] | None,
     limit: int,
-) -> KeysetPage[audit_views.AuditRow]:
+) -> KeysetPage[audit_views.AuditRow, Stamped]:
     """The audit log by keyset (newest first): the page next to ``cursor``, or the first."""
     filters = {"entity_type": entity_type, "entity_id": entity_id, "action": action}
     return keyset_page(
         cursor,
         limit,
-        lambda at, after_id, newer, n: audit_views.entries_from(
-            tx, **filters, at=at, after_id=after_id, newer=newer, limit=n
+        lambda after, newer, n: audit_views.entries_from(
+            tx, **filters, after=after, newer=newer, limit=n
         ),
         key=lambda row: (row.at, row.id),
         total=audit_views.count_entries(tx, **filters),

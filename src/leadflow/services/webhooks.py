@@ -18,7 +18,7 @@ from leadflow.db import webhooks as db
 from leadflow.db.connection import Connection
 from leadflow.domain.errors import InvalidInput, InvalidState, NotConfigured, found
 from leadflow.domain.model import Actor
-from leadflow.services.pages import Page, PageRequest
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, Stamped, keyset_page
 from leadflow.webhooks.addresses import UnsafeUrl, check_url, resolve_checked
 from leadflow.webhooks.secret_box import SecretBox, new_signing_secret
 
@@ -201,6 +201,38 @@ def list_deliveries(
         offset=page.offset,
     )
     return Page.of(page, total, items)
+
+
+def deliveries_from(
+    tx: Connection,
+    *,
+    status: str | None,
+    endpoint_id: UUID | None,
+    provider_id: UUID | None,
+    cursor: Cursor[Stamped] | None,
+    limit: int,
+) -> KeysetPage[db.DeliveryView, Stamped]:
+    """The deliveries list by keyset (newest first): the page next to ``cursor``, or the
+    first."""
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise InvalidInput(f"status must be one of: {', '.join(DELIVERY_STATUSES)}")
+    return keyset_page(
+        cursor,
+        limit,
+        lambda after, newer, n: db.deliveries_from(
+            tx,
+            status=status,
+            endpoint_id=endpoint_id,
+            provider_id=provider_id,
+            after=after,
+            newer=newer,
+            limit=n,
+        ),
+        key=lambda delivery: (delivery.created_at, delivery.id),
+        total=db.count_deliveries(
+            tx, status=status, endpoint_id=endpoint_id, provider_id=provider_id
+        ),
+    )
 
 
 def get_delivery(

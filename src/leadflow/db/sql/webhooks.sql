@@ -188,6 +188,25 @@ WHERE (%(id)s::uuid IS NULL OR w.id = %(id)s)
 ORDER BY w.created_at DESC, w.id
 LIMIT %(limit)s OFFSET %(offset)s
 
+-- deliveries_from --
+-- Deliveries by keyset, every filter optional: ``db/webhooks.py`` adds the position and the
+-- order (``created_at DESC, id``, along ``ix_webhook_deliveries_created_at_id``).
+SELECT w.id, w.endpoint_id, e.url AS endpoint_url, w.provider_id, p.name AS provider_name,
+       w.lead_id, w.assignment_id, w.event, w.return_id, w.status, w.attempts,
+       w.next_attempt_at, w.last_status_code, w.last_error, w.buyer_reason, w.filed_return_id,
+       w.created_at, w.delivered_at
+FROM webhook_deliveries w JOIN webhook_endpoints e ON e.id = w.endpoint_id
+     JOIN providers p ON p.id = w.provider_id
+WHERE (%(status)s::text IS NULL OR w.status = %(status)s)
+  AND (%(endpoint_id)s::uuid IS NULL OR w.endpoint_id = %(endpoint_id)s)
+  AND (%(provider_id)s::uuid IS NULL OR w.provider_id = %(provider_id)s)
+
+-- count_deliveries --
+SELECT count(*) AS n FROM webhook_deliveries w
+WHERE (%(status)s::text IS NULL OR w.status = %(status)s)
+  AND (%(endpoint_id)s::uuid IS NULL OR w.endpoint_id = %(endpoint_id)s)
+  AND (%(provider_id)s::uuid IS NULL OR w.provider_id = %(provider_id)s)
+
 -- list_attempts --
 SELECT attempted_at, outcome, status_code, latency_ms, error, response_excerpt
 FROM webhook_attempts WHERE delivery_id = %(id)s ORDER BY attempted_at, id
