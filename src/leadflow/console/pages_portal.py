@@ -11,12 +11,12 @@ from fastapi import APIRouter, Request, Response
 
 from leadflow.api.deps import Tx
 from leadflow.console import forms, web
-from leadflow.console.forms import PAGE_SIZE, Filter, PageNo, Text
-from leadflow.console.render import keyset_pager, pager, render
+from leadflow.console.forms import PAGE_SIZE, Filter, Text
+from leadflow.console.render import keyset_pager, render
 from leadflow.console.web import ProviderViewer
 from leadflow.domain.model import ReturnStatus
 from leadflow.services import portal, returns
-from leadflow.services.pages import Cursor, PageRequest
+from leadflow.services.pages import Cursor
 
 router = APIRouter(prefix="/portal")
 
@@ -102,14 +102,14 @@ def return_lead(
 
 
 @router.get("/returns")
-def my_returns(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 1) -> Response:
+def my_returns(request: Request, viewer: ProviderViewer, tx: Tx, cursor: Filter = None) -> Response:
     provider_id = provider_of(viewer)
-    result = returns.list_returns(
+    result = returns.returns_from(
         tx,
         status=None,
         provider_id=provider_id,
-        niche_id=None,
-        page=PageRequest(page=page, limit=PAGE_SIZE),
+        cursor=Cursor.decode(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     return render(
         request,
@@ -117,7 +117,7 @@ def my_returns(request: Request, viewer: ProviderViewer, tx: Tx, page: PageNo = 
         viewer=viewer,
         profile=portal.profile(tx, provider_id=provider_id),
         returns=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
     )
 
 

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Query, Request, Response
 
 from leadflow.api.deps import Tx
 from leadflow.console import forms, web
-from leadflow.console.forms import PAGE_SIZE, PageNo, Text
-from leadflow.console.render import pager, render
+from leadflow.console.forms import PAGE_SIZE, Filter, Text
+from leadflow.console.render import keyset_pager, render
 from leadflow.console.web import AdminViewer
 from leadflow.domain.model import ReturnStatus
 from leadflow.services import returns
-from leadflow.services.pages import PageRequest
+from leadflow.services.pages import Cursor
 
 router = APIRouter(prefix="/console")
 
@@ -25,22 +25,23 @@ def returns_page(
     request: Request,
     viewer: AdminViewer,
     tx: Tx,
-    page: PageNo = 1,
+    cursor: Filter = None,
     status: Annotated[str | None, Query(max_length=40)] = ReturnStatus.REQUESTED,
 ) -> Response:
-    result = returns.list_returns(
+    """The queue (requested first by default), newest first, by keyset."""
+    result = returns.returns_from(
         tx,
         status=status or None,
         provider_id=None,
-        niche_id=None,
-        page=PageRequest(page=page, limit=PAGE_SIZE),
+        cursor=Cursor.decode(cursor) if cursor else None,
+        limit=PAGE_SIZE,
     )
     return render(
         request,
         "returns.html",
         viewer=viewer,
         returns=result.items,
-        pager=pager(request, result),
+        pager=keyset_pager(request, result),
         statuses=list(ReturnStatus),
         status=status or "",
     )

@@ -128,10 +128,11 @@ def pager(request: Request, page: Page[Any]) -> dict[str, Any]:
 
 
 def keyset_pager(request: Request, page: KeysetPage[Any, Any]) -> dict[str, Any]:
-    """Links to the newer and the older page (by cursor), keeping the other query parameters."""
+    """Links to the newer and the older page (by cursor), keeping the other query parameters,
+    empty ones too (an empty filter may mean "any" where the default is not)."""
 
     def link(cursor: str) -> str:
-        params = {k: v for k, v in request.query_params.items() if k != "cursor" and v}
+        params = {k: v for k, v in request.query_params.items() if k != "cursor"}
         params["cursor"] = cursor
         return f"{request.url.path}?{urllib.parse.urlencode(params)}"
 

@@ -218,6 +218,52 @@ def list_views(
     return total, [record(ReturnView, row) for row in rows]
 
 
+# Next to a cursor: the older rows, or the newer ones read upwards (then turned round).
+_OLDER = """
+  AND r.created_at <= %(at)s AND (r.created_at < %(at)s OR r.id > %(after_id)s)
+ORDER BY r.created_at DESC, r.id LIMIT %(limit)s
+"""
+_NEWER = """
+  AND r.created_at >= %(at)s AND (r.created_at > %(at)s OR r.id < %(after_id)s)
+ORDER BY r.created_at, r.id DESC LIMIT %(limit)s
+"""
+_FIRST = " ORDER BY r.created_at DESC, r.id LIMIT %(limit)s"
+
+
+def views_from(
+    conn: Connection,
+    *,
+    status: str | None,
+    provider_id: UUID | None,
+    after: tuple[datetime, UUID] | None,
+    newer: bool,
+    limit: int,
+) -> list[ReturnView]:
+    """Up to ``limit`` returns next to the cursor ``after`` (``created_at``, ``id``) in the
+    list's order (newest first): the older ones, or with ``newer`` the newer ones; no cursor,
+    the first."""
+    at, after_id = (None, None) if after is None else after
+    tail = _FIRST if at is None else _NEWER if newer else _OLDER
+    params = {
+        "status": status,
+        "provider_id": provider_id,
+        "at": at,
+        "after_id": after_id,
+        "limit": limit,
+    }
+    rows = conn.execute(_SQL["views_from"] + tail, params).fetchall()
+    views = [record(ReturnView, row) for row in rows]
+    return views[::-1] if at is not None and newer else views
+
+
+def count_views(conn: Connection, *, status: str | None, provider_id: UUID | None) -> int:
+    row = conn.execute(
+        _SQL["count_views"], {"status": status, "provider_id": provider_id}
+    ).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
 def decision_facts(conn: Connection, return_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
     rows = conn.execute(_SQL["decision_facts"], {"ids": list(return_ids)}).fetchall()
     return {row["return_id"]: row for row in rows}

@@ -30,7 +30,7 @@ from leadflow.domain.facts import RETURN_DECIDED, Event, Posting
 from leadflow.domain.model import Actor, AssignmentStatus, LedgerKind, ReturnStatus
 from leadflow.domain.returns import AUTO_APPROVAL_PERIOD, auto_approvable, within_window
 from leadflow.services import unsold
-from leadflow.services.pages import Page, PageRequest
+from leadflow.services.pages import Cursor, KeysetPage, Page, PageRequest, Stamped, keyset_page
 
 MAX_TEXT = 1000
 
@@ -164,6 +164,29 @@ def list_returns(
         offset=page.offset,
     )
     return Page.of(page, total, items)
+
+
+def returns_from(
+    tx: Connection,
+    *,
+    status: str | None,
+    provider_id: UUID | None,
+    cursor: Cursor[Stamped] | None,
+    limit: int,
+) -> KeysetPage[db.ReturnView, Stamped]:
+    """The returns list by keyset (newest first), by status and provider: the page next to
+    ``cursor``, or the first."""
+    if status is not None and status not in set(ReturnStatus):
+        raise InvalidInput("status must be requested, approved or denied")
+    return keyset_page(
+        cursor,
+        limit,
+        lambda after, newer, n: db.views_from(
+            tx, status=status, provider_id=provider_id, after=after, newer=newer, limit=n
+        ),
+        key=lambda view: (view.created_at, view.id),
+        total=db.count_views(tx, status=status, provider_id=provider_id),
+    )
 
 
 def get_return(

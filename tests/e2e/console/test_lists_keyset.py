@@ -282,3 +282,61 @@ def test_the_portals_leads_page_by_keyset_through_ties(
         console_login(web, acme.email, acme.password)
         _walk_both_ways(web, "/portal", _PORTAL_LEAD, expected, [50, 5])
         assert web.get("/portal?cursor=o12").status_code == 422
+
+
+_RETURN = re.compile(r'data-return-id="([0-9a-f-]{36})"')
+
+
+def test_the_returns_queue_and_the_portals_returns_page_by_keyset(
+    api_settings: Settings,
+    admin_web: tuple[TestClient, str],
+    db_url: str,
+    market: Marketplace,
+    pool: ConnectionPool[Connection],
+    worker: None,
+) -> None:
+    web, _ = admin_web
+    movers = market.niche("movers", levels=[("Gold", 1, 100)])
+    acme = market.provider_login("Acme", balance_cents=100_000, levels=[movers["levels"][0]["id"]])
+    sold = [market.approved_lead(email=f"lead{i}@example.com")[0] for i in range(64)]
+    for lead_id in sold:
+        assert market.wait_settled(lead_id)["lead_status"] == "distributed"
+    bought = market.client.get(
+        "/api/v1/provider/assignments", params={"limit": 200}, headers=acme.headers
+    ).json()["items"]
+    for i, assignment in enumerate(bought):
+        response = market.client.post(
+            f"/api/v1/provider/assignments/{assignment['assignment_id']}/return",
+            json={"reason": "bad_contact", "note": f"return {i}"},
+            headers=acme.headers,
+        )
+        assert response.status_code == 201, response.text
+        if i % 8 == 0:  # some decided: the queue (requested) leaves them out
+            market.post(
+                f"/admin/returns/{response.json()['return_id']}/deny", {"reason": "no"}, 200
+            )
+    with pool.connection() as conn:
+        # Twenty returns share one instant: the id breaks the tie, across the page boundary.
+        conn.execute(
+            "UPDATE lead_returns SET created_at = %s WHERE id IN (SELECT id FROM lead_returns"
+            " ORDER BY created_at DESC, id OFFSET 35 LIMIT 20)",
+            (_TIE,),
+        )
+
+        def ids(where: str) -> list[str]:
+            rows = conn.execute(
+                f"SELECT id FROM lead_returns {where} ORDER BY created_at DESC, id"
+            ).fetchall()
+            return [str(r["id"]) for r in rows]
+
+        requested, every = ids("WHERE status = 'requested'"), ids("")
+    assert len(requested) == 56 and len(every) == 64
+    last = _walk_both_ways(web, "/console/returns?status=requested", _RETURN, requested, [50, 6])
+    assert "status=requested" in last
+    # "Any status" is an empty value, not a missing one (the queue's default is requested).
+    last = _walk_both_ways(web, "/console/returns?status=", _RETURN, every, [50, 14])
+    assert "status=&" in last or last.endswith("status=")
+    assert web.get("/console/returns?cursor=nonsense").status_code == 422
+    with make_client(api_settings, db_url) as portal:
+        console_login(portal, acme.email, acme.password)
+        _walk_both_ways(portal, "/portal/returns", _RETURN, every, [50, 14])

@@ -75,6 +75,26 @@ WHERE (%(id)s::uuid IS NULL OR r.id = %(id)s)
 ORDER BY r.created_at DESC, r.id
 LIMIT %(limit)s OFFSET %(offset)s
 
+-- views_from --
+-- The rows of the returns lists read by keyset (``db/returns.py`` adds the cursor's condition,
+-- the order and the limit): along ``(status, created_at)`` or ``(provider_id, created_at)``.
+SELECT r.id, r.assignment_id, a.lead_id, r.provider_id, p.name AS provider_name, r.niche_id,
+       n.name AS niche_name, r.reason, r.note, r.status, r.decided_by, r.decided_by_role,
+       r.decision_reason, r.refund_ledger_entry_id, e.amount_cents AS refund_cents,
+       a.price_charged_cents, a.assigned_at, r.created_at, r.decided_at
+FROM lead_returns r
+JOIN lead_assignments a ON a.id = r.assignment_id
+JOIN providers p ON p.id = r.provider_id
+JOIN niches n ON n.id = r.niche_id
+LEFT JOIN ledger_entries e ON e.id = r.refund_ledger_entry_id
+WHERE (%(status)s::text IS NULL OR r.status = %(status)s)
+  AND (%(provider_id)s::uuid IS NULL OR r.provider_id = %(provider_id)s)
+
+-- count_views --
+SELECT count(*) AS n FROM lead_returns r
+WHERE (%(status)s::text IS NULL OR r.status = %(status)s)
+  AND (%(provider_id)s::uuid IS NULL OR r.provider_id = %(provider_id)s)
+
 -- decision_facts --
 -- What a ``return.decided`` mail says, read when it is made.
 SELECT r.id AS return_id, r.status, r.reason, r.decision_reason, r.provider_id,
