@@ -28,6 +28,12 @@ class PausedProvider:
     paused_subscriptions: int
 
 
+# The reports are planned for their window each time (``prepare=False``): once psycopg has
+# prepared a statement, PostgreSQL may settle on a generic plan made without the window's
+# dates, which reads the leads of a 30-day window about three times slower (P8's dashboard:
+# 27 ms with custom plans, 76 ms from the ninth request on).
+
+
 def lead_counts(
     conn: Connection, *, since: date, until: date, niche_id: UUID | None
 ) -> list[tuple[date, str, int]]:
@@ -41,6 +47,7 @@ def lead_counts(
         GROUP BY 1, 2
         """,
         {"since": since, "until": until, "niche": niche_id},
+        prepare=False,
     ).fetchall()
     return [(row["day"], str(row["status"]), int(row["n"])) for row in rows]
 
@@ -85,6 +92,7 @@ def money_days(
             ORDER BY days.day
             """,
             {"since": since, "until": until, "niche": niche_id},
+            prepare=False,
         ).fetchall()
 
 
