@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from leadflow.domain.errors import InvalidInput
 from leadflow.domain.model import SkipReason
@@ -83,6 +84,35 @@ class Limits:
                 self.monthly_budget_cents,
             )
         )
+
+
+class HasLimits(Protocol):
+    """A stored subscription's caps and budgets, as any row that carries them."""
+
+    @property
+    def hourly_cap(self) -> int | None: ...
+    @property
+    def daily_cap(self) -> int | None: ...
+    @property
+    def weekly_cap(self) -> int | None: ...
+    @property
+    def monthly_cap(self) -> int | None: ...
+    @property
+    def daily_budget_cents(self) -> int | None: ...
+    @property
+    def monthly_budget_cents(self) -> int | None: ...
+
+
+def limits_of(row: HasLimits) -> Limits:
+    """The ``Limits`` of a row that carries a subscription's caps and budgets."""
+    return Limits(
+        row.hourly_cap,
+        row.daily_cap,
+        row.weekly_cap,
+        row.monthly_cap,
+        row.daily_budget_cents,
+        row.monthly_budget_cents,
+    )
 
 
 def current(key: int, value: int, now_key: int) -> int:

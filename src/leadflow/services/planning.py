@@ -185,14 +185,7 @@ def _candidate(
         schedule, eligibility = None, Eligibility.ERROR
     limit = None
     zone = timezone_of(schedule)
-    limits = caps.Limits(
-        row.hourly_cap,
-        row.daily_cap,
-        row.weekly_cap,
-        row.monthly_cap,
-        row.daily_budget_cents,
-        row.monthly_budget_cents,
-    )
+    limits = caps.limits_of(row)
     if limits.any:
         keys = windows.get(zone)
         if keys is None:

@@ -29,7 +29,7 @@ from leadflow.db import unsold as db
 from leadflow.db.connection import Connection, transaction
 from leadflow.domain.clock_wakeups import capacity_returns
 from leadflow.domain.errors import InvalidInput
-from leadflow.domain.limits import Limits
+from leadflow.domain.limits import limits_of
 from leadflow.domain.model import Actor, RunTrigger
 from leadflow.domain.schedule import parse_schedule
 
@@ -189,12 +189,4 @@ def _returns(rules: db.ClockRules, *, since: datetime, until: datetime) -> bool:
         schedule = parse_schedule(rules.schedule)
     except InvalidInput:
         return False  # never stored (validated on write); the engine skips it too
-    limits = Limits(
-        rules.hourly_cap,
-        rules.daily_cap,
-        rules.weekly_cap,
-        rules.monthly_cap,
-        rules.daily_budget_cents,
-        rules.monthly_budget_cents,
-    )
-    return capacity_returns(since, until, schedule=schedule, limits=limits)
+    return capacity_returns(since, until, schedule=schedule, limits=limits_of(rules))
