@@ -105,29 +105,30 @@ def create_subscription(
     timezone: Text = "",
     hours: Text = "",
 ) -> Response:
+    typed = _typed_rules(
+        hourly_cap,
+        daily_cap,
+        weekly_cap,
+        monthly_cap,
+        daily_budget,
+        monthly_budget,
+        weight,
+        timezone,
+        hours,
+    )
+
     def create() -> object:
         provider = forms.optional_uuid(provider_id)
         level = forms.optional_uuid(competition_level_id)
         if provider is None or level is None:
             raise InvalidInput("choose a provider and a level")
-        rules = _rules(
-            hourly_cap,
-            daily_cap,
-            weekly_cap,
-            monthly_cap,
-            daily_budget,
-            monthly_budget,
-            weight,
-            timezone,
-            hours,
-        )
         return catalog.create_subscription(
             tx,
             actor=viewer.actor,
             provider_id=provider,
             competition_level_id=level,
             postal_codes=forms.codes(postal_codes),
-            **rules,
+            **_rules(**typed),
         )
 
     return forms.submit(
@@ -147,17 +148,34 @@ def create_subscription(
             provider=provider_id,
             level=competition_level_id,
             postal_codes=postal_codes,
-            daily_cap=daily_cap,
-            monthly_cap=monthly_cap,
-            hourly_cap=hourly_cap,
-            weekly_cap=weekly_cap,
-            daily_budget=daily_budget,
-            monthly_budget=monthly_budget,
-            weight=weight,
-            timezone=timezone,
-            hours=hours,
+            **typed,
         ),
     )
+
+
+def _typed_rules(
+    hourly_cap: str,
+    daily_cap: str,
+    weekly_cap: str,
+    monthly_cap: str,
+    daily_budget: str,
+    monthly_budget: str,
+    weight: str,
+    timezone: str,
+    hours: str,
+) -> dict[str, str]:
+    """The rule fields as typed, by name: what ``_rules`` reads and a failed form shows again."""
+    return {
+        "hourly_cap": hourly_cap,
+        "daily_cap": daily_cap,
+        "weekly_cap": weekly_cap,
+        "monthly_cap": monthly_cap,
+        "daily_budget": daily_budget,
+        "monthly_budget": monthly_budget,
+        "weight": weight,
+        "timezone": timezone,
+        "hours": hours,
+    }
 
 
 def _rules(
@@ -230,17 +248,17 @@ def update_subscription_rules(
     timezone: Text = "",
     hours: Text = "",
 ) -> Response:
-    typed = {
-        "hourly_cap": hourly_cap,
-        "daily_cap": daily_cap,
-        "weekly_cap": weekly_cap,
-        "monthly_cap": monthly_cap,
-        "daily_budget": daily_budget,
-        "monthly_budget": monthly_budget,
-        "weight": weight,
-        "timezone": timezone,
-        "hours": hours,
-    }
+    typed = _typed_rules(
+        hourly_cap,
+        daily_cap,
+        weekly_cap,
+        monthly_cap,
+        daily_budget,
+        monthly_budget,
+        weight,
+        timezone,
+        hours,
+    )
     return forms.submit(
         tx,
         lambda: catalog_admin.update_subscription(
